@@ -1,0 +1,131 @@
+// hepsift::Model: one ONNX model, one ONNX Runtime session.
+//
+// The header needs neither ONNX Runtime's nor ROOT's headers: ONNX Runtime stays behind
+// a private implementation and is loaded at run time (see Runtime.hxx), so the same header
+// serves compiled programs, ROOT macros and cling (PyROOT).
+//
+// A model has one input tensor of float, shape [batch, nFeatures] (or [batch] for one
+// feature), and one or more outputs. One output is "the score": the one named by the
+// option `output`, else the one named in the model's metadata (hepsift.score_output), else
+// the first float output. Its width (product of the non-batch dimensions) is nScores().
+//
+// Thread safety: a const Model may be used from many threads at once (ONNX Runtime's
+// Session::Run is thread-safe); each thread uses its own Workspace.
+#ifndef HEPSIFT_MODEL_HXX
+#define HEPSIFT_MODEL_HXX
+
+#include "hepsift/Errors.hxx"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hepsift {
+
+struct ModelOptions {
+   /// Threads ONNX Runtime uses inside one evaluation (intra-op); 0 lets ONNX Runtime choose.
+   int threads = 1;
+   /// Execution provider: "cpu" or "cuda".
+   std::string provider = "cpu";
+   /// With provider "cuda": fall back to the CPU (instead of throwing ProviderError) when no
+   /// usable GPU or CUDA provider exists.
+   bool allowFallback = false;
+   /// CUDA device ordinal.
+   int deviceId = 0;
+   /// Name of the output that is the score; empty: metadata, else the first float output.
+   std::string output;
+};
+
+class Model;
+
+/// Buffers for evaluating up to `capacity` events in one call, owned by one thread.
+/// Made by Model::makeWorkspace; filled through input(), results read from output().
+class Workspace {
+public:
+   Workspace(Workspace &&) noexcept;
+   Workspace &operator=(Workspace &&) noexcept;
+   ~Workspace();
+   /// nFeatures * capacity floats, event-major (event i starts at i * nFeatures).
+   float *input();
+   /// nScores * capacity floats, event-major.
+   const float *output() const;
+   std::size_t capacity() const;
+
+private:
+   friend class Model;
+   struct Impl;
+   explicit Workspace(std::unique_ptr<Impl> impl);
+   std::unique_ptr<Impl> fImpl;
+};
+
+class Model {
+public:
+   explicit Model(const std::string &path, const ModelOptions &options = ModelOptions());
+   Model(Model &&) noexcept;
+   Model &operator=(Model &&) noexcept;
+   Model(const Model &) = delete;
+   Model &operator=(const Model &) = delete;
+   ~Model();
+
+   const std::string &path() const;
+   /// The provider the session really uses ("cpu" or "cuda").
+   const std::string &provider() const;
+
+   const std::vector<std::string> &inputNames() const;
+   /// Shapes as declared in the file; -1 marks a dynamic dimension.
+   const std::vector<std::vector<std::int64_t>> &inputShapes() const;
+   const std::vector<std::string> &outputNames() const;
+   const std::vector<std::vector<std::int64_t>> &outputShapes() const;
+   /// ONNX element type names of the outputs ("float", "int64", ...).
+   const std::vector<std::string> &outputTypes() const;
+
+   /// Number of features per event (width of the input tensor).
+   std::size_t nFeatures() const;
+   /// Index (into outputNames) and width of the score output.
+   std::size_t scoreIndex() const;
+   std::size_t nScores() const;
+
+   /// Ordered feature names from the hepsift metadata (empty for a plain ONNX model).
+   const std::vector<std::string> &featureNames() const;
+   /// Metadata property `key` ("" when absent) and all metadata properties.
+   std::string metadata(const std::string &key) const;
+   const std::map<std::string, std::string> &metadataMap() const;
+   /// hepsift.kind ("classifier", "anomaly", "generator", "regressor"; "" for plain ONNX).
+   std::string kind() const;
+   /// hepsift.version that wrote the file ("" for plain ONNX).
+   std::string hepsiftVersion() const;
+
+   /// Evaluate `nEvents` events: `in` holds nEvents * nFeatures() floats (event-major),
+   /// `out` receives nEvents * nScores() floats. No allocation of event-sized buffers.
+   void evaluate(const float *in, std::size_t nEvents, float *out) const;
+   /// Convenience form returning a new vector; in.size() must be a multiple of nFeatures().
+   std::vector<float> evaluate(const std::vector<float> &in) const;
+
+   /// Buffers and bound tensors for batches of `capacity` events (one per thread).
+   Workspace makeWorkspace(std::size_t capacity) const;
+   /// Evaluate the first `nEvents` (<= capacity) events held in `ws`.
+   void run(Workspace &ws, std::size_t nEvents) const;
+
+private:
+   struct Impl;
+   std::unique_ptr<Impl> fImpl;
+};
+
+/// Path of the ONNX Runtime shared library to use, when it is not the default (the
+/// environment variable HEPSIFT_ONNXRUNTIME_LIB, then the library found at build time, then
+/// libonnxruntime.so.1 on the loader's path). Must be called before the first Model.
+void setOnnxRuntimeLibrary(const std::string &path);
+/// Path of the ONNX Runtime library in use (loads it if needed) and its version string.
+std::string onnxRuntimeLibrary();
+std::string onnxRuntimeVersion();
+/// Execution providers the loaded ONNX Runtime offers ("CPUExecutionProvider", ...).
+std::vector<std::string> availableProviders();
+/// hepsift library version.
+std::string version();
+
+} // namespace hepsift
+
+#endif

@@ -1,0 +1,129 @@
+// ctest: hepsift::Scorer inside a real RDataFrame event loop over a ROOT file (no Python).
+#include "Check.hxx"
+#include "OnnxWriter.hxx"
+
+#include "hepsift/Scorer.hxx"
+
+#include <ROOT/RDataFrame.hxx>
+#include <TROOT.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using hepsift::testing::LinearModel;
+
+static std::string tmpPath(const std::string &name)
+{
+   return std::string(HEPSIFT_TEST_TMPDIR) + "/" + name;
+}
+
+static const std::vector<std::string> kCols = {"a", "b", "c", "d", "e", "f"};
+
+// Scores `file` with a 6-feature model over columns of six different types and returns the
+// largest difference to the reference.
+static double worstDifference(const std::string &file, const LinearModel &lin, std::shared_ptr<const hepsift::Model> model,
+                              std::size_t &nSeen)
+{
+   ROOT::RDataFrame df("Events", file);
+   auto scored = hepsift::Define<float, double, int, unsigned int, Long64_t, bool>(df, "score", model, kCols);
+   auto score = scored.Take<float>("score");
+   auto a = scored.Take<float>("a");
+   auto b = scored.Take<double>("b");
+   auto c = scored.Take<int>("c");
+   auto d = scored.Take<unsigned int>("d");
+   auto e = scored.Take<Long64_t>("e");
+   auto f = scored.Take<bool>("f");
+   double worst = 0;
+   nSeen = score->size();
+   for (std::size_t i = 0; i < score->size(); ++i) {
+      // The model sees float32 inputs: the reference does too.
+      auto ref = lin.reference({(*a)[i], static_cast<float>((*b)[i]), static_cast<float>((*c)[i]),
+                                static_cast<float>((*d)[i]), static_cast<float>((*e)[i]), (*f)[i] ? 1.0 : 0.0});
+      worst = std::max(worst, std::fabs(ref[0] - (*score)[i]));
+   }
+   return worst;
+}
+
+int main()
+{
+   const std::string file = tmpPath("events.root");
+   const ULong64_t nEvents = 20000;
+   {
+      ROOT::RDataFrame gen(nEvents);
+      gen.Define("a", [](ULong64_t i) { return static_cast<float>(std::sin(0.1 * i)); }, {"rdfentry_"})
+         .Define("b", [](ULong64_t i) { return std::cos(0.07 * i) * 2.0; }, {"rdfentry_"})
+         .Define("c", [](ULong64_t i) { return static_cast<int>(i % 11) - 5; }, {"rdfentry_"})
+         .Define("d", [](ULong64_t i) { return static_cast<unsigned int>(i % 3); }, {"rdfentry_"})
+         .Define("e", [](ULong64_t i) { return static_cast<Long64_t>(i % 5) - 2; }, {"rdfentry_"})
+         .Define("f", [](ULong64_t i) { return i % 2 == 0; }, {"rdfentry_"})
+         .Define("v", [](ULong64_t i) { return ROOT::RVecF{0.1f * (i % 4), -0.5f, 0.01f * (i % 50), 1.f}; },
+                 {"rdfentry_"})
+         .Define("vbad", [](ULong64_t i) { return ROOT::RVecF(i == 7 ? 2 : 4, 0.5f); }, {"rdfentry_"})
+         .Define("nanny", [](ULong64_t i) { return i == 17 ? std::nanf("") : 1.f; }, {"rdfentry_"})
+         .Snapshot("Events", file);
+   }
+
+   LinearModel lin(6, 1);
+   lin.write(tmpPath("six.onnx"));
+   auto model = std::make_shared<const hepsift::Model>(tmpPath("six.onnx"));
+
+   std::size_t seen = 0;
+   HS_CHECK_CLOSE(worstDifference(file, lin, model, seen), 0.0, 1e-6);
+   HS_CHECK(seen == nEvents);
+
+   // Vector input and several scores.
+   LinearModel multi(4, 3);
+   multi.write(tmpPath("multi4.onnx"));
+   auto mm = std::make_shared<const hepsift::Model>(tmpPath("multi4.onnx"));
+   {
+      ROOT::RDataFrame df("Events", file);
+      auto scored = df.DefineSlotEntry("s", hepsift::MultiScorer<ROOT::RVecF>(mm, df.GetNSlots(), {"v"}), {"v"});
+      auto s = scored.Take<ROOT::RVecF>("s");
+      auto v = scored.Take<ROOT::RVecF>("v");
+      double worst = 0;
+      for (std::size_t i = 0; i < s->size(); ++i) {
+         auto ref = multi.reference({(*v)[i][0], (*v)[i][1], (*v)[i][2], (*v)[i][3]});
+         for (int j = 0; j < 3; ++j)
+            worst = std::max(worst, std::fabs(ref[j] - (*s)[i][j]));
+      }
+      HS_CHECK(s->size() == nEvents);
+      HS_CHECK_CLOSE(worst, 0.0, 1e-6);
+      // A vector whose size is not the model's width is refused with the entry named.
+      auto bad = df.DefineSlotEntry("s", hepsift::MultiScorer<ROOT::RVecF>(mm, df.GetNSlots(), {"vbad"}), {"vbad"});
+      HS_CHECK_THROWS(bad.Take<ROOT::RVecF>("s").GetValue(), hepsift::EvaluationError, "has 2 values at entry 7");
+   }
+
+   // Errors found before the event loop.
+   {
+      ROOT::RDataFrame df("Events", file);
+      HS_CHECK_THROWS((hepsift::Scorer<float, float>(model, 1, {"a", "nanny"})), hepsift::InputMismatchError,
+                      "takes 6 features but 2 columns");
+      HS_CHECK_THROWS((hepsift::Scorer<float>(mm, 1, {"a"})), hepsift::InputMismatchError, "takes 4 features");
+      HS_CHECK_THROWS((hepsift::Scorer<ROOT::RVecF>(mm, 1, {"v"})), hepsift::ConfigurationError, "MultiScorer");
+   }
+
+   // NaN input: the entry and column are named; with checkFinite=false the NaN passes through.
+   LinearModel lin2(2, 1);
+   lin2.write(tmpPath("two.onnx"));
+   auto m2 = std::make_shared<const hepsift::Model>(tmpPath("two.onnx"));
+   {
+      ROOT::RDataFrame df("Events", file);
+      auto scored = hepsift::Define<float, float>(df, "s", m2, {"a", "nanny"});
+      HS_CHECK_THROWS(scored.Sum<float>("s").GetValue(), hepsift::NonFiniteInputError,
+                      "input column 'nanny' is NaN at entry 17");
+      hepsift::ScorerOptions pass;
+      pass.checkFinite = false;
+      auto passed = hepsift::Define<float, float>(df, "s", m2, {"a", "nanny"}, pass);
+      auto s = passed.Take<float>("s");
+      HS_CHECK(std::isnan((*s)[17]));
+      HS_CHECK(!std::isnan((*s)[16]));
+   }
+
+   // The same scores with implicit multi-threading (2 threads: one model, per-slot buffers).
+   ROOT::EnableImplicitMT(2);
+   HS_CHECK_CLOSE(worstDifference(file, lin, model, seen), 0.0, 1e-6);
+   HS_CHECK(seen == nEvents);
+
+   return HS_REPORT();
+}

@@ -1,0 +1,123 @@
+"""The hepsift metadata that makes an ONNX file self-describing.
+
+Keys written into ``ModelProto.metadata_props`` (all values are strings):
+
+=========================  ============================================================
+``hepsift.features``       JSON list of input feature names, in input order
+``hepsift.kind``           ``classifier``, ``regressor``, ``anomaly``, ``generator`` or
+                           ``density_ratio``
+``hepsift.version``        hepsift version that wrote the file
+``hepsift.score_output``   name of the output that is "the score" (optional)
+``hepsift.outputs``        JSON list of output names (optional, informational)
+``hepsift.mass_parameter`` name of the mass-parameter feature (optional)
+``hepsift.thresholds``     JSON object ``{"1e-2": cut, ...}``: score cuts at background
+                           efficiencies (optional)
+``hepsift.provenance``     JSON object: versions, seeds, configuration (optional)
+=========================  ============================================================
+
+The C++ ``hepsift::Model`` reads ``hepsift.features`` (to bind columns by name),
+``hepsift.kind``, ``hepsift.version`` and ``hepsift.score_output``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hepsift._version import __version__
+from hepsift.errors import ConfigurationError
+
+__all__ = ["KINDS", "add_metadata", "read_metadata"]
+
+KINDS = ("classifier", "regressor", "anomaly", "generator", "density_ratio")
+
+
+def add_metadata(
+    model: Any,
+    *,
+    features: Sequence[str],
+    kind: str,
+    score_output: str | None = None,
+    mass_parameter: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Any:
+    """Write the hepsift metadata into an ``onnx.ModelProto`` (in place) and return it.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        The model; its graph must have one input of width ``len(features)``.
+    features : sequence of str
+        Input feature names in the order of the input tensor's columns.
+    kind : str
+        One of :data:`KINDS`.
+    score_output : str, optional
+        Name of the graph output that is the score; default: the first float output.
+    mass_parameter, thresholds, provenance, extra :
+        Optional entries, see the module documentation.
+    """
+    if kind not in KINDS:
+        raise ConfigurationError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    features = [str(f) for f in features]
+    if not features or len(set(features)) != len(features):
+        raise ConfigurationError(f"feature names must be non-empty and unique, got {features}")
+    outputs = [o.name for o in model.graph.output]
+    if score_output is not None and score_output not in outputs:
+        raise ConfigurationError(f"score_output {score_output!r} is not an output of the model ({outputs})")
+    values: dict[str, str] = {
+        "hepsift.features": json.dumps(features),
+        "hepsift.kind": kind,
+        "hepsift.version": __version__,
+        "hepsift.outputs": json.dumps(outputs),
+    }
+    if score_output is not None:
+        values["hepsift.score_output"] = score_output
+    if mass_parameter is not None:
+        if mass_parameter not in features:
+            raise ConfigurationError(f"mass parameter {mass_parameter!r} is not among the features {features}")
+        values["hepsift.mass_parameter"] = mass_parameter
+    if thresholds is not None:
+        values["hepsift.thresholds"] = json.dumps({str(k): float(v) for k, v in thresholds.items()})
+    if provenance is not None:
+        values["hepsift.provenance"] = json.dumps(dict(provenance), default=str, sort_keys=True)
+    for key, value in (extra or {}).items():
+        values[str(key)] = str(value)
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in values.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+    return model
+
+
+def read_metadata(model: Any) -> dict[str, Any]:
+    """Read the hepsift metadata of an ``onnx.ModelProto`` or of a file path.
+
+    Returns a dict with ``features`` (list or None), ``kind``, ``version``, ``score_output``,
+    ``mass_parameter``, ``thresholds`` (dict or None), ``provenance`` (dict or None) and
+    ``raw`` (every metadata property as a string).
+    """
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        import onnx
+
+        model = onnx.load(model, load_external_data=False)
+    raw = {p.key: p.value for p in model.metadata_props}
+
+    def _json(key: str) -> Any:
+        return json.loads(raw[key]) if key in raw else None
+
+    return {
+        "features": _json("hepsift.features"),
+        "kind": raw.get("hepsift.kind"),
+        "version": raw.get("hepsift.version"),
+        "score_output": raw.get("hepsift.score_output"),
+        "mass_parameter": raw.get("hepsift.mass_parameter"),
+        "thresholds": _json("hepsift.thresholds"),
+        "provenance": _json("hepsift.provenance"),
+        "raw": raw,
+    }

@@ -1,0 +1,430 @@
+"""Score ONNX models inside ROOT's RDataFrame event loop.
+
+``import hepsift.rdf`` loads hepsift's C++ library into ROOT and declares its headers to
+cling; nothing else is needed::
+
+    import ROOT, hepsift.rdf
+    df = ROOT.RDataFrame("Events", "events.root")
+    df = hepsift.rdf.define(df, "score", "model.onnx")          # inputs from the model
+    h = df.Filter("score > 0.9").Histo1D(("m", "", 50, 0, 500), "m_jj")
+
+The score is computed by ``hepsift::Scorer`` (C++, one ONNX Runtime session shared by all
+slots, per-slot buffers) in the event loop itself, so it can be cut on, histogrammed and
+written with ``Snapshot`` in the same pass over the data.
+
+C++ exceptions thrown by hepsift, also from inside an event loop that the user starts
+(``GetValue()``, ``Snapshot``, ``AsNumpy``), are instances of the matching
+:mod:`hepsift.errors` classes, so ``except hepsift.NonFiniteInputError`` works.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepsift import _paths, errors
+
+__all__ = ["Model", "define", "load_library", "column_names"]
+
+_LOCK = threading.RLock()
+_LOADED = False
+_DECLARED: set[str] = set()
+
+_ARITHMETIC = {
+    "float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t",
+    "int", "Int_t", "unsigned int", "UInt_t", "unsigned", "short", "Short_t", "unsigned short", "UShort_t",
+    "long", "Long_t", "unsigned long", "ULong_t", "long long", "Long64_t", "unsigned long long", "ULong64_t",
+    "bool", "Bool_t", "char", "Char_t", "signed char", "unsigned char", "UChar_t",
+    "std::int8_t", "std::uint8_t", "std::int16_t", "std::uint16_t", "std::int32_t", "std::uint32_t",
+    "std::int64_t", "std::uint64_t", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t",
+    "int64_t", "uint64_t",
+}  # fmt: skip
+_RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+_RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
+
+_PYROOT_HELPERS = r"""
+#include "hepsift/Scorer.hxx"
+namespace hepsift { namespace pyroot {
+inline std::shared_ptr<const hepsift::Model> load(const std::string &path, int threads, const std::string &provider,
+                                                  bool allowFallback, const std::string &output)
+{
+   hepsift::ModelOptions o;
+   o.threads = threads;
+   o.provider = provider;
+   o.allowFallback = allowFallback;
+   o.output = output;
+   return std::make_shared<const hepsift::Model>(path, o);
+}
+inline void evaluate(const hepsift::Model &m, const float *in, std::size_t n, float *out) { m.evaluate(in, n, out); }
+}}
+"""
+
+# C++ class -> Python class. Patched so that exceptions cppyy raises for the C++ classes are
+# instances of the Python ones (``except hepsift.HepsiftError`` catches them).
+_EXCEPTIONS = [
+    ("Error", errors.HepsiftError),
+    ("ConfigurationError", errors.ConfigurationError),
+    ("ModelError", errors.ModelError),
+    ("InputMismatchError", errors.InputMismatchError),
+    ("ProviderError", errors.ProviderError),
+    ("EvaluationError", errors.EvaluationError),
+    ("NonFiniteInputError", errors.NonFiniteInputError),
+]
+
+
+def _root() -> Any:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
+        try:
+            import ROOT
+        except ImportError as exc:  # pragma: no cover - ROOT is a dependency
+            raise errors.DependencyError("hepsift.rdf needs ROOT: `pip install ROOT`") from exc
+    return ROOT
+
+
+def load_library() -> Any:
+    """Load ``libhepsift`` into ROOT and declare its headers to cling (once per process).
+
+    Returns the ``ROOT`` module. Called by every function of this module; users need not.
+    """
+    global _LOADED
+    with _LOCK:
+        ROOT = _root()
+        if _LOADED:
+            return ROOT
+        lib = _paths.library_path()
+        include = _paths.include_dir()
+        if ROOT.gSystem.Load(str(lib)) < 0:
+            raise errors.ConfigurationError(f"ROOT could not load hepsift's library {lib}")
+        ROOT.gInterpreter.AddIncludePath(str(include))
+        if not ROOT.gInterpreter.Declare(_PYROOT_HELPERS):
+            raise errors.ConfigurationError(f"cling could not compile hepsift's headers from {include}")
+        ROOT.hepsift.setOnnxRuntimeLibrary(str(_paths.onnxruntime_library()))
+        for cpp_name, py_class in _EXCEPTIONS:
+            proxy = getattr(ROOT.hepsift, cpp_name)
+            if py_class not in proxy.__mro__:
+                proxy.__bases__ = (*proxy.__bases__, py_class)
+        _LOADED = True
+        return ROOT
+
+
+def _message(exc: BaseException) -> str:
+    """The C++ what() of an exception raised through cppyy, without cppyy's call prefix.
+
+    cppyy formats it as ``<C++ signature> =>\n    <Class>: <what()>``.
+    """
+    text = str(exc)
+    if "=>" in text:
+        text = text.split("=>", 1)[1].strip()
+        head, sep, rest = text.partition(": ")
+        if sep and head.isidentifier():
+            text = rest
+    return text
+
+
+def _reraise(exc: BaseException) -> None:
+    """Re-raise a cppyy exception of a hepsift C++ class as the plain Python class."""
+    for _, py_class in reversed(_EXCEPTIONS):
+        if isinstance(exc, py_class):
+            raise py_class(_message(exc)) from None
+    raise exc
+
+
+class Model:
+    """An ONNX model loaded by hepsift's C++ library, ready for RDataFrame.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ONNX file. Files written by :func:`hepsift.export.to_onnx` carry their feature names,
+        kind and version; any other ONNX model with one float input ``[batch, n]`` works too.
+    provider : {"cpu", "cuda"}
+        ONNX Runtime execution provider. ``"cuda"`` raises :class:`hepsift.ProviderError`
+        where no GPU or CUDA provider is usable, unless ``allow_fallback`` is true.
+    threads : int
+        ONNX Runtime intra-op threads per evaluation (0: ONNX Runtime's choice). Inside a
+        multi-threaded event loop keep 1: the slots already use the cores.
+    output : str, optional
+        Name of the output that is the score (default: the model's metadata, else the first
+        float output).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        provider: str = "cpu",
+        threads: int = 1,
+        allow_fallback: bool = False,
+        output: str | None = None,
+    ) -> None:
+        ROOT = load_library()
+        self.path = str(Path(path))
+        try:
+            self._ptr = ROOT.hepsift.pyroot.load(self.path, int(threads), provider, bool(allow_fallback), output or "")
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+        self._cpp = self._ptr  # cppyy proxies the shared_ptr as the Model itself
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features per event."""
+        return int(self._cpp.nFeatures())
+
+    @property
+    def n_scores(self) -> int:
+        """Width of the score output (1 for a single score)."""
+        return int(self._cpp.nScores())
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Feature names stored in the model ([] for a plain ONNX model)."""
+        return [str(s) for s in self._cpp.featureNames()]
+
+    @property
+    def kind(self) -> str:
+        """``classifier``, ``anomaly``, ... from the metadata ("" for plain ONNX)."""
+        return str(self._cpp.kind())
+
+    @property
+    def version(self) -> str:
+        """hepsift version that wrote the model ("" for plain ONNX)."""
+        return str(self._cpp.hepsiftVersion())
+
+    @property
+    def provider(self) -> str:
+        """Execution provider in use."""
+        return str(self._cpp.provider())
+
+    @property
+    def input_names(self) -> list[str]:
+        return [str(s) for s in self._cpp.inputNames()]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [str(s) for s in self._cpp.outputNames()]
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """All metadata properties of the ONNX file."""
+        return {str(k): str(v) for k, v in self._cpp.metadataMap()}
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        """Evaluate a batch with the C++ model.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_events, n_features)
+            Converted to C-contiguous float32.
+
+        Returns
+        -------
+        ndarray, float32, shape (n_events,) or (n_events, n_scores)
+        """
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim == 1 and self.n_features == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise errors.InputMismatchError(
+                f"model '{self.path}' takes {self.n_features} features per event; got an array of shape {X.shape}"
+            )
+        out = np.empty((X.shape[0], self.n_scores), dtype=np.float32)
+        ROOT = load_library()
+        try:
+            ROOT.hepsift.pyroot.evaluate(self._cpp, X, X.shape[0], out)
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+        return out[:, 0] if self.n_scores == 1 else out
+
+    def __repr__(self) -> str:
+        return (
+            f"hepsift.rdf.Model({self.path!r}, kind={self.kind or 'plain ONNX'!r}, "
+            f"features={self.n_features}, scores={self.n_scores}, provider={self.provider!r})"
+        )
+
+
+def column_names(df: Any) -> list[str]:
+    """All column names of a data frame node (dataset columns and Defines)."""
+    return [str(c) for c in df.GetColumnNames()]
+
+
+def _element_type(type_name: str) -> tuple[str, bool] | None:
+    """Return (C++ type to use, is_vector) for a supported column type, else None."""
+    t = type_name.strip()
+    if t in _ARITHMETIC:
+        return t, False
+    if t in _RVEC_ALIASES:
+        return f"ROOT::VecOps::RVec<{_RVEC_ALIASES[t]}>", True
+    m = _RVEC.match(t)
+    if m and m.group(1).strip() in _ARITHMETIC:
+        return f"ROOT::VecOps::RVec<{m.group(1).strip()}>", True
+    return None
+
+
+def _declare_definer(types: Sequence[str], multi: bool) -> str:
+    """Declare (once) a C++ function defining a score column for these column types."""
+    scorer = "MultiScorer" if multi else "Scorer"
+    signature = f"{scorer}<{', '.join(types)}>"
+    fname = "define_" + hashlib.sha1(signature.encode()).hexdigest()[:16]
+    if fname not in _DECLARED:
+        code = f"""
+namespace hepsift {{ namespace pyroot {{
+ROOT::RDF::RNode {fname}(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const hepsift::Model> model,
+                         const std::vector<std::string> &columns, bool checkFinite)
+{{
+   hepsift::ScorerOptions options;
+   options.checkFinite = checkFinite;
+   return df.DefineSlotEntry(name, hepsift::{signature}(model, df.GetNSlots(), columns, options), columns);
+}}
+}}}}
+"""
+        ROOT = load_library()
+        if not ROOT.gInterpreter.Declare(code):
+            raise errors.ConfigurationError(f"cling could not compile hepsift::{signature}")
+        _DECLARED.add(fname)
+    return fname
+
+
+def define(
+    df: Any,
+    name: str,
+    model: str | os.PathLike[str] | Model,
+    inputs: Sequence[str] | None = None,
+    *,
+    provider: str = "cpu",
+    threads: int | None = None,
+    output: str | None = None,
+    check_finite: bool = True,
+    allow_fallback: bool = False,
+) -> Any:
+    """Define column ``name`` holding the model's score, evaluated in the event loop.
+
+    Parameters
+    ----------
+    df : ROOT.RDataFrame or any RDataFrame node
+    name : str
+        Name of the new column: ``float`` for a one-score model, ``ROOT::RVec<float>`` for a
+        model with several scores (e.g. class probabilities).
+    model : path or :class:`Model`
+        The ONNX model. Load it once with :class:`Model` to share it between several defines.
+    inputs : sequence of str, optional
+        One entry per model feature, in the model's input order: a column name (float, double,
+        integer or bool columns; converted to float32) or an RDataFrame expression such as
+        ``"Jet_pt[0]"`` or ``"MET_pt/1000."``. Alternatively a single ``RVec`` column holding
+        all features. Default: the feature names stored in the model.
+    provider, threads, allow_fallback, output :
+        Passed to :class:`Model` when ``model`` is a path. ``threads`` defaults to 1.
+    check_finite : bool
+        Raise :class:`hepsift.NonFiniteInputError` (naming column and entry) on a NaN or
+        infinite input; ``False`` passes such values to the model.
+
+    Returns
+    -------
+    ROOT.RDF.RNode
+        The node with the new column.
+
+    Raises
+    ------
+    hepsift.InputMismatchError
+        Number of inputs differs from the model's features, unsupported column type, or no
+        inputs given for a model without feature names.
+    hepsift.MissingBranchError
+        An input is neither a column nor a valid expression (lists the nearest columns).
+    hepsift.ModelError, hepsift.ProviderError
+        The model cannot be loaded, or CUDA was required and is not usable.
+    """
+    ROOT = load_library()
+    if not isinstance(model, Model):
+        model = Model(model, provider=provider, threads=1 if threads is None else threads,
+                      allow_fallback=allow_fallback, output=output)
+    if inputs is None:
+        inputs = model.feature_names
+        if not inputs:
+            raise errors.InputMismatchError(
+                f"model '{model.path}' stores no feature names (a plain ONNX model); "
+                f"pass inputs=[...] with its {model.n_features} input columns or expressions in order"
+            )
+    elif isinstance(inputs, str):
+        inputs = [inputs]
+    inputs = [str(i) for i in inputs]
+    if not inputs:
+        raise errors.InputMismatchError(f"no inputs given for model '{model.path}'")
+    if not isinstance(name, str) or not name:
+        raise errors.ConfigurationError("the new column needs a non-empty name")
+
+    node = ROOT.RDF.AsRNode(df)
+    existing = set(column_names(node))
+    if name in existing:
+        raise errors.ConfigurationError(f"column '{name}' already exists; choose another name for the score")
+    columns: list[str] = []
+    for k, entry in enumerate(inputs):
+        if entry in existing:
+            columns.append(entry)
+            continue
+        tmp = f"__hepsift_{name}_in{k}"
+        try:
+            with _quiet_cling():
+                node = ROOT.RDF.AsRNode(node.Define(tmp, entry))
+        except Exception as exc:  # cling compile error of the expression
+            close = difflib.get_close_matches(entry, sorted(existing), n=5, cutoff=0.5)
+            hint = f"; nearest columns: {', '.join(close)}" if close else ""
+            raise errors.MissingBranchError(
+                f"input '{entry}' of model '{model.path}' is neither a column nor a valid RDataFrame expression{hint}"
+            ) from exc
+        columns.append(tmp)
+
+    types: list[str] = []
+    vector = []
+    for entry, col in zip(inputs, columns):
+        ctype = str(node.GetColumnType(col))
+        resolved = _element_type(ctype)
+        if resolved is None:
+            raise errors.InputMismatchError(
+                f"input '{entry}' has type {ctype}; hepsift scores float, double, integer and bool columns "
+                f"(or one RVec column holding all features)"
+            )
+        types.append(resolved[0])
+        vector.append(resolved[1])
+    if any(vector):
+        if len(columns) != 1:
+            raise errors.InputMismatchError(
+                f"input '{inputs[vector.index(True)]}' is a vector column; a vector column must be the only input "
+                f"(holding all {model.n_features} features)"
+            )
+    elif len(columns) != model.n_features:
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes {model.n_features} features "
+            f"({', '.join(model.feature_names) or 'unnamed'}) but {len(columns)} inputs were given ({', '.join(inputs)})"
+        )
+    fname = _declare_definer(types, multi=model.n_scores > 1)
+    try:
+        return getattr(ROOT.hepsift.pyroot, fname)(node, name, model._ptr, columns, bool(check_finite))
+    except errors.HepsiftError as exc:
+        _reraise(exc)
+
+
+class _quiet_cling:
+    """Silence cling's diagnostics (written to file descriptor 2) while an expression is
+    tried: a failure is reported by :func:`define` itself."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
