@@ -5,9 +5,11 @@ metadata (feature names in order, kind, version, score output, provenance: see
 :mod:`hepsift.export._metadata`), then evaluates the file with ONNX Runtime on a sample and
 refuses to keep a file whose scores disagree with the native model's.
 
-Supported models: ``torch.nn.Module`` (exported with the TorchScript-based exporter, which
-needs no extra package) and scikit-learn estimators and pipelines (through ``skl2onnx``;
-binary classifiers get a single ``score`` output = probability of class 1).
+Supported models: hepsift's own estimators (they provide ``_hepsift_onnx_(n_features, opset)``
+returning the ONNX graph with its score head, a function giving the native scores, and the
+score output's name), ``torch.nn.Module`` (exported with the TorchScript-based exporter,
+which needs no extra package) and scikit-learn estimators and pipelines (through
+``skl2onnx``; binary classifiers get a single ``score`` output = probability of class 1).
 """
 
 from __future__ import annotations
@@ -195,7 +197,13 @@ def to_onnx(
     if sample.ndim != 2 or sample.shape[1] != n_features:
         raise ConfigurationError(f"sample has shape {sample.shape}; expected (n, {n_features}) for {n_features} features")
 
-    if _is_torch(model):
+    if hasattr(model, "_hepsift_onnx_"):
+        # hepsift estimators build their own graph (score head included):
+        # model._hepsift_onnx_(n_features, opset) -> (onnx.ModelProto, native(X) -> scores, score output name)
+        proto, native, score = model._hepsift_onnx_(n_features, opset)
+        if mean is not None or scale is not None:
+            raise ConfigurationError("mean/scale are part of hepsift estimators already; do not pass them")
+    elif _is_torch(model):
         proto, native = _export_torch(model, n_features, mean, scale, opset)
         score = "score"
     elif hasattr(model, "fit") and (hasattr(model, "predict") or hasattr(model, "predict_proba")):

@@ -52,7 +52,7 @@ _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
 _PYROOT_HELPERS = r"""
-#include "hepsift/Scorer.hxx"
+#include "hepsift/Batch.hxx"
 namespace hepsift { namespace pyroot {
 inline std::shared_ptr<const hepsift::Model> load(const std::string &path, int threads, const std::string &provider,
                                                   bool allowFallback, const std::string &output)
@@ -270,20 +270,25 @@ def _element_type(type_name: str) -> tuple[str, bool] | None:
     return None
 
 
-def _declare_definer(types: Sequence[str], multi: bool) -> str:
+def _declare_definer(types: Sequence[str], multi: bool, batched: bool) -> str:
     """Declare (once) a C++ function defining a score column for these column types."""
     scorer = "MultiScorer" if multi else "Scorer"
-    signature = f"{scorer}<{', '.join(types)}>"
+    signature = f"{'Batched' if batched else scorer}<{', '.join(types)}>"
     fname = "define_" + hashlib.sha1(signature.encode()).hexdigest()[:16]
     if fname not in _DECLARED:
+        if batched:
+            body = f"return hepsift::DefineBatched<{', '.join(types)}>(df, name, model, columns, batchSize, options);"
+        else:
+            body = (f"return df.DefineSlotEntry(name, hepsift::{signature}(model, df.GetNSlots(), columns, options), "
+                    "columns);")
         code = f"""
 namespace hepsift {{ namespace pyroot {{
 ROOT::RDF::RNode {fname}(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const hepsift::Model> model,
-                         const std::vector<std::string> &columns, bool checkFinite)
+                         const std::vector<std::string> &columns, bool checkFinite, std::size_t batchSize)
 {{
    hepsift::ScorerOptions options;
    options.checkFinite = checkFinite;
-   return df.DefineSlotEntry(name, hepsift::{signature}(model, df.GetNSlots(), columns, options), columns);
+   {body}
 }}
 }}}}
 """
@@ -305,6 +310,7 @@ def define(
     output: str | None = None,
     check_finite: bool = True,
     allow_fallback: bool = False,
+    batch_size: int | None = None,
 ) -> Any:
     """Define column ``name`` holding the model's score, evaluated in the event loop.
 
@@ -326,6 +332,15 @@ def define(
     check_finite : bool
         Raise :class:`hepsift.NonFiniteInputError` (naming column and entry) on a NaN or
         infinite input; ``False`` passes such values to the model.
+    batch_size : int, optional
+        ``None`` or 1: the model is called once per event inside the event loop (streaming,
+        no extra memory). ``N > 1``: batched scoring, about ten times faster for small
+        models and what a GPU needs: a first event loop over ``df`` runs *now*, feeding the
+        model ``N`` events per call and storing the scores by entry number (4 bytes per
+        event and score); the returned column reads them in the analysis' own loop. The graph
+        upstream of ``df`` (Filters, Range, Defines) is the same in both loops, so every
+        entry that reaches the score has one. Actions already booked on the data frame run
+        in the first loop too.
 
     Returns
     -------
@@ -405,9 +420,13 @@ def define(
             f"model '{model.path}' takes {model.n_features} features "
             f"({', '.join(model.feature_names) or 'unnamed'}) but {len(columns)} inputs were given ({', '.join(inputs)})"
         )
-    fname = _declare_definer(types, multi=model.n_scores > 1)
+    if batch_size is not None and int(batch_size) < 1:
+        raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
+    batched = batch_size is not None and int(batch_size) > 1
+    fname = _declare_definer(types, multi=model.n_scores > 1, batched=batched)
     try:
-        return getattr(ROOT.hepsift.pyroot, fname)(node, name, model._ptr, columns, bool(check_finite))
+        return getattr(ROOT.hepsift.pyroot, fname)(node, name, model._ptr, columns, bool(check_finite),
+                                                   int(batch_size or 1))
     except errors.HepsiftError as exc:
         _reraise(exc)
 
