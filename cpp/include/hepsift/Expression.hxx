@@ -1,0 +1,102 @@
+// Scoring from an RDataFrame *string expression*, for graphs that only take expressions
+// (distributed RDataFrame on Dask or Spark replays the graph on the workers from strings).
+//
+//   df.Define("score", "[&]{ static const hepsift::expr::Handle h({\"model.onnx\"}, {\"a\", \"b\"}, true);"
+//                      "     return h.score(rdfslot_, rdfentry_, a, b); }()")
+//
+// hepsift.rdf.define writes such expressions itself for distributed data frames. The handle
+// is created once per Define (a function-local static: thread-safe, no lock afterwards), with
+// one workspace per slot of ROOT's thread pool.
+#ifndef HEPSIFT_EXPRESSION_HXX
+#define HEPSIFT_EXPRESSION_HXX
+
+#include "hepsift/Scorer.hxx"
+
+#include <TROOT.h>
+#include <sys/stat.h>
+
+namespace hepsift {
+namespace expr {
+
+class Handle {
+public:
+   /// `candidates`: paths tried in order (e.g. the absolute path, then the bare file name that
+   /// distributed workers receive in their working directory).
+   Handle(const std::vector<std::string> &candidates, std::vector<std::string> columns, bool checkFinite)
+      : fState(std::make_shared<detail::ScorerState>())
+   {
+      std::string found;
+      for (const auto &c : candidates) {
+         struct stat st;
+         if (::stat(c.c_str(), &st) == 0) {
+            found = c;
+            break;
+         }
+      }
+      if (found.empty())
+         throw ModelError("hepsift: none of the model files " + join(candidates) + " exists on this machine");
+      auto &s = *fState;
+      s.model = std::make_shared<const Model>(found);
+      s.columns = std::move(columns);
+      s.options.checkFinite = checkFinite;
+      if (s.columns.size() != s.model->nFeatures())
+         throw InputMismatchError("hepsift: model '" + found + "' takes " + std::to_string(s.model->nFeatures()) +
+                                  " features but " + std::to_string(s.columns.size()) + " inputs were given");
+      const unsigned n = std::max(1u, ROOT::GetThreadPoolSize());
+      for (unsigned i = 0; i < n; ++i)
+         s.slots.push_back(s.model->makeWorkspace(1));
+   }
+
+   template <typename... T>
+   float score(unsigned slot, ULong64_t entry, const T &...x) const
+   {
+      return eval(slot, entry, x...)[0];
+   }
+
+   template <typename... T>
+   ROOT::VecOps::RVec<float> scores(unsigned slot, ULong64_t entry, const T &...x) const
+   {
+      const float *p = eval(slot, entry, x...);
+      return ROOT::VecOps::RVec<float>(p, p + fState->model->nScores());
+   }
+
+private:
+   template <typename... T>
+   const float *eval(unsigned slot, ULong64_t entry, const T &...x) const
+   {
+      auto &s = *fState;
+      if (sizeof...(T) != s.model->nFeatures())
+         throw InputMismatchError("hepsift: model '" + s.model->path() + "' takes " +
+                                  std::to_string(s.model->nFeatures()) + " features but " +
+                                  std::to_string(sizeof...(T)) + " values were given");
+      if (slot >= s.slots.size())
+         throw EvaluationError("hepsift: slot " + std::to_string(slot) + " beyond the " +
+                               std::to_string(s.slots.size()) + " workspaces prepared for model '" +
+                               s.model->path() + "'");
+      Workspace &ws = s.slots[slot];
+      float *in = ws.input();
+      std::size_t i = 0;
+      ((in[i++] = static_cast<float>(x)), ...);
+      if (s.options.checkFinite)
+         for (std::size_t k = 0; k < i; ++k)
+            if (!std::isfinite(in[k]))
+               detail::throwNonFinite(s, k, entry, in[k]);
+      s.model->run(ws, 1);
+      return ws.output();
+   }
+
+   static std::string join(const std::vector<std::string> &v)
+   {
+      std::string out;
+      for (const auto &x : v)
+         out += (out.empty() ? "'" : ", '") + x + "'";
+      return out;
+   }
+
+   std::shared_ptr<detail::ScorerState> fState;
+};
+
+} // namespace expr
+} // namespace hepsift
+
+#endif

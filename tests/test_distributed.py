@@ -1,0 +1,39 @@
+"""The same graph (define score, filter, histogram) on distributed RDataFrame with a Dask
+LocalCluster of 2 worker processes gives the same histogram as the local run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import mixed_arrays, write_tree
+
+import hepsift.rdf
+
+pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           worker_dashboard_address=None)
+    with Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def graph(df, model):
+    node = hepsift.rdf.define(df, "score", model)
+    return node.Filter("score > 0.3").Histo1D(("h", "", 20, 0.0, 1.0), "score", "x_d")
+
+
+def test_dask_histogram_equals_local(ROOT, tmp_path, mlp_onnx, client):
+    files = [str(write_tree(tmp_path / f"d{i}.root", mixed_arrays(4000, seed=10 + i))) for i in range(2)]
+    local = graph(ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files)), str(mlp_onnx)).GetValue()
+    ddf = ROOT.RDataFrame("Events", files, executor=client, npartitions=4)
+    remote = graph(ddf, str(mlp_onnx)).GetValue()
+    got = np.array([remote.GetBinContent(i) for i in range(22)])
+    want = np.array([local.GetBinContent(i) for i in range(22)])
+    assert remote.GetEntries() == local.GetEntries() > 1000
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
