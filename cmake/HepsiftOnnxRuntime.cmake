@@ -6,6 +6,14 @@ find_path(ONNXRUNTIME_INCLUDE_DIR onnxruntime_cxx_api.h
   HINTS ${ONNXRUNTIME_ROOT} ENV ONNXRUNTIME_ROOT ENV ONNXRUNTIME_INCLUDE_DIR
         ${CMAKE_CURRENT_SOURCE_DIR}/.deps/onnxruntime/usr/include
   PATH_SUFFIXES onnxruntime include/onnxruntime include/onnxruntime/core/session include)
+option(HEPSIFT_FETCH_ONNXRUNTIME_HEADERS "Fetch the ONNX Runtime headers into .deps/ when none are found" ON)
+if(NOT ONNXRUNTIME_INCLUDE_DIR AND HEPSIFT_FETCH_ONNXRUNTIME_HEADERS
+   AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/scripts/fetch_onnxruntime_headers.sh)
+  execute_process(COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scripts/fetch_onnxruntime_headers.sh RESULT_VARIABLE _fetch_rc)
+  unset(ONNXRUNTIME_INCLUDE_DIR CACHE)
+  find_path(ONNXRUNTIME_INCLUDE_DIR onnxruntime_cxx_api.h
+    HINTS ${CMAKE_CURRENT_SOURCE_DIR}/.deps/onnxruntime/usr/include PATH_SUFFIXES onnxruntime NO_DEFAULT_PATH)
+endif()
 if(NOT ONNXRUNTIME_INCLUDE_DIR)
   message(FATAL_ERROR "hepsift: the ONNX Runtime headers (onnxruntime_cxx_api.h) were not found. "
     "Install them (Debian 13: libonnxruntime-dev; conda: onnxruntime-cpp), run scripts/fetch_onnxruntime_headers.sh, "
