@@ -167,6 +167,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
 }
 _OPTIONAL = {
     "generate": ("hepsift.generate._cli", "generate events with Pythia 8 and the detector model"),
+    "train": ("hepsift.models._cli", "train a classifier on ROOT files and export it to ONNX"),
+    "tune": ("hepsift.tune._cli", "hyper-parameter search (genetic algorithm, Bayesian optimisation)"),
+    "anomaly": ("hepsift.anomaly._cli", "train an anomaly detector on background and export it to ONNX"),
     "limits": ("hepsift.stats._cli", "CLs upper limits from score histograms"),
     "nplm": ("hepsift.nplm._cli", "model-independent NPLM test"),
 }

@@ -86,12 +86,9 @@ class BatchCollector {
       std::size_t n = 0;
    };
    struct State {
-      std::shared_ptr<const Model> model;
+      detail::ScorerState core; // model, columns, options (slots unused: see `slots`)
       std::shared_ptr<ScoreTable> table;
-      std::vector<std::string> columns;
       std::vector<Slot> slots;
-      ScorerOptions options;
-      detail::ScorerState errorInfo; // names for error messages
    };
 
 public:
@@ -109,15 +106,13 @@ public:
       (void)check;
       if (table->nScores() != model->nScores())
          throw ConfigurationError("hepsift::BatchCollector: table and model differ in the number of scores");
-      s.model = std::move(model);
+      s.core.model = std::move(model);
+      s.core.columns = std::move(columns);
+      s.core.options = options;
       s.table = std::move(table);
-      s.columns = std::move(columns);
-      s.options = options;
-      s.errorInfo.model = s.model;
-      s.errorInfo.columns = s.columns;
       const unsigned n = nSlots == 0 ? 1 : nSlots;
       for (unsigned i = 0; i < n; ++i)
-         s.slots.push_back(Slot{s.model->makeWorkspace(batchSize), std::vector<ULong64_t>(batchSize), 0});
+         s.slots.push_back(Slot{s.core.model->makeWorkspace(batchSize), std::vector<ULong64_t>(batchSize), 0});
    }
 
    void operator()(unsigned slot, ULong64_t entry, const Cols &...cols) const
@@ -127,24 +122,7 @@ public:
          throw EvaluationError("hepsift::BatchCollector: slot " + std::to_string(slot) + " but only " +
                                std::to_string(s.slots.size()) + " slots were prepared");
       Slot &sl = s.slots[slot];
-      const std::size_t nFeatures = s.model->nFeatures();
-      float *in = sl.ws.input() + sl.n * nFeatures;
-      if constexpr (detail::isVectorInput<Cols...>()) {
-         const auto &vec = std::get<0>(std::forward_as_tuple(cols...));
-         if (vec.size() != nFeatures)
-            throw EvaluationError("hepsift: column '" + s.columns[0] + "' has " + std::to_string(vec.size()) +
-                                  " values at entry " + std::to_string(entry) + " but model '" + s.model->path() +
-                                  "' takes " + std::to_string(nFeatures) + " features");
-         for (std::size_t i = 0; i < nFeatures; ++i)
-            in[i] = static_cast<float>(vec[i]);
-      } else {
-         std::size_t i = 0;
-         ((in[i++] = static_cast<float>(cols)), ...);
-      }
-      if (s.options.checkFinite)
-         for (std::size_t i = 0; i < nFeatures; ++i)
-            if (!std::isfinite(in[i]))
-               detail::throwNonFinite(s.errorInfo, i, entry, in[i]);
+      detail::fillInputs(s.core, sl.ws.input() + sl.n * s.core.model->nFeatures(), entry, cols...);
       sl.entries[sl.n++] = entry;
       if (sl.n == sl.ws.capacity())
          flush(sl);
@@ -162,7 +140,7 @@ private:
    {
       if (sl.n == 0)
          return;
-      fState->model->run(sl.ws, sl.n);
+      fState->core.model->run(sl.ws, sl.n);
       fState->table->store(sl.entries.data(), sl.ws.output(), sl.n);
       sl.n = 0;
    }

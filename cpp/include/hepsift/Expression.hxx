@@ -65,22 +65,12 @@ private:
    const float *eval(unsigned slot, ULong64_t entry, const T &...x) const
    {
       auto &s = *fState;
-      if (sizeof...(T) != s.model->nFeatures())
-         throw InputMismatchError("hepsift: model '" + s.model->path() + "' takes " +
-                                  std::to_string(s.model->nFeatures()) + " features but " +
-                                  std::to_string(sizeof...(T)) + " values were given");
       if (slot >= s.slots.size())
          throw EvaluationError("hepsift: slot " + std::to_string(slot) + " beyond the " +
                                std::to_string(s.slots.size()) + " workspaces prepared for model '" +
                                s.model->path() + "'");
       Workspace &ws = s.slots[slot];
-      float *in = ws.input();
-      std::size_t i = 0;
-      ((in[i++] = static_cast<float>(x)), ...);
-      if (s.options.checkFinite)
-         for (std::size_t k = 0; k < i; ++k)
-            if (!std::isfinite(in[k]))
-               detail::throwNonFinite(s, k, entry, in[k]);
+      detail::fillInputs(s, ws.input(), entry, x...);
       s.model->run(ws, 1);
       return ws.output();
    }

@@ -71,6 +71,33 @@ struct ScorerState {
                              "'); Filter such events out first, or set checkFinite=false to pass them through");
 }
 
+/// Converts one event's columns to float into `in` (nFeatures floats) and, unless disabled,
+/// checks that every value is finite; errors name the column and the entry.
+template <typename... Cols>
+void fillInputs(const ScorerState &s, float *in, ULong64_t entry, const Cols &...cols)
+{
+   const std::size_t nFeatures = s.model->nFeatures();
+   if constexpr (isVectorInput<Cols...>()) {
+      const auto &vec = std::get<0>(std::forward_as_tuple(cols...));
+      if (vec.size() != nFeatures)
+         throw EvaluationError("hepsift: column '" + s.columns[0] + "' has " + std::to_string(vec.size()) +
+                               " values at entry " + std::to_string(entry) + " but model '" + s.model->path() +
+                               "' takes " + std::to_string(nFeatures) + " features");
+      for (std::size_t i = 0; i < nFeatures; ++i)
+         in[i] = static_cast<float>(vec[i]);
+   } else {
+      if (sizeof...(Cols) != nFeatures)
+         throw InputMismatchError("hepsift: model '" + s.model->path() + "' takes " + std::to_string(nFeatures) +
+                                  " features but " + std::to_string(sizeof...(Cols)) + " values were given");
+      std::size_t i = 0;
+      ((in[i++] = static_cast<float>(cols)), ...);
+   }
+   if (s.options.checkFinite)
+      for (std::size_t i = 0; i < nFeatures; ++i)
+         if (!std::isfinite(in[i]))
+            throwNonFinite(s, i, entry, in[i]);
+}
+
 } // namespace detail
 
 template <typename Ret, typename... Cols>
@@ -119,24 +146,7 @@ public:
                                std::to_string(s.slots.size()) +
                                " slots were prepared; build the scorer with the data frame's GetNSlots()");
       Workspace &ws = s.slots[slot];
-      float *in = ws.input();
-      const std::size_t nFeatures = s.model->nFeatures();
-      if constexpr (detail::isVectorInput<Cols...>()) {
-         const auto &vec = std::get<0>(std::forward_as_tuple(cols...));
-         if (vec.size() != nFeatures)
-            throw EvaluationError("hepsift: column '" + s.columns[0] + "' has " + std::to_string(vec.size()) +
-                                  " values at entry " + std::to_string(entry) + " but model '" + s.model->path() +
-                                  "' takes " + std::to_string(nFeatures) + " features");
-         for (std::size_t i = 0; i < nFeatures; ++i)
-            in[i] = static_cast<float>(vec[i]);
-      } else {
-         std::size_t i = 0;
-         ((in[i++] = static_cast<float>(cols)), ...);
-      }
-      if (s.options.checkFinite)
-         for (std::size_t i = 0; i < nFeatures; ++i)
-            if (!std::isfinite(in[i]))
-               detail::throwNonFinite(s, i, entry, in[i]);
+      detail::fillInputs(s, ws.input(), entry, cols...);
       s.model->run(ws, 1);
       if constexpr (kMulti)
          return Ret(ws.output(), ws.output() + s.model->nScores());
