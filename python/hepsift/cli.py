@@ -175,7 +175,8 @@ _OPTIONAL = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The command group; optional sub-packages are imported only for their own command."""
     parser = argparse.ArgumentParser(
         prog="hepsift",
         description="Machine learning for new-physics searches inside ROOT analyses.",
@@ -183,12 +184,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hepsift {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     commands = dict(COMMANDS)
     for name, (module, text) in _OPTIONAL.items():
+        if name != chosen:
+            commands[name] = (text, lambda p: None, lambda a: 2)
+            continue
         try:
             mod = importlib.import_module(module)
-        except ImportError:
-            continue
+        except ImportError as exc:
+            raise errors.DependencyError(f"`hepsift {name}` needs {module}: {exc}") from exc
         commands[name] = (text, mod.add_arguments, mod.run)
     for name in sorted(commands):
         text, add, run = commands[name]
@@ -200,7 +205,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hepsift`` command; returns the exit status."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = _parser(argv)
+    except errors.HepsiftError as exc:
+        print(f"hepsift: error: {exc}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
