@@ -1,5 +1,5 @@
-// Batched scoring for RDataFrame: a first pass fills an entry-indexed score table, many
-// events per model call; the score column then reads the table.
+// Batched scoring for RDataFrame: a first pass fills a score table, many events per model
+// call; the score column then reads the table in the analysis' own loop.
 //
 //   auto model = std::make_shared<const hepsift::Model>("model.onnx");
 //   auto scored = hepsift::DefineBatched<float, float>(df, "score", model, {"a", "b"}, 4096);
@@ -9,11 +9,16 @@
 // so events cannot be held back to fill a batch in the same loop. The first pass (a
 // ForeachSlot over the same graph, so upstream Filters, Range, Defines/expressions, TChains
 // and RNTuple sources behave as in the analysis) buffers inputs per slot and evaluates them
-// `batchSize` at a time; the scores are stored by global entry number (rdfentry_, which is
-// identical in every event loop over the same graph). The analysis' own loop then looks
-// them up. Cost: the inputs are read twice when the analysis reads them too, and the table
-// holds nScores floats per entry of the scored range (4 bytes per event for one score).
-// The per-event Scorer needs no table and no extra pass.
+// `batchSize` at a time. Scores are keyed by (task, position in task): a task is one
+// sample range processed by one slot (RSampleInfo: file, tree and entry range), identical in
+// every event loop over the same graph, and the position counts the entries reaching the
+// score node within the task. (rdfentry_ is not a usable key: under ImplicitMT over several
+// files it depends on the order in which files are opened, and differs between loops.) A
+// pass-through Filter node named "hepsift" advances the position; a DefinePerSample column
+// resets it at each task. The score column is read from the table by the slot's current key.
+// Cost: the inputs are read twice when the analysis reads them too; the table holds
+// nScores floats per scored entry (4 bytes per event for one score). The per-event Scorer
+// needs no table and no extra pass.
 #ifndef HEPSIFT_BATCH_HXX
 #define HEPSIFT_BATCH_HXX
 
@@ -24,57 +29,97 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <map>
 #include <mutex>
 
 namespace hepsift {
 
-/// Scores by global entry number, filled by BatchCollector, read by BatchLookup.
+/// Scores of one event loop, keyed by (task, position within the task).
 class ScoreTable {
 public:
+   struct Task {
+      std::string sample;
+      std::pair<ULong64_t, ULong64_t> range;
+      std::vector<float> scores; // nScores per entry, in processing order
+      std::vector<unsigned char> filled;
+   };
+
    explicit ScoreTable(std::size_t nScores) : fNScores(nScores) {}
 
-   void store(const ULong64_t *entries, const float *scores, std::size_t n)
+   /// The task of this sample range (created on first sight). Called once per task and slot.
+   Task *task(const ROOT::RDF::RSampleInfo &info)
    {
-      if (n == 0)
-         return;
-      const ULong64_t hi = *std::max_element(entries, entries + n);
       std::lock_guard<std::mutex> lock(fMutex);
-      if ((hi + 1) * fNScores > fScores.size()) {
-         // Grow geometrically; NaN marks entries that were never scored.
-         std::size_t want = std::max<std::size_t>((hi + 1) * fNScores, fScores.size() * 3 / 2);
-         fScores.resize(want, std::numeric_limits<float>::quiet_NaN());
-         fSeen.resize(want / fNScores, 0);
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-         std::copy(scores + i * fNScores, scores + (i + 1) * fNScores, fScores.begin() + entries[i] * fNScores);
-         fSeen[entries[i]] = 1;
-      }
-      fCount += n;
+      auto key = std::make_pair(info.AsString(), info.EntryRange());
+      auto it = fIndex.find(key);
+      if (it != fIndex.end())
+         return it->second;
+      fTasks.push_back(std::make_unique<Task>(Task{key.first, key.second, {}, {}}));
+      fIndex.emplace(key, fTasks.back().get());
+      return fTasks.back().get();
    }
 
-   /// Pointer to the nScores() scores of `entry`; throws if the first pass did not score it.
-   const float *at(ULong64_t entry) const
+   /// Stores the scores of entry `k` of `task` (only the slot processing the task calls this).
+   void store(Task *task, std::size_t k, const float *scores)
    {
-      if (entry >= fSeen.size() || !fSeen[entry])
-         throw EvaluationError("hepsift: entry " + std::to_string(entry) +
-                               " was not scored by the batched first pass; the data frame graph must be the "
-                               "same in both passes (define the score after changing it)");
-      return fScores.data() + entry * fNScores;
+      if ((k + 1) * fNScores > task->scores.size()) {
+         std::size_t want = std::max<std::size_t>((k + 1) * fNScores, task->scores.size() * 3 / 2 + 64 * fNScores);
+         task->scores.resize(want, std::numeric_limits<float>::quiet_NaN());
+         task->filled.resize(want / fNScores, 0);
+      }
+      std::copy(scores, scores + fNScores, task->scores.begin() + k * fNScores);
+      task->filled[k] = 1;
+      fCount.fetch_add(1, std::memory_order_relaxed);
+   }
+
+   /// The nScores() scores of entry `k` of `task`; throws if the first pass did not score it.
+   const float *at(const Task *task, std::size_t k) const
+   {
+      if (!task || k >= task->filled.size() || !task->filled[k])
+         throw EvaluationError("hepsift: the batched first pass did not score entry " + std::to_string(k) +
+                               " of " + (task ? task->sample : std::string("an unknown sample")) +
+                               "; the data frame graph upstream of the score must not change between the "
+                               "passes (define the score after changing it)");
+      return task->scores.data() + k * fNScores;
    }
 
    std::size_t nScores() const { return fNScores; }
-   std::size_t size() const { return fCount; }
-   std::size_t bytes() const { return fScores.capacity() * sizeof(float) + fSeen.capacity(); }
+   std::size_t size() const { return fCount.load(); }
 
 private:
    std::size_t fNScores;
-   std::vector<float> fScores;
-   std::vector<unsigned char> fSeen;
-   std::size_t fCount = 0;
-   mutable std::mutex fMutex;
+   std::vector<std::unique_ptr<Task>> fTasks;
+   std::map<std::pair<std::string, std::pair<ULong64_t, ULong64_t>>, Task *> fIndex;
+   std::atomic<std::size_t> fCount{0};
+   std::mutex fMutex;
 };
 
-/// First pass: a ForeachSlot callable over (slot, rdfentry_, inputs...) that fills the table.
+namespace detail {
+
+/// Per-slot position (task, k) of the entry being processed, shared by the nodes of one
+/// batched score: the DefinePerSample callback, the counting Filter, the collector and the
+/// lookup.
+struct BatchCursor {
+   struct Slot {
+      ScoreTable::Task *task = nullptr;
+      std::size_t next = 0;    // position of the next entry in the task
+      std::size_t current = 0; // position of the entry being processed
+   };
+   std::shared_ptr<ScoreTable> table;
+   std::vector<Slot> slots;
+
+   Slot &slot(unsigned s)
+   {
+      if (s >= slots.size())
+         throw EvaluationError("hepsift: slot " + std::to_string(s) + " but only " + std::to_string(slots.size()) +
+                               " slots were prepared for the batched score");
+      return slots[s];
+   }
+};
+
+} // namespace detail
+
+/// First pass: a ForeachSlot callable over (slot, inputs...) that fills the table.
 template <typename... Cols>
 class BatchCollector {
    static_assert(detail::isVectorInput<Cols...>() || (std::is_arithmetic_v<std::decay_t<Cols>> && ...),
@@ -82,48 +127,43 @@ class BatchCollector {
 
    struct Slot {
       Workspace ws;
-      std::vector<ULong64_t> entries;
+      std::vector<std::pair<ScoreTable::Task *, std::size_t>> keys;
       std::size_t n = 0;
    };
    struct State {
-      detail::ScorerState core; // model, columns, options (slots unused: see `slots`)
-      std::shared_ptr<ScoreTable> table;
+      detail::ScorerState core; // model, columns, options
+      std::shared_ptr<detail::BatchCursor> cursor;
       std::vector<Slot> slots;
    };
 
 public:
-   BatchCollector(std::shared_ptr<const Model> model, std::shared_ptr<ScoreTable> table, unsigned nSlots,
+   BatchCollector(std::shared_ptr<const Model> model, std::shared_ptr<detail::BatchCursor> cursor,
                   std::vector<std::string> columns, std::size_t batchSize, ScorerOptions options = ScorerOptions())
       : fState(std::make_shared<State>())
    {
-      if (!model || !table)
-         throw ConfigurationError("hepsift::BatchCollector: no model or table given");
+      if (!model || !cursor)
+         throw ConfigurationError("hepsift::BatchCollector: no model or cursor given");
       if (batchSize == 0)
          throw ConfigurationError("hepsift: batch size must be at least 1");
       auto &s = *fState;
       // A per-event Scorer validates the columns against the model the same way.
       BasicScorer<ROOT::VecOps::RVec<float>, Cols...> check(model, 1, columns, options);
       (void)check;
-      if (table->nScores() != model->nScores())
-         throw ConfigurationError("hepsift::BatchCollector: table and model differ in the number of scores");
       s.core.model = std::move(model);
       s.core.columns = std::move(columns);
       s.core.options = options;
-      s.table = std::move(table);
-      const unsigned n = nSlots == 0 ? 1 : nSlots;
-      for (unsigned i = 0; i < n; ++i)
-         s.slots.push_back(Slot{s.core.model->makeWorkspace(batchSize), std::vector<ULong64_t>(batchSize), 0});
+      s.cursor = std::move(cursor);
+      for (std::size_t i = 0; i < s.cursor->slots.size(); ++i)
+         s.slots.push_back(Slot{s.core.model->makeWorkspace(batchSize), {batchSize, {nullptr, 0}}, 0});
    }
 
    void operator()(unsigned slot, ULong64_t entry, const Cols &...cols) const
    {
       auto &s = *fState;
-      if (slot >= s.slots.size())
-         throw EvaluationError("hepsift::BatchCollector: slot " + std::to_string(slot) + " but only " +
-                               std::to_string(s.slots.size()) + " slots were prepared");
+      auto &where = s.cursor->slot(slot);
       Slot &sl = s.slots[slot];
       detail::fillInputs(s.core, sl.ws.input() + sl.n * s.core.model->nFeatures(), entry, cols...);
-      sl.entries[sl.n++] = entry;
+      sl.keys[sl.n++] = {where.task, where.current};
       if (sl.n == sl.ws.capacity())
          flush(sl);
    }
@@ -140,55 +180,62 @@ private:
    {
       if (sl.n == 0)
          return;
-      fState->core.model->run(sl.ws, sl.n);
-      fState->table->store(sl.entries.data(), sl.ws.output(), sl.n);
+      const auto &model = *fState->core.model;
+      model.run(sl.ws, sl.n);
+      auto &table = *fState->cursor->table;
+      for (std::size_t i = 0; i < sl.n; ++i)
+         table.store(sl.keys[i].first, sl.keys[i].second, sl.ws.output() + i * model.nScores());
       sl.n = 0;
    }
 
    std::shared_ptr<State> fState;
 };
 
-/// Second pass: the score column, read from the table by rdfentry_.
-class BatchLookup {
-public:
-   explicit BatchLookup(std::shared_ptr<const ScoreTable> table) : fTable(std::move(table)) {}
-   float operator()(ULong64_t entry) const { return *fTable->at(entry); }
-
-private:
-   std::shared_ptr<const ScoreTable> fTable;
-};
-
-class BatchLookupMulti {
-public:
-   explicit BatchLookupMulti(std::shared_ptr<const ScoreTable> table) : fTable(std::move(table)) {}
-   ROOT::VecOps::RVec<float> operator()(ULong64_t entry) const
-   {
-      const float *p = fTable->at(entry);
-      return ROOT::VecOps::RVec<float>(p, p + fTable->nScores());
-   }
-
-private:
-   std::shared_ptr<const ScoreTable> fTable;
-};
-
-/// Runs the first pass over `df` (its event loop runs now) and returns `df` with column
+/// Runs the first pass over `df` (its event loop runs now) and returns the node with column
 /// `name`: float for one-score models, ROOT::RVec<float> otherwise.
 template <typename... Cols, typename Node>
-auto DefineBatched(Node df, std::string_view name, std::shared_ptr<const Model> model,
-                   const std::vector<std::string> &columns, std::size_t batchSize = 4096,
-                   ScorerOptions options = ScorerOptions(), std::shared_ptr<ScoreTable> *tableOut = nullptr)
+ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<const Model> model,
+                               const std::vector<std::string> &columns, std::size_t batchSize = 4096,
+                               ScorerOptions options = ScorerOptions(), std::shared_ptr<ScoreTable> *tableOut = nullptr)
 {
-   auto table = std::make_shared<ScoreTable>(model->nScores());
-   BatchCollector<Cols...> collect(model, table, df.GetNSlots(), columns, batchSize, options);
+   auto cursor = std::make_shared<detail::BatchCursor>();
+   cursor->table = std::make_shared<ScoreTable>(model->nScores());
+   cursor->slots.resize(std::max(1u, df.GetNSlots()));
+   const std::string taskColumn = "__hepsift_task_" + std::string(name);
+   auto node =
+      ROOT::RDF::RNode(df)
+         .DefinePerSample(taskColumn,
+                          [cursor](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                             auto &where = cursor->slot(slot);
+                             where.task = cursor->table->task(info);
+                             where.next = 0;
+                             return static_cast<ULong64_t>(info.EntryRange().first);
+                          })
+         .Filter(
+            [cursor](unsigned slot, ULong64_t) {
+               auto &where = cursor->slot(slot);
+               where.current = where.next++;
+               return true;
+            },
+            {"rdfslot_", taskColumn}, "hepsift");
+   BatchCollector<Cols...> collect(model, cursor, columns, batchSize, options);
    std::vector<std::string> withEntry{"rdfentry_"};
    withEntry.insert(withEntry.end(), columns.begin(), columns.end());
-   df.ForeachSlot(collect, withEntry);
+   node.ForeachSlot(collect, withEntry);
    collect.finish();
    if (tableOut)
-      *tableOut = table;
+      *tableOut = cursor->table;
    if (model->nScores() == 1)
-      return ROOT::RDF::RNode(df.Define(name, BatchLookup(table), {"rdfentry_"}));
-   return ROOT::RDF::RNode(df.Define(name, BatchLookupMulti(table), {"rdfentry_"}));
+      return node.DefineSlot(name, [cursor](unsigned slot) {
+         auto &where = cursor->slot(slot);
+         return *cursor->table->at(where.task, where.current);
+      });
+   const std::size_t k = model->nScores();
+   return node.DefineSlot(name, [cursor, k](unsigned slot) {
+      auto &where = cursor->slot(slot);
+      const float *p = cursor->table->at(where.task, where.current);
+      return ROOT::VecOps::RVec<float>(p, p + k);
+   });
 }
 
 } // namespace hepsift
