@@ -129,7 +129,7 @@ double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1
         assert self.ROOT.hepsift_bench.histo(node) == self.n
 
     def rdf_read(self) -> None:
-        self._read(self.ROOT.RDataFrame("Events", str(self.path)), self._cols)
+        self._read(self.ROOT.RDF.AsRNode(self.ROOT.RDataFrame("Events", str(self.path))), self._cols)
 
     def session(self):
         import onnxruntime as ort

@@ -14,7 +14,7 @@ def test_top_level_api():
 
 
 def test_rdf_api():
-    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "load_library"]
+    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "generate", "load_library"]
 
 
 def test_export_api():

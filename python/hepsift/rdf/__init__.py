@@ -33,7 +33,7 @@ import numpy as np
 
 from hepsift import _paths, errors
 
-__all__ = ["Model", "define", "load_library", "column_names"]
+__all__ = ["Model", "define", "generate", "load_library", "column_names"]
 
 _LOCK = threading.RLock()
 _LOADED = False
@@ -519,3 +519,6 @@ class _quiet_cling:
     def __exit__(self, *exc: object) -> None:
         os.dup2(self._saved, 2)
         os.close(self._saved)
+
+
+from hepsift.rdf._generate import generate  # noqa: E402  (needs the names above)

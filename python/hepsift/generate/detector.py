@@ -1,0 +1,465 @@
+"""A small parametric detector model: generator particles -> reconstructed objects.
+
+Every number is a field of :class:`DetectorConfig` with a typical value from the ATLAS or
+CMS performance papers cited next to it. The model is deliberately simple (no pile-up, no
+material, no fakes from hadrons, no tau identification); it stands in for Delphes in the
+MadGraph -> Pythia -> Delphes chain.
+
+Steps, applied to the stable particles of each event:
+
+1. **Visible particles**: stable, not neutrinos (nor other invisible BSM states), inside the
+   calorimeter |eta| < ``calo_eta_max``; muons count as visible only inside their own
+   acceptance.
+2. **Electrons, muons, photons**: generator particles above a threshold, kept with an
+   efficiency; energy (electrons, photons) or p_T (muons) smeared with a Gaussian
+   resolution; isolated when the p_T sum of the other visible particles (p_T >
+   ``isolation_particle_pt_min``) in a cone of ``iso_cone`` is below ``iso_max`` times their
+   own p_T (``relIso``).
+3. **Jets**: anti-kT (fastjet) on the visible particles except muons and the reconstructed
+   isolated electrons and photons; p_T smeared with the jet energy resolution
+   sigma/p_T = N/p_T (+) S/sqrt(p_T) (+) C; large-R jets (R = 1.0) get the same p_T
+   smearing plus a relative mass resolution.
+4. **b-tagging**: a jet's flavour is 5 if a b hadron with p_T > ``hadron_pt_min`` lies within
+   ``match_dr`` of its axis, else 4 for a c hadron, else 0 (the ATLAS labelling); a jet in
+   the tracker is tagged with probability ``eff_b``, ``eff_c`` or ``eff_light``.
+5. **Missing E_T**: minus the vector sum of the visible particles, corrected for the smearing
+   of the reconstructed objects, plus a Gaussian soft-term resolution
+   sigma(E_x,y) = ``soft_resolution`` * sqrt(sum E_T of the unclustered particles).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hepsift.generate._config import from_dict, to_dict
+
+__all__ = [
+    "DetectorConfig",
+    "ElectronConfig",
+    "MuonConfig",
+    "PhotonConfig",
+    "JetConfig",
+    "FatJetConfig",
+    "BTagConfig",
+    "MetConfig",
+    "simulate",
+]
+
+#: PDG ids that leave no signal: neutrinos, the lightest neutralino, gravitino, dark-matter ids.
+INVISIBLE_IDS: tuple[int, ...] = (12, 14, 16, 1000012, 1000014, 1000016, 1000022, 1000039, 51, 52, 53)
+
+
+@dataclass
+class ElectronConfig:
+    """Electron reconstruction.
+
+    ``efficiency`` ~0.85: reconstruction x "Medium" identification at E_T ~ 40 GeV, ATLAS
+    Eur. Phys. J. C 79 (2019) 639 [arXiv:1902.04655]. Energy resolution sigma/E =
+    ``stochastic``/sqrt(E) (+) ``constant`` = 10%/sqrt(E [GeV]) (+) 0.7%, ATLAS LAr
+    calorimeter, JINST 3 (2008) S08003. Acceptance |eta| < 2.47 (ATLAS). Isolation: relative
+    particle-flow isolation in a cone of 0.3 below 0.15, CMS JINST 12 (2017) P10003
+    [arXiv:1706.04965].
+    """
+
+    pt_min: float = 10.0  # GeV
+    eta_max: float = 2.47
+    efficiency: float = 0.85
+    stochastic: float = 0.10  # sqrt(GeV)
+    constant: float = 0.007
+    iso_cone: float = 0.3
+    iso_max: float = 0.15
+
+
+@dataclass
+class MuonConfig:
+    """Muon reconstruction.
+
+    ``efficiency`` ~0.95: ATLAS "Medium" muons, Eur. Phys. J. C 81 (2021) 578
+    [arXiv:2012.00578]. p_T resolution sigma/p_T = ``constant`` (+) ``linear`` * p_T =
+    1.5% (+) 1e-4/GeV * p_T (about 2% at 100 GeV and 10% at 1 TeV, the ATLAS combined
+    muon performance, JINST 3 (2008) S08003). Acceptance |eta| < 2.5. Isolation as for
+    electrons.
+    """
+
+    pt_min: float = 10.0  # GeV
+    eta_max: float = 2.5
+    efficiency: float = 0.95
+    constant: float = 0.015
+    linear: float = 1.0e-4  # 1/GeV
+    iso_cone: float = 0.3
+    iso_max: float = 0.15
+
+
+@dataclass
+class PhotonConfig:
+    """Photon reconstruction.
+
+    ``efficiency`` ~0.85: ATLAS "Tight" identification for E_T > 40 GeV, JINST 14 (2019)
+    P12006 [arXiv:1908.00005]; energy resolution as for electrons; acceptance |eta| < 2.37.
+    """
+
+    pt_min: float = 15.0  # GeV
+    eta_max: float = 2.37
+    efficiency: float = 0.85
+    stochastic: float = 0.10  # sqrt(GeV)
+    constant: float = 0.007
+    iso_cone: float = 0.3
+    iso_max: float = 0.15
+
+
+@dataclass
+class JetConfig:
+    """Small-radius jets: anti-kT R = 0.4 (Cacciari, Salam, Soyez, JHEP 04 (2008) 063).
+
+    Jet energy resolution sigma/p_T = ``noise``/p_T (+) ``stochastic``/sqrt(p_T) (+)
+    ``constant`` with N = 3 GeV, S = 0.75 sqrt(GeV), C = 0.03: ATLAS Eur. Phys. J. C 81
+    (2021) 689 [arXiv:2007.02645] (N without pile-up). Kept above p_T > 25 GeV within
+    |eta| < 4.5 (ATLAS).
+    """
+
+    radius: float = 0.4
+    pt_min: float = 25.0  # GeV, after smearing
+    eta_max: float = 4.5
+    noise: float = 3.0  # GeV
+    stochastic: float = 0.75  # sqrt(GeV)
+    constant: float = 0.03
+    cluster_pt_min: float = 15.0  # GeV, truth-jet threshold before smearing
+
+
+@dataclass
+class FatJetConfig:
+    """Large-radius jets: anti-kT R = 1.0, p_T > 200 GeV, |eta| < 2.0.
+
+    p_T smeared with the small-jet resolution; relative mass resolution ``mass_resolution``
+    = 10%, ATLAS boosted W/top jets, Eur. Phys. J. C 79 (2019) 135 [arXiv:1807.09477].
+    """
+
+    radius: float = 1.0
+    pt_min: float = 200.0  # GeV
+    eta_max: float = 2.0
+    mass_resolution: float = 0.10
+
+
+@dataclass
+class BTagConfig:
+    """b-tagging by b-hadron matching.
+
+    Efficiencies of the ATLAS DL1r 70% working point: b 0.70, c 0.10 (rejection ~10), light
+    0.003 (rejection ~300), Eur. Phys. J. C 83 (2023) 681 [arXiv:2211.16345]; labelling by
+    b/c hadrons with p_T > 5 GeV within Delta R < 0.3 of the jet axis (same reference);
+    tracker acceptance |eta| < 2.5.
+    """
+
+    eff_b: float = 0.70
+    eff_c: float = 0.10
+    eff_light: float = 0.003
+    eta_max: float = 2.5
+    match_dr: float = 0.3
+    hadron_pt_min: float = 5.0  # GeV
+
+
+@dataclass
+class MetConfig:
+    """Missing transverse momentum.
+
+    Soft-term resolution sigma(E_x,y) = 0.5 sqrt(GeV) * sqrt(sum E_T [GeV]) of the particles
+    in no reconstructed object: the classic calorimeter scaling of ATLAS E_T^miss
+    performance, Eur. Phys. J. C 78 (2018) 903 [arXiv:1802.08168] (0.5-0.7).
+    """
+
+    soft_resolution: float = 0.5  # sqrt(GeV)
+
+
+@dataclass
+class DetectorConfig:
+    """All the numbers of the detector model (see the module docstring for the steps).
+
+    ``calo_eta_max`` = 4.9: ATLAS calorimeter coverage, JINST 3 (2008) S08003;
+    ``isolation_particle_pt_min`` = 0.5 GeV: the ATLAS track threshold.
+
+    Examples
+    --------
+    >>> cfg = DetectorConfig()
+    >>> DetectorConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    calo_eta_max: float = 4.9
+    isolation_particle_pt_min: float = 0.5  # GeV
+    electron: ElectronConfig = field(default_factory=ElectronConfig)
+    muon: MuonConfig = field(default_factory=MuonConfig)
+    photon: PhotonConfig = field(default_factory=PhotonConfig)
+    jet: JetConfig = field(default_factory=JetConfig)
+    fatjet: FatJetConfig = field(default_factory=FatJetConfig)
+    btag: BTagConfig = field(default_factory=BTagConfig)
+    met: MetConfig = field(default_factory=MetConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict."""
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
+        """Inverse of :meth:`to_dict`."""
+        return from_dict(cls, data)
+
+
+# ---------------------------------------------------------------------------------------
+# implementation: flat NumPy arrays over all particles of a batch, with an event index
+# ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (the fastjet banner printed on first use)."""
+    import sys
+
+    fd = 1  # C++ std::cout writes to file descriptor 1 whatever sys.stdout is
+    try:
+        sys.stdout.flush()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+_FASTJET_BANNER_SHOWN = False
+
+
+def _kinematics(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, ...]:
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
+    phi = np.arctan2(py, px)
+    m = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
+    return pt, eta, phi, m
+
+
+def _delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
+
+
+def _has_quark(idabs: np.ndarray, q: int) -> np.ndarray:
+    """True for hadrons (not quarks or diquarks) containing quark flavour ``q``."""
+    hadron = (idabs > 100) & ((idabs // 10) % 10 != 0)
+    return hadron & (((idabs // 100) % 10 == q) | ((idabs // 1000) % 10 == q))
+
+
+class _Group:
+    """Elements (particles, jets) of a batch sorted by event: event index and offsets."""
+
+    def __init__(self, evt: np.ndarray, n_events: int) -> None:
+        self.evt = evt
+        self.counts = np.bincount(evt, minlength=n_events)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
+
+    def pairs(self, evt_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (into A, into this group) of all same-event pairs."""
+        n_per = self.counts[evt_a]
+        ia = np.repeat(np.arange(len(evt_a)), n_per)
+        first = np.repeat(np.cumsum(n_per) - n_per, n_per)
+        ib = np.arange(int(n_per.sum())) - first + np.repeat(self.offsets[evt_a], n_per)
+        return ia, ib
+
+
+def _jagged(evt: np.ndarray, pt: np.ndarray, n_events: int, fields: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Flat objects with event index -> jagged arrays per field, sorted by decreasing pt."""
+    import awkward as ak
+
+    order = np.lexsort((-pt, evt))
+    counts = np.bincount(evt, minlength=n_events)
+    return {k: ak.unflatten(np.asarray(v)[order], counts) for k, v in fields.items()}
+
+
+def _cluster(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, evt: np.ndarray, n_events: int,
+    radius: float, pt_min: float,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """anti-kT jets (fastjet) of the given particles; flat arrays with an event index."""
+    import awkward as ak
+    import fastjet
+
+    global _FASTJET_BANNER_SHOWN
+    counts = np.bincount(evt, minlength=n_events)
+    vec = ak.zip(
+        {k: ak.unflatten(v, counts) for k, v in (("px", px), ("py", py), ("pz", pz), ("E", e))},
+        with_name="Momentum4D",
+    )
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    if not _FASTJET_BANNER_SHOWN:
+        with _quiet_stdout():
+            jets = fastjet.ClusterSequence(vec, jetdef).inclusive_jets(min_pt=pt_min)
+        _FASTJET_BANNER_SHOWN = True
+    else:
+        jets = fastjet.ClusterSequence(vec, jetdef).inclusive_jets(min_pt=pt_min)
+    njet = ak.to_numpy(ak.num(jets, axis=1))
+    cols = {k: ak.to_numpy(ak.flatten(jets[k])).astype(np.float64) for k in ("px", "py", "pz", "E")}
+    pt, eta, phi, m = _kinematics(cols["px"], cols["py"], cols["pz"], cols["E"])
+    return {"evt": np.repeat(np.arange(n_events), njet), "pt": pt, "eta": eta, "phi": phi, "mass": m}
+
+
+def _jer(cfg: JetConfig, pt: np.ndarray) -> np.ndarray:
+    pt = np.maximum(pt, 1e-3)
+    return np.sqrt((cfg.noise / pt) ** 2 + cfg.stochastic**2 / pt + cfg.constant**2)
+
+
+def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -> dict[str, Any]:
+    """Turn generator events into reconstructed objects.
+
+    Parameters
+    ----------
+    particles
+        ``awkward.Array`` of shape (n_events, var) with the Pythia particle record fields
+        ``id``, ``status`` and ``p`` (``px``, ``py``, ``pz``, ``e`` in GeV), as returned by
+        ``pythia8mc.Pythia.nextBatch``.
+    config
+        The detector parameters.
+    rng
+        Source of every random number (efficiencies, resolutions, tagging), drawn in a fixed
+        order so that a seed fixes the output.
+
+    Returns
+    -------
+    dict[str, awkward.Array | numpy.ndarray]
+        The object branches of the hepsift schema (``Jet_pt`` ..., ``MET_pt``): jagged
+        collections sorted by decreasing p_T, float32 kinematics.
+    """
+    import awkward as ak
+
+    n_events = len(particles)
+    counts = ak.to_numpy(ak.num(particles.id, axis=1))
+    evt_all = np.repeat(np.arange(n_events), counts)
+    pid = ak.to_numpy(ak.flatten(particles.id)).astype(np.int64)
+    status = ak.to_numpy(ak.flatten(particles.status))
+    px, py, pz, e = (ak.to_numpy(ak.flatten(particles.p[c])).astype(np.float64) for c in ("px", "py", "pz", "e"))
+    idabs = np.abs(pid)
+    pt, eta, phi, mass = _kinematics(px, py, pz, e)
+    charge = np.where((idabs == 11) | (idabs == 13), -np.sign(pid), 0)
+
+    final = status > 0
+    is_mu = idabs == 13
+    visible = (
+        final
+        & ~np.isin(idabs, INVISIBLE_IDS)
+        & (np.abs(eta) < config.calo_eta_max)
+        & (~is_mu | (np.abs(eta) < config.muon.eta_max))
+    )
+    iso_idx = np.nonzero(visible & (pt > config.isolation_particle_pt_min))[0]
+    iso = _Group(evt_all[iso_idx], n_events)
+
+    def lepton_like(pdg: int, cfg: Any, calo: bool) -> dict[str, np.ndarray]:
+        idx = np.nonzero(visible & (idabs == pdg) & (pt > 0.5 * cfg.pt_min) & (np.abs(eta) < cfg.eta_max))[0]
+        u = rng.random(len(idx))
+        g = rng.standard_normal(len(idx))
+        if calo:
+            sigma = np.sqrt(cfg.stochastic**2 / np.maximum(e[idx], 1e-9) + cfg.constant**2)
+        else:
+            sigma = np.sqrt(cfg.constant**2 + (cfg.linear * pt[idx]) ** 2)
+        reco_pt = pt[idx] * np.maximum(1.0 + sigma * g, 0.0)
+        ia, ib = iso.pairs(evt_all[idx])
+        p = iso_idx[ib]
+        c = idx[ia]
+        inside = (_delta_r(eta[c], phi[c], eta[p], phi[p]) < cfg.iso_cone) & (p != c)
+        rel_iso = np.bincount(ia, weights=np.where(inside, pt[p], 0.0), minlength=len(idx)) / pt[idx]
+        keep = (u < cfg.efficiency) & (reco_pt > cfg.pt_min) & (rel_iso < cfg.iso_max)
+        k = idx[keep]
+        return {"idx": k, "evt": evt_all[k], "pt": reco_pt[keep], "truth_pt": pt[k], "eta": eta[k],
+                "phi": phi[k], "mass": mass[k], "charge": charge[k], "relIso": rel_iso[keep]}  # fmt: skip
+
+    electrons = lepton_like(11, config.electron, calo=True)
+    muons = lepton_like(13, config.muon, calo=False)
+    photons = lepton_like(22, config.photon, calo=True)
+
+    # jet inputs: visible particles except muons and the reconstructed electrons and photons
+    jet_mask = visible & ~is_mu
+    jet_mask[electrons["idx"]] = False
+    jet_mask[photons["idx"]] = False
+    j_idx = np.nonzero(jet_mask)[0]
+    jargs = (px[j_idx], py[j_idx], pz[j_idx], e[j_idx], evt_all[j_idx], n_events)
+
+    tj = _cluster(*jargs, config.jet.radius, config.jet.cluster_pt_min)
+    jscale = np.maximum(1.0 + _jer(config.jet, tj["pt"]) * rng.standard_normal(len(tj["pt"])), 0.0)
+
+    # flavour labelling with b and c hadrons (any status: decayed hadrons carry the flavour)
+    def near(hadron_mask: np.ndarray) -> np.ndarray:
+        h_idx = np.nonzero(hadron_mask & (pt > config.btag.hadron_pt_min))[0]
+        ia, ib = _Group(evt_all[h_idx], n_events).pairs(tj["evt"])
+        h = h_idx[ib]
+        close = _delta_r(tj["eta"][ia], tj["phi"][ia], eta[h], phi[h]) < config.btag.match_dr
+        return np.bincount(ia, weights=close, minlength=len(tj["pt"])) > 0
+
+    has_b = near(_has_quark(idabs, 5))
+    has_c = near(_has_quark(idabs, 4))
+    flavour = np.where(has_b, 5, np.where(has_c, 4, 0)).astype(np.int32)
+    b = config.btag
+    eff = np.where(has_b, b.eff_b, np.where(has_c, b.eff_c, b.eff_light))
+    btag = (rng.random(len(eff)) < eff) & (np.abs(tj["eta"]) < b.eta_max)
+    jet_pt = tj["pt"] * jscale
+    keep = (jet_pt > config.jet.pt_min) & (np.abs(tj["eta"]) < config.jet.eta_max)
+
+    tf = _cluster(*jargs, config.fatjet.radius, 0.5 * config.fatjet.pt_min)
+    nf = len(tf["pt"])
+    fscale = np.maximum(1.0 + _jer(config.jet, tf["pt"]) * rng.standard_normal(nf), 0.0)
+    mscale = np.maximum(1.0 + config.fatjet.mass_resolution * rng.standard_normal(nf), 0.0)
+    fat_pt = tf["pt"] * fscale
+    fkeep = (fat_pt > config.fatjet.pt_min) & (np.abs(tf["eta"]) < config.fatjet.eta_max)
+
+    # missing transverse momentum
+    v_idx = np.nonzero(visible)[0]
+    v_evt = evt_all[v_idx]
+    mex = -np.bincount(v_evt, weights=px[v_idx], minlength=n_events)
+    mey = -np.bincount(v_evt, weights=py[v_idx], minlength=n_events)
+    sumet_vis = np.bincount(v_evt, weights=pt[v_idx], minlength=n_events)
+    in_objects = np.zeros(n_events)
+    for o_evt, o_pt, o_truth, o_phi in (
+        (electrons["evt"], electrons["pt"], electrons["truth_pt"], electrons["phi"]),
+        (muons["evt"], muons["pt"], muons["truth_pt"], muons["phi"]),
+        (photons["evt"], photons["pt"], photons["truth_pt"], photons["phi"]),
+        (tj["evt"], jet_pt, tj["pt"], tj["phi"]),
+    ):
+        d = o_pt - o_truth
+        mex -= np.bincount(o_evt, weights=d * np.cos(o_phi), minlength=n_events)
+        mey -= np.bincount(o_evt, weights=d * np.sin(o_phi), minlength=n_events)
+        in_objects += np.bincount(o_evt, weights=o_truth, minlength=n_events)
+    sigma = config.met.soft_resolution * np.sqrt(np.maximum(sumet_vis - in_objects, 0.0))
+    mex = mex + sigma * rng.standard_normal(n_events)
+    mey = mey + sigma * rng.standard_normal(n_events)
+    sumet = sumet_vis + np.bincount(tj["evt"], weights=jet_pt - tj["pt"], minlength=n_events)
+
+    f32, i32 = np.float32, np.int32
+    out: dict[str, Any] = {}
+    collections = {
+        "Jet": (tj["evt"][keep], jet_pt[keep], {
+            "pt": jet_pt[keep].astype(f32), "eta": tj["eta"][keep].astype(f32), "phi": tj["phi"][keep].astype(f32),
+            "mass": (tj["mass"] * jscale)[keep].astype(f32), "btag": btag[keep], "hadronFlavour": flavour[keep]}),
+        "FatJet": (tf["evt"][fkeep], fat_pt[fkeep], {
+            "pt": fat_pt[fkeep].astype(f32), "eta": tf["eta"][fkeep].astype(f32),
+            "phi": tf["phi"][fkeep].astype(f32), "mass": (tf["mass"] * fscale * mscale)[fkeep].astype(f32)}),
+    }  # fmt: skip
+    for name, coll, fields in (
+        ("Electron", electrons, ("pt", "eta", "phi", "mass", "charge", "relIso")),
+        ("Muon", muons, ("pt", "eta", "phi", "mass", "charge", "relIso")),
+        ("Photon", photons, ("pt", "eta", "phi", "relIso")),
+    ):
+        collections[name] = (coll["evt"], coll["pt"],
+                             {f: coll[f].astype(i32 if f == "charge" else f32) for f in fields})  # fmt: skip
+    for name, (evt, key, fields) in collections.items():
+        for field_name, values in _jagged(evt, key, n_events, fields).items():
+            out[f"{name}_{field_name}"] = values
+    out["MET_pt"] = np.hypot(mex, mey).astype(f32)
+    out["MET_phi"] = np.arctan2(mey, mex).astype(f32)
+    out["MET_sumEt"] = sumet.astype(f32)
+    return out

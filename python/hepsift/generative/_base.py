@@ -1,0 +1,217 @@
+"""The common contract of hepsift's generative models.
+
+A generator learns the distribution of the high-level features of one process and maps
+standard-normal noise ``z`` (shape (n, latent_dim), float32) to events (shape (n, n_features),
+float32). The same map is exported to ONNX (input ``noise``, output ``features``,
+``kind="generator"``), so that :func:`hepsift.rdf.generate` can produce events inside an
+RDataFrame event loop from the noise columns alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hepsift import errors
+from hepsift.anomaly._common import (
+    MISSING,
+    Estimator,
+    as_matrix,
+    check_finite,
+    provenance,
+    set_metadata,
+    torch_threads,
+    torch_to_onnx,
+)
+
+__all__ = ["Generator", "NOISE_PREFIX", "GENERATED_FEATURES_KEY"]
+
+#: Names of the noise inputs of an exported generator: ``noise0``, ``noise1``, ...
+NOISE_PREFIX = "noise"
+#: ONNX metadata key holding the JSON list of the generated feature names, in output order.
+GENERATED_FEATURES_KEY = "hepsift.generated_features"
+
+
+class Generator(Estimator):
+    """Base class of the generative models (see the module documentation).
+
+    Subclasses implement ``_fit_core(Xs)`` on standardised float32 events, ``_latent_dim()``
+    and ``_sampler() -> torch.nn.Module`` mapping noise ``(n, latent_dim)`` to standardised
+    events ``(n, n_features)``.
+    """
+
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        "feature_names_in_", "n_features_in_", "mean_", "scale_", "latent_dim_", "provenance_",
+    )  # fmt: skip
+    _model_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Evaluate the sampler in float64 (native and in the ONNX graph): spline inversions
+    #: are ill-conditioned enough in float32 that ONNX Runtime and torch differ by ~1e-5.
+    _double: ClassVar[bool] = False
+    seed: int
+
+    def _get_state(self) -> dict[str, Any]:
+        state = super()._get_state()
+        state.update({a: getattr(self, a) for a in self._model_attrs})
+        return state
+
+    def _is_fitted(self) -> bool:
+        return super()._is_fitted() and all(hasattr(self, a) for a in self._model_attrs)
+
+    def fit(self, X: Any, y: Any = None, *, feature_names: Sequence[str] | None = None,
+            progress: bool = False) -> Generator:  # fmt: skip
+        """Learn the distribution of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_events, n_features), or mapping feature name -> 1-D array
+            Events of one process; every value must be finite and present (no -999: use the
+            sanitised feature set, :func:`hepsift.anomaly.sanitised_features`).
+        y : ignored
+        feature_names : names of the columns of an array ``X`` (default ``x0``, ``x1``, ...)
+        progress : show a progress bar over epochs
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        arr, names = as_matrix(X, feature_names, what="training events")
+        names = names or [f"x{i}" for i in range(arr.shape[1])]
+        check_finite(arr, names, what=f"{type(self).__name__}.fit")
+        holes = [n for n, h in zip(names, np.any(arr == np.float32(MISSING), axis=0)) if h]
+        if holes:
+            raise errors.DataError(
+                f"{type(self).__name__} learns continuous features; {', '.join(holes)} hold {MISSING:g} for absent "
+                f"objects: train on the sanitised feature set (hepsift.anomaly.sanitised_features)"
+            )
+        if len(arr) < 10:
+            raise errors.DataError(f"{type(self).__name__}.fit needs at least 10 events, got {len(arr)}")
+        self.feature_names_in_ = list(names)
+        self.n_features_in_ = arr.shape[1]
+        self.mean_ = arr.astype(np.float64).mean(axis=0).astype(np.float32)
+        scale = arr.astype(np.float64).std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        self.scale_ = scale.astype(np.float32)
+        Xs = ((arr - self.mean_) / self.scale_).astype(np.float32)
+        with torch_threads(1):
+            self._fit_core(Xs, progress=progress)
+        self.latent_dim_ = int(self._latent_dim())
+        self.provenance_ = provenance(self.seed, {
+            "class": type(self).__name__, "config": self.config.to_dict(), "n_train": int(len(arr)),
+            "features": self.feature_names_in_,
+        })  # fmt: skip
+        self._module_cache = None
+        return self
+
+    def _fit_core(self, Xs: np.ndarray, *, progress: bool = False) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _latent_dim(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sampler(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def noise_names_(self) -> list[str]:
+        """Names of the noise inputs of the exported model."""
+        self._check_fitted()
+        return [f"{NOISE_PREFIX}{i}" for i in range(self.latent_dim_)]
+
+    def _module(self) -> Any:
+        import torch
+
+        cached = getattr(self, "_module_cache", None)
+        if cached is not None:
+            return cached
+
+        class _Generate(torch.nn.Module):
+            def __init__(self, inner: torch.nn.Module, mean: np.ndarray, scale: np.ndarray) -> None:
+                super().__init__()
+                self.inner = inner
+                self.register_buffer("mean", torch.from_numpy(mean.copy()))
+                self.register_buffer("scale", torch.from_numpy(scale.copy()))
+
+            def forward(self, z: torch.Tensor) -> torch.Tensor:
+                x = self.inner(z.to(self.mean.dtype)) * self.scale + self.mean
+                return x.to(torch.float32)
+
+        module = _Generate(self._sampler(), self.mean_, self.scale_).eval()
+        if self._double:
+            module = module.double()
+        self._module_cache = module
+        return module
+
+    def decode(self, noise: np.ndarray) -> np.ndarray:
+        """Map standard-normal noise to events (the function that is exported).
+
+        Parameters
+        ----------
+        noise : ndarray, shape (n, latent_dim)
+
+        Returns
+        -------
+        ndarray, float32, shape (n, n_features)
+        """
+        import torch
+
+        self._check_fitted()
+        z = np.ascontiguousarray(noise, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim_:
+            raise errors.InputMismatchError(f"noise must have shape (n, {self.latent_dim_}); got {z.shape}")
+        check_finite(z, self.noise_names_, what=f"{type(self).__name__}.decode")
+        with torch.no_grad():
+            return self._module()(torch.from_numpy(z)).numpy().astype(np.float32)
+
+    def sample(self, n: int, seed: int = 0, *, batch_size: int = 65536) -> np.ndarray:
+        """Generate ``n`` events (deterministic for a given ``seed``).
+
+        Returns
+        -------
+        ndarray, float32, shape (n, n_features), columns :attr:`feature_names_in_`
+        """
+        self._check_fitted()
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((int(n), self.latent_dim_)).astype(np.float32)
+        out = [self.decode(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.n_features_in_), dtype=np.float32)
+
+    # -- export -----------------------------------------------------------------------
+    def _hepsift_onnx_(self, n_features: int, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray], str]:
+        """ONNX graph ``noise (n, latent_dim) -> features (n, n_features)``."""
+        self._check_fitted()
+        if n_features != self.latent_dim_:
+            raise errors.InputMismatchError(
+                f"{type(self).__name__} takes {self.latent_dim_} noise inputs ({', '.join(self.noise_names_)}); "
+                f"the export was asked for {n_features} (pass feature_names=model.noise_names_)"
+            )
+        proto, native = torch_to_onnx(self._module(), self.latent_dim_, opset, input_name="noise",
+                                      output_name="features")  # fmt: skip
+        set_metadata(proto, {
+            GENERATED_FEATURES_KEY: list(self.feature_names_in_),
+            "hepsift.training": {"provenance": self.provenance_},
+        })  # fmt: skip
+        return proto, native, "features"
+
+    def to_onnx(self, path: str | os.PathLike[str], *, rtol: float = 1e-5, atol: float = 1e-5,
+                opset: int = 17) -> Path:  # fmt: skip
+        """Export the sampler with :func:`hepsift.export.to_onnx` (``kind="generator"``).
+
+        The file's input features are the noise columns :attr:`noise_names_`; its output
+        ``features`` holds the generated features, named in the metadata key
+        ``hepsift.generated_features``.
+        """
+        from hepsift.export import to_onnx
+
+        self._check_fitted()
+        return to_onnx(self, path, feature_names=self.noise_names_, kind="generator", provenance=self.provenance_,
+                       rtol=rtol, atol=atol, opset=opset)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_module_cache", None)
+        return state

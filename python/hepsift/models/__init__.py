@@ -1,0 +1,73 @@
+"""Supervised estimators with a scikit-learn-like API and ONNX export.
+
+* :class:`MLPClassifier`: fully connected network (PyTorch): binary, multi-class (softmax, with
+  the combined discriminant ``ln(p_sig / sum_k f_k p_k)``) and regression; BCE or the Asimov
+  loss (:mod:`hepsift.models.losses`).
+* :class:`BDTClassifier`: AdaBoost or gradient-boosted trees; :class:`RandomForestClassifier`
+  with its out-of-bag error.
+* :class:`ParameterizedClassifier`: the signal mass as an input (Baldi et al. 2016), with
+  :func:`leave_one_mass_out`.
+
+Every estimator: ``__init__`` only stores parameters, ``fit(X, y, sample_weight=None)`` returns
+the estimator, learned state ends in ``_``, ``predict_proba`` / ``decision_function`` /
+``predict``, ``get_params`` / ``set_params``, a configuration dataclass (``to_config`` /
+``from_config``, JSON round trip), ``save`` / :func:`load`, and export to one ONNX file with
+the preprocessing and the score head inside, either by ``model.export(path, feature_names)``
+or by :func:`hepsift.export.to_onnx`::
+
+    from hepsift.models import MLPClassifier
+    clf = MLPClassifier(hidden_layers=(64, 64), epochs=30, seed=1).fit(X, y, sample_weight=w)
+    clf.export("mlp.onnx", feature_names)          # then hepsift.rdf.define(df, "score", "mlp.onnx")
+
+Binary classifiers export one ``score`` output (the signal probability); multi-class ones
+``probabilities`` (the score, K wide) and ``discriminant``; regressors ``prediction``.
+"""
+
+from __future__ import annotations
+
+from hepsift.models._base import Config, Estimator, load
+from hepsift.models.mlp import PRESETS, MLPClassifier, MLPConfig
+from hepsift.models.parameterized import (
+    LeaveOneMassOut,
+    ParameterizedClassifier,
+    ParameterizedConfig,
+    assign_background_masses,
+    leave_one_mass_out,
+)
+from hepsift.models.trees import BDTClassifier, BDTConfig, RandomForestClassifier, RandomForestConfig
+
+__all__ = [
+    "BDTClassifier",
+    "BDTConfig",
+    "Config",
+    "Estimator",
+    "LeaveOneMassOut",
+    "MLPClassifier",
+    "MLPConfig",
+    "PRESETS",
+    "ParameterizedClassifier",
+    "ParameterizedConfig",
+    "RandomForestClassifier",
+    "RandomForestConfig",
+    "assign_background_masses",
+    "leave_one_mass_out",
+    "load",
+    "make",
+]
+
+_NAMES = {"mlp": "MLPClassifier", "nn": "MLPClassifier", "bdt": "BDTClassifier", "rf": "RandomForestClassifier",
+          "pnn": "ParameterizedClassifier"}
+
+
+def make(name: str, **params: object) -> Estimator:
+    """An estimator by short name: ``mlp``, ``bdt``, ``rf`` or ``pnn`` (parameters passed on).
+
+    ``bdt`` takes ``boosting="adaboost"`` or ``"gradient"``; ``pnn`` an ``estimator=``.
+    """
+    from hepsift.errors import ConfigurationError
+
+    cls_name = _NAMES.get(name.lower())
+    if cls_name is None:
+        raise ConfigurationError(f"unknown model type {name!r}; choose one of {', '.join(sorted(_NAMES))}")
+    cls = globals()[cls_name]
+    return cls(**params)  # type: ignore[no-any-return]

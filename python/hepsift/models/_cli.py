@@ -1,0 +1,111 @@
+"""``hepsift train``: ROOT files + features + model type -> trained model + exported ONNX.
+
+Example::
+
+    hepsift train ttbar.root zprime_m1000.root --model bdt --param n_estimators=300 \\
+        --features full --luminosity 140000 -o trained/ --seed 1
+
+writes ``trained/model.pkl`` (the estimator), ``trained/model.onnx`` (for ``hepsift apply`` or
+``hepsift.rdf.define``), ``trained/config.json`` and ``trained/summary.json`` (test metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from hepsift.errors import ConfigurationError
+
+__all__ = ["add_arguments", "run"]
+
+_MODELS = {"mlp": ("mlp", {}), "bdt": ("bdt", {}), "adaboost": ("bdt", {"boosting": "adaboost"}),
+           "gbdt": ("bdt", {"boosting": "gradient"}), "rf": ("rf", {}), "pnn": ("pnn", {})}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``hepsift train``."""
+    p.description = (p.description or "") + (
+        "\n\nexample: hepsift train bkg.root sig.root --model mlp --param hidden_layers=[64,64] -o out/")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0, unless --label-branch)")
+    p.add_argument("--tree", default=None, help="tree name (default Events or the only tree)")
+    p.add_argument("--features", nargs="+", default=["full"],
+                   help="'full', 'sanitised' or branch names (default full)")
+    p.add_argument("--model", choices=sorted(_MODELS), default="mlp", help="model type (default mlp)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="hyper-parameter (value parsed as JSON when possible); repeatable")
+    p.add_argument("--config", help="JSON configuration of the model (fields of its config dataclass)")
+    p.add_argument("--label-branch", help="branch with integer labels (default: signal_mass > 0)")
+    p.add_argument("--luminosity", type=float, default=1.0, help="pb^-1 applied to the weight branch (default 1)")
+    p.add_argument("--missing", choices=["keep", "drop_features", "drop_events"], default="keep",
+                   help="missing-value (-999) policy (default keep)")
+    p.add_argument("--require", nargs="+", default=[], help="features that must be present (events dropped otherwise)")
+    p.add_argument("--test-size", type=float, default=0.3, help="held-out fraction for the metrics (default 0.3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the model (default 0)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _value(text: str) -> Any:
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return tuple(v) if isinstance(v, list) else v
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hepsift train``; returns the exit status."""
+    from hepsift import metrics
+    from hepsift.data import Dataset
+    from hepsift.models import MLPClassifier, make
+
+    features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
+        else list(args.features)
+    ds = Dataset.from_root(args.files, features, tree=args.tree, luminosity=args.luminosity,
+                           labels=args.label_branch, missing=args.missing, require=args.require)
+    kind, preset = _MODELS[args.model]
+    params: dict[str, Any] = dict(preset)
+    if args.config:
+        params.update(json.loads(Path(args.config).read_text()))
+    for item in args.param:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ConfigurationError(f"--param expects KEY=VALUE; got {item!r}")
+        params[key] = _value(val)
+    if kind == "pnn":
+        inner = MLPClassifier(seed=args.seed, progress=not args.no_progress, **params)
+        model = make("pnn", estimator=inner, seed=args.seed)
+        ds = ds.with_mass_feature("mass")
+    else:
+        params.setdefault("seed", args.seed)
+        if kind == "mlp":
+            params.setdefault("progress", not args.no_progress)
+        model = make(kind, **params)
+    train, test = ds.split(args.test_size, seed=args.seed)
+    print(ds.summary())
+    start = time.perf_counter()
+    model.fit(train.X, train.y, sample_weight=train.weight)
+    seconds = time.perf_counter() - start
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.pkl")
+    model.to_config().save(out / "config.json")
+    onnx_path = model.export(out / "model.onnx", ds.feature_names, sample=test.X[:512])
+    summary: dict[str, Any] = {"model": type(model).__name__, "features": ds.feature_names, "n_train": len(train),
+                               "n_test": len(test), "fit_seconds": seconds, "onnx": str(onnx_path)}
+    if getattr(model, "task_", "binary") == "binary":
+        score = model.predict_proba(test.X)[:, 1]
+        summary["test"] = metrics.classification_report(test.y, score, test.weight)
+        summary["test"]["signal_efficiency"] = {f"{k:g}": v for k, v in
+                                                metrics.signal_efficiency_at(test.y, score, test.weight).items()}
+    elif getattr(model, "task_", "") == "multiclass":
+        summary["test"] = {"accuracy": metrics.accuracy(test.y, model.predict(test.X), test.weight)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"hepsift train: {type(model).__name__} fitted on {len(train)} events in {seconds:.1f} s -> {onnx_path}")
+    if "test" in summary:
+        print("  test: " + ", ".join(f"{k} {v:.4f}" for k, v in summary["test"].items() if isinstance(v, float)))
+    return 0

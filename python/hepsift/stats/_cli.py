@@ -1,0 +1,140 @@
+"""``hepsift limits``: CLs upper limits from a ROOT tree of scores or from a pyhf workspace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from hepsift.errors import ConfigurationError, HepsiftError
+
+__all__ = ["add_arguments", "run"]
+
+EPILOG = """examples:
+  hepsift limits scores.root --tree events --score score --weight weight \\
+      --signal 'label == 1' --background ttbar='label == 0 && proc == 1' \\
+      --background wjets='label == 0 && proc == 2' --norm ttbar=0.05 \\
+      --bins 20 --range 0 1 --luminosity 1000 --output-dir limits/
+  hepsift limits --workspace limits/workspace.json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``hepsift limits`` on ``parser``."""
+    parser.description = (
+        "Expected (and observed, with --data) 95% CL CLs upper limit on the signal strength from score "
+        "histograms (HistFactory model with pyhf, asymptotic q~mu); writes the pyhf JSON workspace."
+    )
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("file", nargs="?", help="ROOT file with a tree of scores and weights")
+    parser.add_argument("--workspace", help="compute the limit of this pyhf JSON workspace instead")
+    parser.add_argument("--tree", default="events", help="tree name (default: events)")
+    parser.add_argument("--score", default="score", help="score branch or expression (default: score)")
+    parser.add_argument("--weight", default=None, help="weight branch or expression (per event at 1/pb)")
+    parser.add_argument("--signal", help="selection (C++ expression) of signal events")
+    parser.add_argument(
+        "--background",
+        action="append",
+        default=[],
+        metavar="NAME=SELECTION",
+        help="a background sample; repeat for several",
+    )
+    parser.add_argument("--data", help="selection of observed data events (default: expected limit only)")
+    parser.add_argument(
+        "--norm",
+        action="append",
+        default=[],
+        metavar="NAME=REL",
+        help="relative normalisation uncertainty of a sample (e.g. ttbar=0.05)",
+    )
+    parser.add_argument("--no-mc-stat", action="store_true", help="omit MC statistical uncertainties")
+    parser.add_argument("--bins", type=int, default=20, help="number of score bins (default: 20)")
+    parser.add_argument(
+        "--range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"), help="score range (default: 0 1)"
+    )
+    parser.add_argument("--luminosity", type=float, default=1.0, help="integrated luminosity in 1/pb (default: 1)")
+    parser.add_argument("--sigma-theory", type=float, default=None, help="theory cross-section (pb) of the signal")
+    parser.add_argument("--cl", type=float, default=0.95, help="confidence level (default: 0.95)")
+    parser.add_argument("--output-dir", default="hepsift_limits", help="where limit.json and workspace.json go")
+    parser.add_argument("--seed", type=int, default=0, help="unused (asymptotic limits are deterministic)")
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigurationError(f"{what} must look like NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
+    from hepsift.stats.roostats import import_root
+
+    if not args.signal or not args.background:
+        raise ConfigurationError("give --signal and at least one --background selection (or --workspace)")
+    if not os.path.exists(args.file):
+        raise ConfigurationError(f"no such file: {args.file}")
+    ROOT = import_root()
+    df = ROOT.RDataFrame(args.tree, args.file)
+    df = df.Define("hepsift_score_", args.score)
+    w = f"({args.weight}) * {args.luminosity!r}" if args.weight else repr(float(args.luminosity))
+    df = df.Define("hepsift_weight_", w)
+    lo, hi = args.range
+    model = ("h", "", int(args.bins), float(lo), float(hi))
+
+    def histo(name: str, sel: str, weighted: bool = True) -> Any:
+        node = df.Filter(sel, name)
+        return node.Histo1D(
+            ROOT.RDF.TH1DModel(f"hepsift_{name}", "", *model[2:]),
+            "hepsift_score_",
+            *(["hepsift_weight_"] if weighted else []),
+        )
+
+    sig = histo("signal", args.signal)
+    bkgs = {name: histo(name, sel) for name, sel in _pairs(args.background, "--background").items()}
+    data = histo("data", args.data, weighted=False) if args.data else None
+    return sig.GetValue(), {k: v.GetValue() for k, v in bkgs.items()}, None if data is None else data.GetValue()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hepsift limits``; returns the exit status."""
+    from hepsift.stats.limits import upper_limit, upper_limit_from_workspace
+
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+        if args.workspace:
+            res = upper_limit_from_workspace(args.workspace, cl=args.cl, sigma_theory=args.sigma_theory)
+        elif args.file:
+            sig, bkgs, data = _histograms(args)
+            norms = {k: float(v) for k, v in _pairs(args.norm, "--norm").items()}
+            res = upper_limit(
+                sig,
+                bkgs,
+                data=data,
+                cl=args.cl,
+                norm_uncertainties=norms,
+                mc_stat=not args.no_mc_stat,
+                sigma_theory=args.sigma_theory,
+                workspace_path=os.path.join(args.output_dir, "workspace.json"),
+            )
+        else:
+            raise ConfigurationError("give a ROOT file or --workspace (see hepsift limits --help)")
+    except (HepsiftError, ValueError) as exc:
+        print(f"hepsift limits: error: {exc}", file=sys.stderr)
+        return 2
+    print(res)
+    if res.sigma_theory is not None:
+        print(
+            f"cross-section limit: expected {res.xsec_expected:.4g} pb"
+            + ("" if res.xsec_observed is None else f", observed {res.xsec_observed:.4g} pb")
+        )
+    with open(os.path.join(args.output_dir, "limit.json"), "w", encoding="utf-8") as fh:
+        json.dump(res.to_dict(), fh, indent=2)
+    if res.workspace_path:
+        print(f"pyhf workspace: {res.workspace_path}")
+    return 0
