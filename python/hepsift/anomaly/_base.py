@@ -24,7 +24,6 @@ from hepsift.anomaly._common import (
     Estimator,
     as_matrix,
     check_finite,
-    provenance,
     set_metadata,
     torch_threads,
 )
@@ -112,21 +111,12 @@ class Detector(Estimator):
         "feature_names_in_", "input_feature_names_", "n_features_in_", "threshold_", "calibration_size_",
         "provenance_",
     )  # fmt: skip
-    _model_attrs: ClassVar[tuple[str, ...]] = ()
     _min_events: ClassVar[int] = 10
     _uses_torch: ClassVar[bool] = False
 
     feature_set: str
     calibration_fraction: float
     seed: int
-
-    def _get_state(self) -> dict[str, Any]:
-        state = super()._get_state()
-        state.update({a: getattr(self, a) for a in self._model_attrs})
-        return state
-
-    def _is_fitted(self) -> bool:
-        return super()._is_fitted() and all(hasattr(self, a) for a in self._model_attrs)
 
     # -- fit --------------------------------------------------------------------------
     def fit(
@@ -190,10 +180,7 @@ class Detector(Estimator):
             cal, train = None, arr
         with torch_threads(1) if self._uses_torch else contextlib.nullcontext():
             self._fit_core(train, progress=progress)
-        self.provenance_ = provenance(self.seed, {
-            "class": type(self).__name__, "config": self.config.to_dict(), "n_train": int(len(train)),
-            "features": self.feature_names_in_,
-        })  # fmt: skip
+        self.provenance_ = self._training_provenance(len(train))
         if calibration is not None:
             self.calibrate(calibration, feature_names=None if isinstance(calibration, Mapping) else names)
         elif cal is not None:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from hepsift import errors
+from hepsift._estimator import Parameters
 from hepsift._version import __version__
 
 __all__ = [
@@ -183,25 +184,27 @@ def sanitised_features(X: Any, feature_names: Sequence[str] | None = None) -> li
     return [n for n, k in zip(names, keep) if k]
 
 
-class Estimator:
-    """scikit-learn-like base: parameters are the fields of ``Config``; learned state ends in ``_``."""
+class Estimator(Parameters):
+    """scikit-learn-like base: parameters are the fields of ``Config``; learned state ends in ``_``.
+
+    The learned state is the attributes named in ``_state_attrs`` (common to a family of
+    models) and ``_model_attrs`` (those of one model); the estimator is fitted when all exist.
+    """
 
     Config: ClassVar[type[ConfigBase]]
     _state_attrs: ClassVar[tuple[str, ...]] = ()
+    _model_attrs: ClassVar[tuple[str, ...]] = ()
+    _params_word: ClassVar[str] = "known"
 
     # -- parameters -----------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (the fields of :attr:`Config`)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls.Config)]
 
-    def set_params(self, **params: Any) -> Estimator:
-        """Set constructor parameters; unknown names raise :class:`hepsift.ConfigurationError`."""
-        known = {f.name for f in dataclasses.fields(self.Config)}
-        for k, v in params.items():
-            if k not in known:
-                raise errors.ConfigurationError(f"{type(self).__name__} has no parameter {k!r}; known: {sorted(known)}")
-            setattr(self, k, v)
-        return self
+    @classmethod
+    def _param_defaults(cls) -> dict[str, Any]:
+        defaults = cls.Config()
+        return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
 
     @property
     def config(self) -> ConfigBase:
@@ -219,11 +222,6 @@ class Estimator:
             raise errors.ConfigurationError(f"{cls.__name__} needs a {cls.Config.__name__}, got {type(config).__name__}")
         return cls(**dataclasses.asdict(config))
 
-    def __repr__(self) -> str:
-        defaults = self.Config()
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if getattr(defaults, k) != v]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
     def _check_params(self) -> None:
         try:
             self.config
@@ -232,7 +230,7 @@ class Estimator:
 
     # -- fitted state ---------------------------------------------------------------
     def _is_fitted(self) -> bool:
-        return all(hasattr(self, a) for a in self._state_attrs)
+        return all(hasattr(self, a) for a in (*self._state_attrs, *self._model_attrs))
 
     def _check_fitted(self) -> None:
         if not self._is_fitted():
@@ -241,7 +239,14 @@ class Estimator:
             )
 
     def _get_state(self) -> dict[str, Any]:
-        return {a: getattr(self, a) for a in self._state_attrs}
+        return {a: getattr(self, a) for a in (*self._state_attrs, *self._model_attrs)}
+
+    def _training_provenance(self, n_train: int) -> dict[str, Any]:
+        """:func:`provenance` of a fit on ``n_train`` events of the features ``feature_names_in_``."""
+        return provenance(self.seed, {  # type: ignore[attr-defined]
+            "class": type(self).__name__, "config": self.config.to_dict(), "n_train": int(n_train),
+            "features": self.feature_names_in_,  # type: ignore[attr-defined]
+        })  # fmt: skip
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         for k, v in state.items():
@@ -344,6 +349,18 @@ def set_metadata(proto: Any, values: Mapping[str, Any]) -> None:
             p.key, p.value = key, text
 
 
+def state_to_numpy(module: Any) -> dict[str, np.ndarray]:
+    """Copy of the ``state_dict`` of a ``torch.nn.Module`` as NumPy arrays (picklable without torch)."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def load_numpy_state(module: Any, state: Mapping[str, np.ndarray]) -> None:
+    """Load a state written by :func:`state_to_numpy` into ``module`` (in place)."""
+    import torch
+
+    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+
+
 def torch_seed(seed: int) -> Any:
     """Seed torch's global generator and return a dedicated ``torch.Generator`` for shuffling."""
     import torch
@@ -361,6 +378,47 @@ def iterate_minibatches(n: int, batch_size: int, generator: Any) -> Any:
     perm = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
         yield perm[start : start + batch_size]
+
+
+def train_minibatches(
+    xt: Any, generator: Any, batch_loss: Callable[[Any], Any], optimizer: Any, *, epochs: int, batch_size: int,
+    desc: str, show_progress: bool, scheduler: Any = None, max_grad_norm: float | None = None,
+) -> list[float]:
+    """Minimise ``batch_loss`` over shuffled mini-batches of the training events.
+
+    Parameters
+    ----------
+    xt : torch.Tensor, shape (n_events, ...); the training events
+    generator : torch.Generator that shuffles the events (see :func:`torch_seed`)
+    batch_loss : callable mapping a batch ``xt[idx]`` to a scalar loss tensor
+    optimizer : torch optimizer over the trained parameters
+    epochs, batch_size : passes over ``xt`` and events per step
+    desc, show_progress : label of the progress bar over epochs, and whether to show it
+    scheduler : learning-rate scheduler stepped after every epoch, optional
+    max_grad_norm : clip the gradient norm of the optimizer's parameters before every step, optional
+
+    Returns
+    -------
+    list of float: the event-weighted mean loss of each epoch
+    """
+    import torch
+
+    clipped = [p for group in optimizer.param_groups for p in group["params"]] if max_grad_norm is not None else []
+    history = []
+    for _ in progress(range(int(epochs)), desc=desc, enabled=show_progress):
+        total = 0.0
+        for idx in iterate_minibatches(len(xt), int(batch_size), generator):
+            loss = batch_loss(xt[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            if max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(clipped, max_grad_norm)
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        if scheduler is not None:
+            scheduler.step()
+        history.append(total / len(xt))
+    return history
 
 
 def progress(iterable: Any, *, desc: str, enabled: bool) -> Any:

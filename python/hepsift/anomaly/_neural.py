@@ -10,7 +10,14 @@ import numpy as np
 
 from hepsift import errors
 from hepsift.anomaly._base import Detector, Standardiser
-from hepsift.anomaly._common import ConfigBase, iterate_minibatches, progress, torch_seed, torch_to_onnx
+from hepsift.anomaly._common import (
+    ConfigBase,
+    load_numpy_state,
+    state_to_numpy,
+    torch_seed,
+    torch_to_onnx,
+    train_minibatches,
+)
 
 __all__ = ["AutoEncoder", "AutoEncoderConfig", "DeepSVDD", "DeepSVDDConfig"]
 
@@ -29,14 +36,84 @@ def _mlp(sizes: list[int], activation: str, *, bias: bool = True, last_activatio
     return torch.nn.Sequential(*layers)
 
 
-def _state_to_numpy(module: Any) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+class _NeuralDetector(Detector):
+    """Shared training and scoring of the neural detectors.
 
+    Subclasses implement ``_network(n_features)``, the trained ``torch.nn.Module``, and
+    ``_score_module(pre, net)``, the module mapping raw features ``(n, n_features)`` to the
+    score ``(n, 1)`` given the standardiser module ``pre`` and the trained network ``net``.
+    """
 
-def _load_numpy_state(module: Any, state: dict[str, np.ndarray]) -> None:
-    import torch
+    _uses_torch: ClassVar[bool] = True
 
-    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+    seed: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+
+    def _network(self, d: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score_module(self, pre: Any, net: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _setup(self, X: np.ndarray) -> tuple[Any, Any, Any]:
+        """Seed torch, fit :attr:`standardiser_` and build the network.
+
+        Returns
+        -------
+        (network, standardised ``X`` as a float32 tensor, ``torch.Generator`` for shuffling)
+        """
+        import torch
+
+        gen = torch_seed(self.seed)
+        self.standardiser_ = Standardiser.fit(X)
+        net = self._network(X.shape[1])
+        xt = torch.from_numpy(self.standardiser_.transform(X))
+        return net, xt, gen
+
+    def _train(self, net: Any, xt: Any, gen: Any, batch_loss: Callable[[Any], Any], *, desc: str,
+               progress: bool) -> list[float]:  # fmt: skip
+        """Train ``net`` with Adam (``learning_rate``, ``weight_decay``) for ``epochs`` epochs.
+
+        See :func:`~hepsift.anomaly._common.train_minibatches`; returns the loss of each epoch.
+        """
+        import torch
+
+        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        return train_minibatches(xt, gen, batch_loss, opt, epochs=self.epochs, batch_size=self.batch_size, desc=desc,
+                                 show_progress=progress)  # fmt: skip
+
+    def _store_network(self, net: Any, history: list[float]) -> None:
+        self.network_state_ = state_to_numpy(net)
+        self.loss_history_ = history
+        self._module_cache = None
+
+    def _module(self) -> Any:
+        cached = getattr(self, "_module_cache", None)
+        if cached is not None and cached[0] is self.network_state_:
+            return cached[1]
+        net = self._network(self.n_features_in_)
+        load_numpy_state(net, self.network_state_)
+        module = self._score_module(self.standardiser_.torch_module(), net).eval()
+        self._module_cache = (self.network_state_, module)
+        return module
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self._module()(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))[:, 0].numpy().astype(
+                np.float64)
+
+    def _onnx_graph(self, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
+        return torch_to_onnx(self._module(), self.n_features_in_, opset)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_module_cache", None)
+        return state
 
 
 # ======================================================================================
@@ -56,7 +133,7 @@ class AutoEncoderConfig(ConfigBase):
     seed: int = 0
 
 
-class AutoEncoder(Detector):
+class AutoEncoder(_NeuralDetector):
     r"""Auto-encoder anomaly detector; the score is the reconstruction error.
 
     The network maps the standardised features ``x'`` (see :class:`~hepsift.anomaly._base.Standardiser`)
@@ -87,7 +164,6 @@ class AutoEncoder(Detector):
 
     Config: ClassVar[type[ConfigBase]] = AutoEncoderConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("standardiser_", "network_state_", "loss_history_")
-    _uses_torch: ClassVar[bool] = True
 
     def __init__(
         self, hidden: tuple[int, ...] = (32, 16), latent_dim: int = 4, activation: str = "elu", epochs: int = 30,
@@ -114,34 +190,13 @@ class AutoEncoder(Detector):
     def _fit_core(self, X: np.ndarray, *, progress: bool = False) -> None:
         import torch
 
-        gen = torch_seed(self.seed)
-        self.standardiser_ = Standardiser.fit(X)
-        net = self._network(X.shape[1])
-        xt = torch.from_numpy(self.standardiser_.transform(X))
-        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        history = []
-        for _ in _progress(range(int(self.epochs)), "AutoEncoder", progress):
-            total = 0.0
-            for idx in iterate_minibatches(len(xt), int(self.batch_size), gen):
-                xb = xt[idx]
-                loss = torch.mean((net(xb) - xb) ** 2)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            history.append(total / len(xt))
-        self.network_state_ = _state_to_numpy(net)
-        self.loss_history_ = history
-        self._module_cache = None
+        net, xt, gen = self._setup(X)
+        history = self._train(net, xt, gen, lambda xb: torch.mean((net(xb) - xb) ** 2), desc="AutoEncoder",
+                              progress=progress)  # fmt: skip
+        self._store_network(net, history)
 
-    def _module(self) -> Any:
+    def _score_module(self, pre: Any, net: Any) -> Any:
         import torch
-
-        cached = getattr(self, "_module_cache", None)
-        if cached is not None and cached[0] is self.network_state_:
-            return cached[1]
-        net = self._network(self.n_features_in_)
-        _load_numpy_state(net, self.network_state_)
 
         class _Score(torch.nn.Module):
             def __init__(self, pre: torch.nn.Module, net: torch.nn.Module) -> None:
@@ -152,28 +207,7 @@ class AutoEncoder(Detector):
                 z = self.pre(x)
                 return torch.mean((self.net(z) - z) ** 2, dim=1, keepdim=True)
 
-        module = _Score(self.standardiser_.torch_module(), net).eval()
-        self._module_cache = (self.network_state_, module)
-        return module
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return self._module()(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))[:, 0].numpy().astype(
-                np.float64)
-
-    def _onnx_graph(self, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
-        return torch_to_onnx(self._module(), self.n_features_in_, opset)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_module_cache", None)
-        return state
-
-
-def _progress(it: Any, desc: str, enabled: bool) -> Any:
-    return progress(it, desc=desc, enabled=enabled)
+        return _Score(pre, net)
 
 
 # ======================================================================================
@@ -193,7 +227,7 @@ class DeepSVDDConfig(ConfigBase):
     seed: int = 0
 
 
-class DeepSVDD(Detector):
+class DeepSVDD(_NeuralDetector):
     r"""One-class Deep SVDD (Ruff et al., "Deep One-Class Classification", ICML 2018).
 
     A network :math:`\phi` without bias terms (bias-free ``Linear`` layers, leaky-ReLU, no
@@ -227,7 +261,6 @@ class DeepSVDD(Detector):
 
     Config: ClassVar[type[ConfigBase]] = DeepSVDDConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("standardiser_", "network_state_", "centre_", "loss_history_")
-    _uses_torch: ClassVar[bool] = True
 
     def __init__(
         self, hidden: tuple[int, ...] = (32, 16), rep_dim: int = 8, epochs: int = 30, batch_size: int = 256,
@@ -252,10 +285,7 @@ class DeepSVDD(Detector):
     def _fit_core(self, X: np.ndarray, *, progress: bool = False) -> None:
         import torch
 
-        gen = torch_seed(self.seed)
-        self.standardiser_ = Standardiser.fit(X)
-        net = self._network(X.shape[1])
-        xt = torch.from_numpy(self.standardiser_.transform(X))
+        net, xt, gen = self._setup(X)
         with torch.no_grad():
             out0 = net(xt)
             c = out0.mean(dim=0)
@@ -263,17 +293,8 @@ class DeepSVDD(Detector):
             c[(c.abs() < eps) & (c < 0)] = -eps
             c[(c.abs() < eps) & (c >= 0)] = eps
             spread0 = float(((out0 - c) ** 2).sum(dim=1).std())
-        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        history = []
-        for _ in _progress(range(int(self.epochs)), "DeepSVDD", progress):
-            total = 0.0
-            for idx in iterate_minibatches(len(xt), int(self.batch_size), gen):
-                loss = torch.mean(torch.sum((net(xt[idx]) - c) ** 2, dim=1))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            history.append(total / len(xt))
+        history = self._train(net, xt, gen, lambda xb: torch.mean(torch.sum((net(xb) - c) ** 2, dim=1)),
+                              desc="DeepSVDD", progress=progress)  # fmt: skip
         with torch.no_grad():
             spread = float(((net(xt) - c) ** 2).sum(dim=1).std())
         if not np.isfinite(spread) or spread <= 1e-9 * max(spread0, 1e-30):
@@ -282,18 +303,10 @@ class DeepSVDD(Detector):
                 f"{spread0:.3g}): increase weight_decay, reduce epochs or learning_rate"
             )
         self.centre_ = c.numpy().astype(np.float32).copy()
-        self.network_state_ = _state_to_numpy(net)
-        self.loss_history_ = history
-        self._module_cache = None
+        self._store_network(net, history)
 
-    def _module(self) -> Any:
+    def _score_module(self, pre: Any, net: Any) -> Any:
         import torch
-
-        cached = getattr(self, "_module_cache", None)
-        if cached is not None and cached[0] is self.network_state_:
-            return cached[1]
-        net = self._network(self.n_features_in_)
-        _load_numpy_state(net, self.network_state_)
 
         class _Score(torch.nn.Module):
             def __init__(self, pre: torch.nn.Module, net: torch.nn.Module, centre: np.ndarray) -> None:
@@ -304,21 +317,4 @@ class DeepSVDD(Detector):
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return torch.sum((self.net(self.pre(x)) - self.centre) ** 2, dim=1, keepdim=True)
 
-        module = _Score(self.standardiser_.torch_module(), net, self.centre_).eval()
-        self._module_cache = (self.network_state_, module)
-        return module
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return self._module()(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))[:, 0].numpy().astype(
-                np.float64)
-
-    def _onnx_graph(self, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
-        return torch_to_onnx(self._module(), self.n_features_in_, opset)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_module_cache", None)
-        return state
+        return _Score(pre, net, self.centre_)

@@ -22,7 +22,6 @@ from hepsift.anomaly._common import (
     Estimator,
     as_matrix,
     check_finite,
-    provenance,
     set_metadata,
     torch_threads,
     torch_to_onnx,
@@ -47,19 +46,10 @@ class Generator(Estimator):
     _state_attrs: ClassVar[tuple[str, ...]] = (
         "feature_names_in_", "n_features_in_", "mean_", "scale_", "latent_dim_", "provenance_",
     )  # fmt: skip
-    _model_attrs: ClassVar[tuple[str, ...]] = ()
     #: Evaluate the sampler in float64 (native and in the ONNX graph): spline inversions
     #: are ill-conditioned enough in float32 that ONNX Runtime and torch differ by ~1e-5.
     _double: ClassVar[bool] = False
     seed: int
-
-    def _get_state(self) -> dict[str, Any]:
-        state = super()._get_state()
-        state.update({a: getattr(self, a) for a in self._model_attrs})
-        return state
-
-    def _is_fitted(self) -> bool:
-        return super()._is_fitted() and all(hasattr(self, a) for a in self._model_attrs)
 
     def fit(self, X: Any, y: Any = None, *, feature_names: Sequence[str] | None = None,
             progress: bool = False) -> Generator:  # fmt: skip
@@ -100,10 +90,7 @@ class Generator(Estimator):
         with torch_threads(1):
             self._fit_core(Xs, progress=progress)
         self.latent_dim_ = int(self._latent_dim())
-        self.provenance_ = provenance(self.seed, {
-            "class": type(self).__name__, "config": self.config.to_dict(), "n_train": int(len(arr)),
-            "features": self.feature_names_in_,
-        })  # fmt: skip
+        self.provenance_ = self._training_provenance(len(arr))
         self._module_cache = None
         return self
 

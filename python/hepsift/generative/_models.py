@@ -8,20 +8,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hepsift import errors
-from hepsift.anomaly._common import ConfigBase, iterate_minibatches, progress, torch_seed
+from hepsift.anomaly._common import (
+    ConfigBase,
+    load_numpy_state,
+    state_to_numpy,
+    torch_seed,
+    train_minibatches,
+)
 from hepsift.generative._base import Generator
 
 __all__ = ["BetaVAE", "BetaVAEConfig", "NormalizingFlow", "NormalizingFlowConfig"]
 
 
-def _numpy_state(module: Any) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-
-
 def _load_state(module: Any, state: dict[str, np.ndarray]) -> Any:
-    import torch
-
-    module.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+    load_numpy_state(module, state)
     return module.eval()
 
 
@@ -104,27 +104,21 @@ class BetaVAE(Generator):
         xt = torch.from_numpy(Xs)
         k = int(self.latent_dim)
         beta = float(self.beta)
+
+        def batch_loss(xb: torch.Tensor) -> torch.Tensor:
+            h = enc(xb)
+            mu, logvar = h[:, :k], h[:, k:].clamp(-12.0, 8.0)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+            mse = torch.mean((dec(z) - xb) ** 2)
+            kl = torch.mean(0.5 * torch.sum(mu**2 + logvar.exp() - 1.0 - logvar, dim=1))
+            return (1.0 - beta) * mse + beta * kl
+
         opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=self.learning_rate)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(self.epochs), 1))
-        history = []
-        for _ in _bar(range(int(self.epochs)), "BetaVAE", progress):
-            total = 0.0
-            for idx in iterate_minibatches(len(xt), int(self.batch_size), gen):
-                xb = xt[idx]
-                h = enc(xb)
-                mu, logvar = h[:, :k], h[:, k:].clamp(-12.0, 8.0)
-                z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-                mse = torch.mean((dec(z) - xb) ** 2)
-                kl = torch.mean(0.5 * torch.sum(mu**2 + logvar.exp() - 1.0 - logvar, dim=1))
-                loss = (1.0 - beta) * mse + beta * kl
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            sched.step()
-            history.append(total / len(xt))
-        self.encoder_state_ = _numpy_state(enc)
-        self.decoder_state_ = _numpy_state(dec)
+        history = train_minibatches(xt, gen, batch_loss, opt, epochs=self.epochs, batch_size=self.batch_size,
+                                    desc="BetaVAE", show_progress=progress, scheduler=sched)  # fmt: skip
+        self.encoder_state_ = state_to_numpy(enc)
+        self.decoder_state_ = state_to_numpy(dec)
         self.loss_history_ = history
 
     def _sampler(self) -> Any:
@@ -209,21 +203,12 @@ class NormalizingFlow(Generator):
         xt = torch.from_numpy(Xs)
         opt = torch.optim.Adam(flow.parameters(), lr=self.learning_rate)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(self.epochs), 1))
-        history = []
-        for _ in _bar(range(int(self.epochs)), "NormalizingFlow", progress):
-            total = 0.0
-            for idx in iterate_minibatches(len(xt), int(self.batch_size), gen):
-                loss = -flow().log_prob(xt[idx]).mean()
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            sched.step()
-            history.append(total / len(xt))
+        history = train_minibatches(xt, gen, lambda xb: -flow().log_prob(xb).mean(), opt, epochs=self.epochs,
+                                    batch_size=self.batch_size, desc="NormalizingFlow", show_progress=progress,
+                                    scheduler=sched, max_grad_norm=5.0)  # fmt: skip
         if not np.all(np.isfinite(history)):
             raise errors.ModelError("the flow's training loss became non-finite; lower learning_rate")
-        self.flow_state_ = _numpy_state(flow)
+        self.flow_state_ = state_to_numpy(flow)
         self.loss_history_ = history
 
     def _sampler(self) -> Any:
@@ -256,7 +241,3 @@ class NormalizingFlow(Generator):
         with torch.no_grad():
             lp = flow().log_prob(torch.from_numpy((arr - self.mean_) / self.scale_)).numpy().astype(np.float64)
         return lp - float(np.sum(np.log(self.scale_.astype(np.float64))))
-
-
-def _bar(it: Any, desc: str, enabled: bool) -> Any:
-    return progress(it, desc=desc, enabled=enabled)

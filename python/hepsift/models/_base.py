@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from hepsift._estimator import Parameters
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DataError, ModelError, NotFittedError
 
@@ -222,7 +223,7 @@ def versions(*packages: str) -> dict[str, str]:
     return out
 
 
-class Estimator:
+class Estimator(Parameters):
     """Base class: scikit-learn-like parameters, provenance and persistence.
 
     Subclasses define ``__init__`` with keyword parameters only (stored unchanged), a
@@ -240,18 +241,9 @@ class Estimator:
         return [p.name for p in sig.parameters.values()
                 if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Hyper-parameters as a dict (as scikit-learn's ``get_params``)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Estimator:
-        """Set hyper-parameters; unknown names raise :class:`hepsift.ConfigurationError`."""
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ConfigurationError(f"{type(self).__name__} has no parameter {key!r}; parameters: {sorted(valid)}")
-            setattr(self, key, value)
-        return self
+    @classmethod
+    def _param_defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
 
     def clone(self) -> Estimator:
         """An unfitted copy with the same parameters."""
@@ -270,11 +262,6 @@ class Estimator:
         elif isinstance(config, Mapping):
             config = cls.config_class.from_dict(config)
         return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
-
-    def __repr__(self) -> str:
-        defaults = {f.name: f.default for f in dataclasses.fields(self.config_class)}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k, object()) != v]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # ---- fitted state -------------------------------------------------------------
     @property
@@ -297,6 +284,55 @@ class Estimator:
             "versions": versions(*packages),
             **extra,
         }
+
+    def _fit_targets(self, y: np.ndarray, task: str, w_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training targets and weights of a supervised ``fit``.
+
+        A classifier gets ``classes_`` and, for a multi-class task, ``signal_index_`` (from the
+        ``signal_class`` parameter) and ``fractions_`` (from ``background_fractions``).
+
+        Parameters
+        ----------
+        y : ndarray, shape (n_events,); validated targets (see :func:`check_y`)
+        task : resolved task
+        w_raw : ndarray, float64, shape (n_events,); validated event weights
+
+        Returns
+        -------
+        (target, w)
+            Regression: ``y`` unchanged; classification: the class indices into ``classes_``.
+            ``w``: the weights scaled to mean absolute value 1, or class-balanced when
+            ``class_weight == "balanced"``.
+        """
+        if task == "regression":
+            return y, w_raw / np.mean(np.abs(w_raw))
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        w = class_balance(y_idx, w_raw) if self.class_weight == "balanced" else w_raw / np.mean(np.abs(w_raw))
+        if task == "multiclass":
+            sig = self.classes_[-1] if self.signal_class is None else self.signal_class
+            if sig not in self.classes_:
+                raise ConfigurationError(f"signal_class {sig!r} is not among the classes {self.classes_.tolist()}")
+            self.signal_index_ = int(np.flatnonzero(self.classes_ == sig)[0])
+            self.fractions_ = background_fractions(self.classes_, self.signal_index_, self.background_fractions,
+                                                   y_idx, w_raw)
+        return y_idx, w
+
+    def _store_fit_summary(self, X: np.ndarray, task: str, target: np.ndarray, w_raw: np.ndarray) -> None:
+        """Keep a parity sample of up to 512 training events and, for binary tasks, ``thresholds_``.
+
+        Parameters
+        ----------
+        X : ndarray, float32, shape (n_events, n_features); the training events
+        task : resolved task
+        target : ndarray, shape (n_events,); class indices (0 = background for binary tasks)
+        w_raw : ndarray, shape (n_events,); event weights as given to ``fit``
+        """
+        rng = np.random.default_rng(self.seed)
+        self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
+        if task == "binary":
+            p = self.predict_proba(X)[:, 1]
+            bkg = target == 0
+            self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
 
     # ---- persistence --------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

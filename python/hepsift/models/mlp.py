@@ -14,13 +14,10 @@ from hepsift.errors import ConfigurationError, DataError
 from hepsift.models._base import (
     Config,
     Estimator,
-    background_fractions,
     check_choice,
     check_weights,
     check_X,
     check_y,
-    class_balance,
-    threshold_table,
 )
 from hepsift.models._onnx import INPUT, GraphBuilder, combined_discriminant
 
@@ -303,7 +300,7 @@ class MLPClassifier(Estimator):
 
     # ---- fit ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
-        """Train the network (see :meth:`_fit`).
+        """Train the network.
 
         Parameters
         ----------
@@ -322,21 +319,7 @@ class MLPClassifier(Estimator):
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
-        """Train the network.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_events, n_features)
-            Converted to float32; must be finite (absent objects as ``missing_value``).
-        y : array_like, shape (n_events,)
-            Integer class labels, or real targets for regression.
-        sample_weight : array_like, shape (n_events,), optional
-            Event weights (luminosity-normalised for the Asimov loss).
-
-        Returns
-        -------
-        self
-        """
+        """The body of :meth:`fit` (same parameters), run under the torch thread limit."""
         import torch
 
         self._validate()
@@ -352,30 +335,19 @@ class MLPClassifier(Estimator):
         for attr in ("classes_", "signal_index_", "fractions_", "y_mean_", "y_std_", "thresholds_"):
             self.__dict__.pop(attr, None)
 
+        target, w = self._fit_targets(y, task, w_raw)
         if task == "regression":
             self.y_mean_, self.y_std_ = float(np.average(y, weights=np.abs(w_raw))), float(np.std(y)) or 1.0
             target = ((y - self.y_mean_) / self.y_std_).astype(np.float32)
             n_out = 1
-            w = w_raw / np.mean(np.abs(w_raw))
         else:
-            self.classes_, y_idx = np.unique(y, return_inverse=True)
             n_out = 1 if task == "binary" else len(self.classes_)
-            target = y_idx
-            w = class_balance(y_idx, w_raw) if self.class_weight == "balanced" else w_raw / np.mean(np.abs(w_raw))
-            if task == "multiclass":
-                sig = self.classes_[-1] if self.signal_class is None else self.signal_class
-                if sig not in self.classes_:
-                    raise ConfigurationError(f"signal_class {sig!r} is not among the classes {self.classes_.tolist()}")
-                self.signal_index_ = int(np.flatnonzero(self.classes_ == sig)[0])
-                self.fractions_ = background_fractions(self.classes_, self.signal_index_, self.background_fractions,
-                                                       y_idx, w_raw)
         self.task_ = task
         self.loss_ = loss
         self.n_features_in_ = X.shape[1]
         self._fit_preprocessing(X)
         Xp = self._transform(X)
 
-        rng = np.random.default_rng(self.seed)
         idx = np.arange(len(X))
         if self.early_stopping:
             from sklearn.model_selection import train_test_split
@@ -475,11 +447,7 @@ class MLPClassifier(Estimator):
         self.history_ = history
         net.eval()
         self.net_ = net
-        self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
-        if task == "binary":
-            p = self.predict_proba(X)[:, 1]
-            bkg = target == 0
-            self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
+        self._store_fit_summary(X, task, target, w_raw)
         self.provenance_ = self._provenance(self.seed, len(X), ("torch",), loss=loss, best_epoch=self.best_epoch_,
                                             epochs_run=len(history["loss"]))
         return self

@@ -17,13 +17,10 @@ from hepsift.errors import ConfigurationError
 from hepsift.models._base import (
     Config,
     Estimator,
-    background_fractions,
     check_choice,
     check_weights,
     check_X,
     check_y,
-    class_balance,
-    threshold_table,
 )
 from hepsift.models._onnx import combined_discriminant, sklearn_graph
 
@@ -62,31 +59,14 @@ class _TreeEstimator(Estimator):
         w_raw = check_weights(sample_weight, len(X))
         for attr in ("classes_", "signal_index_", "fractions_", "thresholds_", "oob_score_", "oob_error_"):
             self.__dict__.pop(attr, None)
-        if task == "regression":
-            w = w_raw / np.mean(np.abs(w_raw))
-            target = y
-        else:
-            self.classes_, target = np.unique(y, return_inverse=True)
-            w = class_balance(target, w_raw) if self.class_weight == "balanced" else w_raw / np.mean(np.abs(w_raw))
-            if task == "multiclass":
-                sig = self.classes_[-1] if self.signal_class is None else self.signal_class
-                if sig not in self.classes_:
-                    raise ConfigurationError(f"signal_class {sig!r} is not among the classes {self.classes_.tolist()}")
-                self.signal_index_ = int(np.flatnonzero(self.classes_ == sig)[0])
-                self.fractions_ = background_fractions(self.classes_, self.signal_index_, self.background_fractions,
-                                                       target, w_raw)
+        target, w = self._fit_targets(y, task, w_raw)
         self.task_ = task
         self.n_features_in_ = X.shape[1]
         est = self._make(task)
         est.fit(X, target, sample_weight=w)
         self.estimator_ = est
         self._after_fit(est)
-        rng = np.random.default_rng(self.seed)
-        self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
-        if task == "binary":
-            p = self.predict_proba(X)[:, 1]
-            bkg = target == 0
-            self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
+        self._store_fit_summary(X, task, target, w_raw)
         self.provenance_ = self._provenance(self.seed, len(X), ("scikit-learn", "skl2onnx"),
                                             sklearn_estimator=type(est).__name__)
         return self

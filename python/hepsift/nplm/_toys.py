@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +195,29 @@ def _toy(
     return i, model.t_
 
 
+def _run_payload(payload: bytes) -> tuple[int, float]:
+    """Worker side of :func:`_parallel_toys`: one toy from a cloudpickled (function, args)."""
+    import cloudpickle
+
+    fn, args = cloudpickle.loads(payload)
+    return fn(*args)
+
+
+def _parallel_toys(todo: list[int], args: tuple[Any, ...], n_workers: int) -> Iterator[tuple[int, float]]:
+    """Toys in fresh worker processes (spawn: no inherited threads of torch or ROOT), as they
+    finish. Arguments travel with cloudpickle, so reweighting and variation functions may be
+    closures; a worker that dies raises BrokenProcessPool instead of leaving the loop waiting."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import cloudpickle
+
+    with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_run_payload, cloudpickle.dumps((_toy, (i, *args, 1)))) for i in todo]
+        for fut in cf.as_completed(futures):
+            yield fut.result()
+
+
 def calibrate(
     reference: Any,
     n_data: float,
@@ -241,7 +264,7 @@ def calibrate(
     vary : callable ``(events, rng) -> events``, optional
         Nuisance-parameter variation applied to the pseudo-data (e.g. an energy scale).
     n_jobs : int, default -1
-        Parallel worker processes (joblib; -1 = all cores). On a CUDA device toys run in
+        Parallel worker processes (-1 = all cores). On a CUDA device toys run in
         this process one after another.
     save_path : path, optional
         JSON-lines file where every finished toy is appended; rerunning with the same
@@ -296,12 +319,11 @@ def calibrate(
         done = _load_saved(os.fspath(save_path), key)
     todo = [i for i in range(n_toys) if i not in done]
 
-    import joblib
-
     from hepsift.nplm._progress import progress_bar
 
     cuda = params["device"].startswith("cuda")
-    n_workers = 1 if cuda else (joblib.cpu_count() if n_jobs in (-1, None) else max(1, int(n_jobs)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = 1 if cuda else (cores if n_jobs in (-1, None) else max(1, int(n_jobs)))
     n_workers = min(n_workers, max(1, len(todo)))
     fh = None
     if save_path is not None:
@@ -317,9 +339,7 @@ def calibrate(
             if n_workers == 1:
                 results = (_toy(i, *args, 0 if cuda else 1) for i in todo)
             else:
-                results = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")(
-                    joblib.delayed(_toy)(i, *args, 1) for i in todo
-                )
+                results = _parallel_toys(todo, args, n_workers)
             for i, t in results:
                 done[i] = t
                 if fh is not None:
