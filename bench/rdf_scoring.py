@@ -43,17 +43,21 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
 
 
+CLUSTER_EVENTS = 50_000  # entries per cluster (basket) of the bench files; --cluster-events
+
+
 def make_file(n: int, n_branches: int) -> Path:
     import uproot
 
-    path = CACHE / f"bench_{n_branches}x{n}.root"
+    path = CACHE / f"bench_{n_branches}x{n}_c{CLUSTER_EVENTS}.root"
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42)
     tmp = path.with_suffix(".tmp")
     with uproot.recreate(tmp) as f:
-        chunk = 500_000
+        # ImplicitMT parallelises over clusters, so their size matters (see --cluster-events).
+        chunk = CLUSTER_EVENTS
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
             arrays = {f"x{i}": rng.normal(size=m).astype(np.float32) for i in range(n_branches)}
@@ -230,15 +234,22 @@ def large_model(n: int, repeat: int, batch: int) -> None:
               f"{rows['hepsift batched'] / rows['ONNX Runtime in memory (100k batches)']:.2f} (>= 0.90)")
 
 
-def _memory_child(n: int, batch: int | None) -> None:
-    import resource
+def _status_kib(field: str) -> float:
+    """A field of /proc/self/status in KiB (VmRSS: resident now; VmHWM: peak resident)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
+
+def _memory_child(n: int, batch: int | None) -> None:
     path = make_file(n, 8)
     model = make_model(8, [64, 64], "relu")
     b = Bench(path, model, n, 1)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _status_kib("VmHWM")  # peak so far: ROOT, cling, ONNX Runtime loaded and warmed up
     b.hepsift(batch)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _status_kib("VmHWM")
     print(json.dumps({"before_MiB": before / 1024, "peak_MiB": after / 1024}))
 
 
@@ -248,7 +259,7 @@ def memory(batch: int) -> None:
     for n in (1_000_000, 10_000_000):
         make_file(n, 8)
         for label, bs in (("per-event", None), ("batched", batch)):
-            out = subprocess.run([sys.executable, __file__, "--_memory-child", str(n), str(bs or 0)],
+            out = subprocess.run([sys.executable, __file__, "--_memory-child", str(n), str(bs or 0), str(CLUSTER_EVENTS)],
                                  capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{n:10d} {label:>10s} {r['before_MiB']:10.0f} {r['peak_MiB']:10.0f} "
@@ -271,6 +282,7 @@ def gpu(n: int, repeat: int, batches: list[int]) -> None:
 
 
 def main() -> None:
+    global CLUSTER_EVENTS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--large-events", type=int, default=200_000)
@@ -279,9 +291,13 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure peak memory for 1 M and 10 M events")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--_memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cluster-events", type=int, default=CLUSTER_EVENTS,
+                        help="entries per cluster in the bench files (default 50000; 500000 gives 4 clusters)")
+    parser.add_argument("--_memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    CLUSTER_EVENTS = args.cluster_events
     if args._memory_child:
+        CLUSTER_EVENTS = args._memory_child[2]
         _memory_child(args._memory_child[0], args._memory_child[1] or None)
         return
     if args.provider == "cuda":
