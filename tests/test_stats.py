@@ -459,3 +459,21 @@ def test_roostats_agreement_many_models():
         ]:
             worst = max(worst, abs(a / c - 1.0))
     assert worst < 0.02
+
+
+def test_limit_scan_fallback_agrees_with_root_finder(monkeypatch):
+    """When the root finder meets a failed fit (CLs = NaN) the limit comes from a scan in mu;
+    on a well-behaved model both give the same limits within 2%."""
+    import pyhf.infer.intervals.upper_limits as ul
+
+    sig, bkg = np.array([5.0, 10.0, 20.0]), np.array([50.0, 20.0, 10.0])
+    direct = stats.upper_limit(sig, [bkg], cl=0.95)
+
+    def failing(*args, **kwargs):
+        raise ValueError("The function value at x=1.0 is NaN; solver cannot continue.")
+
+    monkeypatch.setattr(ul, "toms748_scan", failing)
+    scanned = stats.upper_limit(sig, [bkg], cl=0.95)
+    assert scanned.expected == pytest.approx(direct.expected, rel=0.02)
+    for k in (-2, -1, 1, 2):
+        assert scanned.bands[k] == pytest.approx(direct.bands[k], rel=0.02)

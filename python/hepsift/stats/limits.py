@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift.errors import ConfigurationError, DataError, DependencyError
+from hepsift.errors import ConfigurationError, DataError, DependencyError, EvaluationError
 from hepsift.stats._hist import Histogram, as_histogram, check_same_binning
 
 __all__ = [
@@ -300,9 +300,47 @@ def _pyhf_limits(model: Any, data: Any, cl: float, rtol: float, mu_guess: float)
     level = 1.0 - cl
     hi_bound = model.config.suggested_bounds()[model.config.poi_index][1]
     lo, hi = mu_guess / 10.0, min(2.0 * mu_guess, hi_bound)
+    try:
+        with _quiet():
+            obs, exp = toms748_scan(data, model, lo, hi, level=level, rtol=rtol, test_stat="qtilde")
+        return float(obs), [float(e) for e in exp]
+    except (ValueError, RuntimeError):
+        # The root finder stops at the first failed fit (CLs = NaN), which large MC statistical
+        # uncertainties can cause at some mu; a scan skips such points.
+        return _scan_limits(model, data, level, lo, min(20.0 * mu_guess, hi_bound))
+
+
+def _scan_limits(model: Any, data: Any, level: float, lo: float, hi: float,
+                 n: int = 60) -> tuple[float, list[float]]:
+    """CLs = ``level`` crossings on a log-spaced grid of mu (linear in log mu between points),
+    skipping the points whose fit fails."""
+    import pyhf
+
+    mus = np.geomspace(lo, hi, n)
+    cls = np.full((n, 6), np.nan)
     with _quiet():
-        obs, exp = toms748_scan(data, model, lo, hi, level=level, rtol=rtol, test_stat="qtilde")
-    return float(obs), [float(e) for e in exp]
+        for k, mu in enumerate(mus):
+            try:
+                obs, exp = pyhf.infer.hypotest(float(mu), data, model, test_stat="qtilde", return_expected_set=True)
+            except (ValueError, RuntimeError, FloatingPointError):
+                continue
+            cls[k] = [float(obs), *(float(e) for e in exp)]
+
+    def crossing(values: np.ndarray) -> float:
+        ok = np.isfinite(values)
+        m, c = np.log(mus[ok]), values[ok]
+        below = np.nonzero((c[:-1] >= level) & (c[1:] < level))[0]
+        if len(below) == 0:
+            raise EvaluationError(
+                f"no CLs = {level:g} crossing for mu in [{lo:.3g}, {hi:.3g}] (fits failed at "
+                f"{int(np.sum(~ok))} of {n} points); the background model is probably dominated by MC statistical "
+                "uncertainties: merge bins or use more simulated events"
+            )
+        i = below[0]
+        t = (c[i] - level) / (c[i] - c[i + 1])
+        return float(np.exp(m[i] + t * (m[i + 1] - m[i])))
+
+    return crossing(cls[:, 0]), [crossing(cls[:, 1 + j]) for j in range(5)]
 
 
 def upper_limit_from_workspace(
