@@ -287,10 +287,33 @@ def build_workspace(
     }
 
 
-def _mu_guess(s: np.ndarray, b: np.ndarray) -> float:
-    """A rough 95% CL limit on mu from the best single bin (only used to seed the search)."""
+def _mu_guess(s: np.ndarray, b: np.ndarray, var: np.ndarray | None = None) -> float:
+    """A rough 95% CL limit on mu from the best single bin (only used to seed the search).
+
+    ``var``: the background variance per bin (Poisson plus MC statistical); default ``b``.
+    """
     ok = s > 0
-    return float(np.min((2.0 * np.sqrt(b[ok]) + 2.0) / s[ok]))
+    v = b if var is None else var
+    return float(np.min((2.0 * np.sqrt(v[ok]) + 2.0) / s[ok]))
+
+
+def _channel_guess(samples: list[dict[str, Any]], is_signal: Any) -> float | None:
+    """_mu_guess for one channel of a pyhf specification, with the staterror variances."""
+    nb = len(samples[0]["data"])
+    s, b, mc = np.zeros(nb), np.zeros(nb), np.zeros(nb)
+    for smp in samples:
+        data = np.asarray(smp["data"], dtype=float)
+        if is_signal(smp):
+            s += data
+            continue
+        b += data
+        for m in smp["modifiers"]:
+            if m["type"] == "staterror":
+                mc += np.asarray(m["data"], dtype=float) ** 2
+    if not np.any(s > 0):
+        return None
+    b = np.maximum(b, 1e-9)
+    return _mu_guess(s, b, b + mc)
 
 
 def _pyhf_limits(model: Any, data: Any, cl: float, rtol: float, mu_guess: float) -> tuple[float, list[float]]:
@@ -325,6 +348,14 @@ def _scan_limits(model: Any, data: Any, level: float, lo: float, hi: float,
             except (ValueError, RuntimeError, FloatingPointError):
                 continue
             cls[k] = [float(obs), *(float(e) for e in exp)]
+
+    failed = int(np.sum(~np.isfinite(cls).all(axis=1)))
+    if failed > n // 4:
+        raise EvaluationError(
+            f"the CLs fit failed at {failed} of {n} values of mu in [{lo:.3g}, {hi:.3g}]; the background model is "
+            "probably dominated by MC statistical uncertainties (a few heavily weighted events): apply a selection, "
+            "merge bins or use more simulated events"
+        )
 
     def crossing(values: np.ndarray) -> float:
         ok = np.isfinite(values)
@@ -390,13 +421,10 @@ def upper_limit_from_workspace(
     # seed the search with a rough per-channel estimate from the nominal templates
     guesses = []
     for ch in workspace["channels"]:
-        nb = len(ch["samples"][0]["data"])
-        s, b = np.zeros(nb), np.zeros(nb)
-        for smp in ch["samples"]:
-            is_sig = any(m["type"] == "normfactor" and m["name"] == model.config.poi_name for m in smp["modifiers"])
-            (s if is_sig else b)[:] += np.asarray(smp["data"], dtype=float)
-        if np.any(s > 0):
-            guesses.append(_mu_guess(s, np.maximum(b, 1e-9)))
+        guess = _channel_guess(ch["samples"], lambda smp: any(
+            m["type"] == "normfactor" and m["name"] == model.config.poi_name for m in smp["modifiers"]))
+        if guess is not None:
+            guesses.append(guess)
     guess = min(guesses) if guesses else 1.0
     obs, exp = _pyhf_limits(model, data, cl, rtol, guess)
     return UpperLimitResult(
@@ -474,9 +502,9 @@ def upper_limit(
         ws = pyhf.Workspace(spec)
         model = ws.model()
         obs_data = ws.data(model)
-    s = np.asarray(spec["channels"][0]["samples"][0]["data"])
-    b = np.sum([smp["data"] for smp in spec["channels"][0]["samples"][1:]], axis=0)
-    obs, exp = _pyhf_limits(model, obs_data, cl, rtol, _mu_guess(s, b))
+    samples = spec["channels"][0]["samples"]
+    guess = _channel_guess(samples, lambda smp: smp is samples[0])
+    obs, exp = _pyhf_limits(model, obs_data, cl, rtol, guess if guess is not None else 1.0)
     path = None
     if workspace_path is not None:
         path = os.fspath(workspace_path)
