@@ -23,8 +23,13 @@ opts=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/de
       -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o Dir::State::Status=/dev/null
       -o APT::Sandbox::User=root -qq)
 echo "hepsift: fetching the ONNX Runtime headers (Debian 13 libonnxruntime-dev) into $dest"
-apt-get "${opts[@]}" update
-(cd "$state/dl" && apt-get "${opts[@]}" download libonnxruntime-dev)
+for attempt in 1 2 3; do
+  if apt-get "${opts[@]}" update && (cd "$state/dl" && apt-get "${opts[@]}" download libonnxruntime-dev); then
+    break
+  fi
+  [ "$attempt" = 3 ] && { echo "hepsift: could not download libonnxruntime-dev; install the ONNX Runtime headers and set ONNXRUNTIME_INCLUDE_DIR" >&2; exit 1; }
+  sleep $((attempt * 10))
+done
 mkdir -p "$dest"
 dpkg -x "$state"/dl/libonnxruntime-dev_*.deb "$dest"
 test -f "$dest/usr/include/onnxruntime/onnxruntime_cxx_api.h"
