@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -176,15 +177,27 @@ def table(title: str, rows: dict[str, float], ref_label: str) -> None:
         print(f"{label:44s} {rate / 1e6:11.3f} {rate / ref:22.2f}")
 
 
-def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
-    path = make_file(n, 8)
-    model = make_model(8, [64, 64], "relu")
+def per_thread(path: Path, model: Path, n: int, title: str,
+               measure: Callable[[Bench, np.ndarray], dict[str, float]]) -> dict[int, dict[str, float]]:
+    """Runs ``measure(bench, feature_matrix)`` with one thread and with ImplicitMT(2), printing
+    each table of rates against "hepsift batched"."""
     results: dict[int, dict[str, float]] = {}
     for threads in (1, 2):
         b = Bench(path, model, n, threads)
         if threads > 1:
             b.ROOT.EnableImplicitMT(threads)
-        X = b.matrix()
+        try:
+            results[threads] = measure(b, b.matrix())
+        finally:
+            if threads > 1:
+                b.ROOT.DisableImplicitMT()
+        table(f"{title}, {'one thread' if threads == 1 else f'ImplicitMT({threads})'}", results[threads],
+              "hepsift batched")
+    return results
+
+
+def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
+    def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
         rows = {
             "hepsift batched": n / best(lambda: b.hepsift(batch), repeat),
             "hepsift per-event": n / best(lambda: b.hepsift(None), repeat),
@@ -194,11 +207,10 @@ def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
         }
         rows["limit 1/(1/read + 1/in-memory)"] = 1.0 / (1.0 / rows["RDataFrame read of the inputs"]
                                                         + 1.0 / rows["ONNX Runtime in memory (100k batches)"])
-        if threads > 1:
-            b.ROOT.DisableImplicitMT()
-        results[threads] = rows
-        table(f"8-64-64-1 MLP, {n} events, 8 float branches, "
-              f"{'one thread' if threads == 1 else f'ImplicitMT({threads})'}", rows, "hepsift batched")
+        return rows
+
+    results = per_thread(make_file(n, 8), make_model(8, [64, 64], "relu"), n,
+                         f"8-64-64-1 MLP, {n} events, 8 float branches", measure)
     one, two = results[1], results[2]
     print("\nTargets:")
     for t, rows in results.items():
@@ -211,24 +223,15 @@ def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
 
 
 def large_model(n: int, repeat: int, batch: int) -> None:
-    path = make_file(n, 27)
-    model = make_model(27, [512, 512, 512, 512], "sigmoid")
-    rates: dict[int, dict[str, float]] = {}
-    for threads in (1, 2):
-        b = Bench(path, model, n, threads)
-        if threads > 1:
-            b.ROOT.EnableImplicitMT(threads)
-        X = b.matrix()
-        rows = {
+    def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
+        return {
             "hepsift batched": n / best(lambda: b.hepsift(batch), repeat),
             "ONNX Runtime in memory (100k batches)": n / best(lambda: b.ort_memory(X), repeat),
             "hepsift per-event": n / best(lambda: b.hepsift(None), 1),
         }
-        if threads > 1:
-            b.ROOT.DisableImplicitMT()
-        rates[threads] = rows
-        table(f"27-input 4x512 sigmoid MLP, {n} events, {'one thread' if threads == 1 else f'ImplicitMT({threads})'}",
-              rows, "hepsift batched")
+
+    rates = per_thread(make_file(n, 27), make_model(27, [512, 512, 512, 512], "sigmoid"), n,
+                       f"27-input 4x512 sigmoid MLP, {n} events", measure)
     for t, rows in rates.items():
         print(f"  [{t} thread(s)] batched / ONNX Runtime in memory = "
               f"{rows['hepsift batched'] / rows['ONNX Runtime in memory (100k batches)']:.2f} (>= 0.90)")
