@@ -168,11 +168,19 @@ def _toy(
     vary: Vary | None,
     threads: int,
 ) -> tuple[int, float]:
-    """One toy: pseudo-data from the pool, t against the reference; returns (index, t)."""
-    if params.get("mode") == "neural":
-        import torch
+    """One toy: pseudo-data from the pool, t against the reference; returns (index, t).
 
-        torch.set_num_threads(threads)
+    ``threads`` caps torch's and the BLAS libraries' threads (0: leave them as they are), so
+    that a toy gives the same t to the last bit in this process and in a worker process."""
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        if params.get("mode") == "neural":
+            import torch
+
+            torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            return _toy(i, pool, reference, n_data, n_reference, seed, params, reweight, vary, 0)
     rng = np.random.default_rng([seed, i])
     if reference is None:  # split the reference sample into toy reference and pseudo-data candidates
         perm = rng.permutation(pool.shape[0])
