@@ -44,11 +44,17 @@ def mixed_arrays(n: int, seed: int = 0) -> dict[str, np.ndarray]:
 MIXED = ["x_f", "x_d", "x_i", "x_l", "x_u", "x_b"]
 
 
-def write_tree(path: Path, arrays: dict[str, np.ndarray], tree: str = "Events") -> Path:
+def write_tree(path: Path, arrays: dict[str, np.ndarray], tree: str = "Events", basket: int | None = None) -> Path:
+    """A TTree with these branches (uproot's ``f[name] = arrays`` would write an RNTuple), in
+    baskets of ``basket`` entries (default: one basket)."""
     import uproot
 
     with uproot.recreate(path) as f:
-        f[tree] = arrays
+        f.mktree(tree, {k: (v.dtype if isinstance(v, np.ndarray) else v.type.content) for k, v in arrays.items()})
+        n = len(next(iter(arrays.values())))
+        step = basket or max(n, 1)
+        for start in range(0, max(n, 1), step):
+            f[tree].extend({k: v[start:start + step] for k, v in arrays.items()})
     return path
 
 
