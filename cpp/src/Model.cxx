@@ -206,6 +206,10 @@ struct Model::Impl {
    std::string provider = "cpu";
    Ort::Session session{nullptr};
    Ort::MemoryInfo memory{nullptr};
+   // CUDA: page-locked ("pinned") host memory for the workspaces, so that the copies to and
+   // from the GPU are direct DMA transfers; null when not on CUDA or not available.
+   Ort::MemoryInfo pinned{nullptr};
+   std::shared_ptr<Ort::Allocator> pinnedAllocator;
    std::vector<std::string> inputNames, outputNames, outputTypes;
    std::vector<std::vector<std::int64_t>> inputShapes, outputShapes;
    std::vector<std::string> features;
@@ -216,17 +220,18 @@ struct Model::Impl {
    std::vector<std::int64_t> scoreShape; // with the batch dimension at [0]
    int inputRank = 2;
 
-   Ort::Value inputTensor(const float *in, std::size_t n) const
+   Ort::Value inputTensor(const float *in, std::size_t n, bool inPinned = false) const
    {
       std::int64_t shape[2] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(nFeatures)};
-      return Ort::Value::CreateTensor<float>(memory, const_cast<float *>(in), n * nFeatures, shape,
-                                             static_cast<std::size_t>(inputRank));
+      return Ort::Value::CreateTensor<float>(inPinned ? pinned : memory, const_cast<float *>(in), n * nFeatures,
+                                             shape, static_cast<std::size_t>(inputRank));
    }
-   Ort::Value outputTensor(float *out, std::size_t n) const
+   Ort::Value outputTensor(float *out, std::size_t n, bool inPinned = false) const
    {
       std::vector<std::int64_t> shape = scoreShape;
       shape[0] = static_cast<std::int64_t>(n);
-      return Ort::Value::CreateTensor<float>(memory, out, n * nScores, shape.data(), shape.size());
+      return Ort::Value::CreateTensor<float>(inPinned ? pinned : memory, out, n * nScores, shape.data(),
+                                             shape.size());
    }
    void run(const Ort::Value &x, Ort::Value &y, std::size_t n) const
    {
@@ -242,8 +247,11 @@ struct Model::Impl {
 };
 
 struct Workspace::Impl {
-   std::vector<float> in, out;
-   std::size_t capacity = 0;
+   std::vector<float> inVector, outVector; // host memory, or
+   std::shared_ptr<float> inPinned, outPinned; // pinned host memory (CUDA)
+   float *in = nullptr, *out = nullptr;
+   std::size_t nIn = 0, nOut = 0, capacity = 0;
+   bool pinned = false;
    Ort::Value x{nullptr}, y{nullptr};
 };
 
@@ -251,8 +259,8 @@ Workspace::Workspace(std::unique_ptr<Impl> impl) : fImpl(std::move(impl)) {}
 Workspace::Workspace(Workspace &&) noexcept = default;
 Workspace &Workspace::operator=(Workspace &&) noexcept = default;
 Workspace::~Workspace() = default;
-float *Workspace::input() { return fImpl->in.data(); }
-const float *Workspace::output() const { return fImpl->out.data(); }
+float *Workspace::input() { return fImpl->in; }
+const float *Workspace::output() const { return fImpl->out; }
 std::size_t Workspace::capacity() const { return fImpl->capacity; }
 
 Model::Model(const std::string &path, const ModelOptions &options)
@@ -318,6 +326,15 @@ Model::Model(const std::string &path, const ModelOptions &options)
       }
    } else
       load(makeOptions(false));
+   if (m.provider == "cuda") {
+      try {
+         m.pinned = Ort::MemoryInfo("CudaPinned", OrtDeviceAllocator, options.deviceId, OrtMemTypeCPUOutput);
+         m.pinnedAllocator = std::make_shared<Ort::Allocator>(m.session, m.pinned);
+      } catch (const Ort::Exception &) { // workspaces then use ordinary host memory
+         m.pinned = Ort::MemoryInfo{nullptr};
+         m.pinnedAllocator.reset();
+      }
+   }
 
    Ort::AllocatorWithDefaultOptions alloc;
    // Inputs.
@@ -485,10 +502,33 @@ Workspace Model::makeWorkspace(std::size_t capacity) const
       throw ConfigurationError("hepsift: a workspace for model '" + fImpl->path + "' needs a capacity above 0");
    auto ws = std::make_unique<Workspace::Impl>();
    ws->capacity = capacity;
-   ws->in.assign(capacity * fImpl->nFeatures, 0.f);
-   ws->out.assign(capacity * fImpl->nScores, 0.f);
-   ws->x = fImpl->inputTensor(ws->in.data(), capacity);
-   ws->y = fImpl->outputTensor(ws->out.data(), capacity);
+   ws->nIn = capacity * fImpl->nFeatures;
+   ws->nOut = capacity * fImpl->nScores;
+   if (auto allocator = fImpl->pinnedAllocator) {
+      try {
+         auto grab = [&allocator](std::size_t n) {
+            auto *p = static_cast<float *>(allocator->Alloc(n * sizeof(float)));
+            std::fill(p, p + n, 0.f);
+            return std::shared_ptr<float>(p, [allocator](float *q) { allocator->Free(q); });
+         };
+         ws->inPinned = grab(ws->nIn);
+         ws->outPinned = grab(ws->nOut);
+         ws->in = ws->inPinned.get();
+         ws->out = ws->outPinned.get();
+         ws->pinned = true;
+      } catch (const Ort::Exception &) {
+         ws->inPinned.reset();
+         ws->outPinned.reset();
+      }
+   }
+   if (!ws->pinned) {
+      ws->inVector.assign(ws->nIn, 0.f);
+      ws->outVector.assign(ws->nOut, 0.f);
+      ws->in = ws->inVector.data();
+      ws->out = ws->outVector.data();
+   }
+   ws->x = fImpl->inputTensor(ws->in, capacity, ws->pinned);
+   ws->y = fImpl->outputTensor(ws->out, capacity, ws->pinned);
    return Workspace(std::move(ws));
 }
 
@@ -498,12 +538,17 @@ void Model::run(Workspace &ws, std::size_t nEvents) const
    if (nEvents > w.capacity)
       throw EvaluationError("hepsift: " + std::to_string(nEvents) + " events exceed the workspace capacity " +
                             std::to_string(w.capacity) + " for model '" + fImpl->path + "'");
-   if (w.in.size() != w.capacity * fImpl->nFeatures || w.out.size() != w.capacity * fImpl->nScores)
+   if (w.nIn != w.capacity * fImpl->nFeatures || w.nOut != w.capacity * fImpl->nScores)
       throw EvaluationError("hepsift: workspace was made for another model than '" + fImpl->path + "'");
-   if (nEvents == w.capacity)
+   if (nEvents == 0)
+      return;
+   if (nEvents == w.capacity) {
       fImpl->run(w.x, w.y, nEvents);
-   else
-      evaluate(w.in.data(), nEvents, w.out.data());
+   } else {
+      Ort::Value x = fImpl->inputTensor(w.in, nEvents, w.pinned);
+      Ort::Value y = fImpl->outputTensor(w.out, nEvents, w.pinned);
+      fImpl->run(x, y, nEvents);
+   }
 }
 
 void setOnnxRuntimeLibrary(const std::string &path)

@@ -43,6 +43,8 @@ class Model;
 
 /// Buffers for evaluating up to `capacity` events in one call, owned by one thread.
 /// Made by Model::makeWorkspace; filled through input(), results read from output().
+/// On CUDA the buffers are page-locked host memory (fast transfers to and from the GPU).
+/// A Workspace must not outlive the Model that made it.
 class Workspace {
 public:
    Workspace(Workspace &&) noexcept;
