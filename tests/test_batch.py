@@ -1,5 +1,6 @@
-"""Batched scoring (define(..., batch_size=N)): the same score as the per-event path on every
-entry, with ImplicitMT, upstream Filters, Range, TChains of several files and RNTuple input."""
+"""Batched scoring (define(..., batch_size=N)), streamed and in two passes: the same score as
+the per-event path on every entry, with ImplicitMT, upstream and downstream Filters, Range,
+TChains of several files, ROOT- and uproot-written trees and RNTuple input."""
 
 from __future__ import annotations
 
@@ -11,20 +12,84 @@ import hepsift
 import hepsift.rdf
 
 
-def both_paths(ROOT, node, model, batch_size=257):
-    """Per-event and batched scores of the same node, in one event loop."""
-    pe = hepsift.rdf.define(node, "pe", model)
-    both = hepsift.rdf.define(pe, "bat", model, batch_size=batch_size)
-    return both.AsNumpy(["pe", "bat", "rdfentry_"])
+def both_paths(ROOT, node, model, batch_size=257, strategy="auto"):
+    """Batched and per-event scores of the same node, in one event loop (the batched score is
+    defined first, on the node itself, so that it may stream)."""
+    bat = hepsift.rdf.define(node, "bat", model, batch_size=batch_size, strategy=strategy)
+    return hepsift.rdf.define(bat, "pe", model).AsNumpy(["pe", "bat"])
+
+
+@pytest.mark.parametrize("strategy", ["stream", "two-pass"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_batched_equals_per_event(ROOT, mixed_file, mlp_onnx, n_threads, strategy):
+    path, _ = mixed_file
+    with threads(ROOT, n_threads):
+        out = both_paths(ROOT, ROOT.RDataFrame("Events", str(path)), hepsift.rdf.Model(mlp_onnx), strategy=strategy)
+    assert len(out["pe"]) == 5000
+    assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+def test_auto_streams_on_the_data_frame_and_makes_two_passes_elsewhere(ROOT, mixed_file, mlp_onnx):
+    path, _ = mixed_file
+    df = ROOT.RDataFrame("Events", str(path))
+    hepsift.rdf.define(df, "s", mlp_onnx, batch_size=64)
+    assert df.GetNRuns() == 0  # streamed: nothing ran yet
+    hepsift.rdf.define(df.Filter("x_b"), "s", mlp_onnx, batch_size=64)
+    assert df.GetNRuns() == 1  # a Filter before the score: first pass of the two-pass path
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_batched_equals_per_event(ROOT, mixed_file, mlp_onnx, n_threads):
-    path, _ = mixed_file
+def test_stream_over_a_chain_of_multi_basket_trees_with_lazy_downstream(ROOT, tmp_path, mlp_onnx, n_threads):
+    sizes = (3000, 3500, 4100)
+    arrays = [mixed_arrays(n, seed=30 + i) for i, n in enumerate(sizes)]
+    files = [str(write_tree(tmp_path / f"c{i}.root", a, basket=700)) for i, a in enumerate(arrays)]
+    model = hepsift.rdf.Model(mlp_onnx)
     with threads(ROOT, n_threads):
-        out = both_paths(ROOT, ROOT.RDataFrame("Events", str(path)), hepsift.rdf.Model(mlp_onnx))
-    assert len(out["pe"]) == 5000
+        df = ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files))
+        bat = hepsift.rdf.define(df, "bat", model, batch_size=500, strategy="stream")
+        # downstream of a Filter the score is computed for some entries only (RDataFrame is lazy)
+        out = hepsift.rdf.define(bat.Filter("x_i > 0"), "pe", model).AsNumpy(["pe", "bat"])
+    assert len(out["pe"]) == sum(int(np.sum(a["x_i"] > 0)) for a in arrays)
     assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_stream_on_a_root_written_tree_with_unaligned_baskets(ROOT, tmp_path, mlp_onnx, n_threads):
+    import uproot
+
+    src = write_tree(tmp_path / "src.root", mixed_arrays(20000, seed=8))
+    dst = tmp_path / "root_written.root"
+    opts = ROOT.RDF.RSnapshotOptions()
+    opts.fBasketSize = 4096  # bytes: 8-byte branches fill twice as many baskets as 4-byte ones
+    opts.fAutoFlush = 0
+    ROOT.RDataFrame("Events", str(src)).Snapshot("Events", str(dst), ROOT.std.vector["std::string"](MIXED), opts)
+    tree = uproot.open(dst)["Events"]
+    assert tree["x_d"].num_baskets > tree["x_f"].num_baskets > 1
+    with threads(ROOT, n_threads):
+        out = both_paths(ROOT, ROOT.RDataFrame("Events", str(dst)), hepsift.rdf.Model(mlp_onnx), 1000, "stream")
+    assert len(out["pe"]) == 20000
+    assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+def test_stream_refusals(ROOT, mixed_file, mlp_onnx, tmp_path):
+    path, _ = mixed_file
+    df = ROOT.RDataFrame("Events", str(path))
+    with pytest.raises(hepsift.ConfigurationError, match="not the RDataFrame itself"):
+        hepsift.rdf.define(df.Filter("x_b"), "s", mlp_onnx, batch_size=64, strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match="'x_f\\*2' is an expression or a Define"):
+        hepsift.rdf.define(df, "s", mlp_onnx, ["x_f*2", *MIXED[1:]], batch_size=64, strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match="not the RDataFrame itself"):
+        hepsift.rdf.define(df.Range(10), "s", mlp_onnx, batch_size=64, strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match="'x_f' is an expression or a Define"):
+        hepsift.rdf.define(df.Redefine("x_f", "2 * x_f"), "s", mlp_onnx, batch_size=64, strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match="strategy must be"):
+        hepsift.rdf.define(df, "s", mlp_onnx, batch_size=64, strategy="fast")
+    opts = ROOT.RDF.RSnapshotOptions()
+    opts.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
+    df.Snapshot("Events", str(tmp_path / "rnt.root"), ROOT.std.vector["std::string"](MIXED), opts)
+    with pytest.raises(hepsift.ConfigurationError, match="RNTupleDS, not a TTree"):
+        hepsift.rdf.define(ROOT.RDataFrame("Events", str(tmp_path / "rnt.root")), "s", mlp_onnx, batch_size=64,
+                           strategy="stream")
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -79,7 +144,10 @@ def test_batched_errors(ROOT, tmp_path, mlp_onnx):
     path = write_tree(tmp_path / "inf.root", arrays)
     df = ROOT.RDataFrame("Events", str(path))
     with pytest.raises(hepsift.NonFiniteInputError, match="'x_d' is infinite at entry 321"):
-        hepsift.rdf.define(df, "s", mlp_onnx, batch_size=100)
+        hepsift.rdf.define(df, "s", mlp_onnx, batch_size=100, strategy="two-pass")
+    node = hepsift.rdf.define(df, "s", mlp_onnx, batch_size=100, strategy="stream")  # runs in the loop
+    with pytest.raises(hepsift.NonFiniteInputError, match="'x_d' is infinite at entry 321"):
+        node.Sum("s").GetValue()
     with pytest.raises(hepsift.ConfigurationError, match="batch_size must be None or a positive integer"):
         hepsift.rdf.define(df, "s", mlp_onnx, batch_size=0)
 

@@ -3,6 +3,7 @@
 #include "OnnxWriter.hxx"
 
 #include "hepsift/Batch.hxx"
+#include "hepsift/Stream.hxx"
 
 #include <ROOT/RDataFrame.hxx>
 #include <TROOT.h>
@@ -149,12 +150,43 @@ int main()
                       hepsift::InputMismatchError, "takes 6 features but 2 columns");
    }
 
+   // Streamed batches (one event loop, inputs read in bulk from the file): identical to the
+   // per-event path, also when a downstream Filter needs the score of some entries only.
+   auto streamedVsPerEvent = [&](bool filtered) {
+      ROOT::RDataFrame df("Events", file);
+      auto streamed = hepsift::DefineStreamed(df, "bat", model, kCols, 333);
+      ROOT::RDF::RNode base = filtered ? streamed.Filter("c > 0") : streamed;
+      auto both = hepsift::Define<float, double, int, unsigned int, Long64_t, bool>(base, "pe", model, kCols);
+      auto pe = both.Take<float>("pe");
+      auto bat = both.Take<float>("bat");
+      double worst = 0;
+      for (std::size_t i = 0; i < pe->size(); ++i)
+         worst = std::max(worst, static_cast<double>(std::fabs((*pe)[i] - (*bat)[i])));
+      HS_CHECK(pe->size() == (filtered ? 9090u : nEvents));
+      return worst;
+   };
+   HS_CHECK_CLOSE(streamedVsPerEvent(false), 0.0, 1e-6);
+   HS_CHECK_CLOSE(streamedVsPerEvent(true), 0.0, 1e-6);
+   {
+      ROOT::RDataFrame df("Events", file);
+      HS_CHECK_THROWS((hepsift::DefineStreamed(df, "s", m2, {"a", "nanny"}, 64).Sum<float>("s").GetValue()),
+                      hepsift::NonFiniteInputError, "'nanny' is NaN at entry 17");
+      HS_CHECK_THROWS((hepsift::DefineStreamed(df.Define("twice", "2 * a"), "s", m2, {"a", "twice"}, 64)
+                          .Sum<float>("s")
+                          .GetValue()),
+                      hepsift::ConfigurationError, "column 'twice' is defined on the data frame");
+      HS_CHECK_THROWS((hepsift::DefineStreamed(df.Redefine("a", "2 * a"), "s", m2, {"a", "nanny"}, 64)),
+                      hepsift::ConfigurationError, "column 'a' is defined on the data frame");
+   }
+
    // The same scores with implicit multi-threading (2 threads: one model, per-slot buffers).
    ROOT::EnableImplicitMT(2);
    HS_CHECK_CLOSE(worstDifference(file, lin, model, seen), 0.0, 1e-6);
    HS_CHECK(seen == nEvents);
    HS_CHECK_CLOSE(batchedVsPerEvent(false), 0.0, 1e-6);
    HS_CHECK_CLOSE(batchedVsPerEvent(true), 0.0, 1e-6);
+   HS_CHECK_CLOSE(streamedVsPerEvent(false), 0.0, 1e-6);
+   HS_CHECK_CLOSE(streamedVsPerEvent(true), 0.0, 1e-6);
 
    return HS_REPORT();
 }

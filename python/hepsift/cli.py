@@ -114,6 +114,8 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", nargs="+", help="input columns/expressions (default: the model's feature names)")
     p.add_argument("--branches", nargs="+", help="branches to keep (default: all)")
     p.add_argument("--threads", type=int, default=0, help="ImplicitMT threads (0: single-threaded)")
+    p.add_argument("--batch-size", type=int, default=4096,
+                   help="events per model call (default 4096; 1: one call per event)")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--allow-fallback", action="store_true", help="fall back to CPU when CUDA is not usable")
 
@@ -132,7 +134,7 @@ def _apply_run(args: argparse.Namespace) -> int:
     branches = args.branches or hepsift.rdf.column_names(df)
     start = time.perf_counter()
     node = hepsift.rdf.define(df, args.name, args.model, args.inputs, provider=args.provider,
-                              allow_fallback=args.allow_fallback)
+                              allow_fallback=args.allow_fallback, batch_size=args.batch_size)
     cols = ROOT.std.vector["std::string"]([*branches, args.name])
     snap = node.Snapshot(args.tree, args.output, cols)
     n = snap.Count().GetValue()

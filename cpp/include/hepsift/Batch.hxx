@@ -16,6 +16,8 @@
 // files it depends on the order in which files are opened, and differs between loops.) A
 // pass-through Filter node named "hepsift" advances the position; a DefinePerSample column
 // resets it at each task. The score column is read from the table by the slot's current key.
+// hepsift/Stream.hxx (DefineStreamed) needs one loop and no table where it applies: on the
+// RDataFrame itself, with TTree branches as inputs.
 // Cost: the inputs are read twice when the analysis reads them too; the table holds
 // nScores floats per scored entry (4 bytes per event for one score). The per-event Scorer
 // needs no table and no extra pass.

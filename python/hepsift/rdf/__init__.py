@@ -49,11 +49,19 @@ _ARITHMETIC = {
     "int64_t", "uint64_t",
 }  # fmt: skip
 _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+_STREAMABLE = {  # scalar branch types the streamed path reads (hepsift/Stream.hxx)
+    "float", "Float_t", "double", "Double_t", "int", "Int_t", "unsigned int", "UInt_t", "short", "Short_t",
+    "unsigned short", "UShort_t", "Long64_t", "ULong64_t", "long", "Long_t", "unsigned long", "ULong_t",
+    "long long", "unsigned long long", "char", "Char_t", "unsigned char", "UChar_t", "bool", "Bool_t",
+    "std::int64_t", "std::uint64_t", "std::int32_t", "std::uint32_t", "int64_t", "uint64_t", "int32_t", "uint32_t",
+}  # fmt: skip
+_ROOT_NODE = re.compile(r"^ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager(?:,\s*void)?>$")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
 _PYROOT_HELPERS = r"""
 #include "hepsift/Batch.hxx"
 #include "hepsift/Expression.hxx"
+#include "hepsift/Stream.hxx"
 namespace hepsift { namespace pyroot {
 inline std::shared_ptr<const hepsift::Model> load(const std::string &path, int threads, const std::string &provider,
                                                   bool allowFallback, const std::string &output)
@@ -66,6 +74,14 @@ inline std::shared_ptr<const hepsift::Model> load(const std::string &path, int t
    return std::make_shared<const hepsift::Model>(path, o);
 }
 inline void evaluate(const hepsift::Model &m, const float *in, std::size_t n, float *out) { m.evaluate(in, n, out); }
+inline ROOT::RDF::RNode defineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df, const std::string &name,
+                                       std::shared_ptr<const hepsift::Model> model,
+                                       const std::vector<std::string> &columns, bool checkFinite, std::size_t batchSize)
+{
+   hepsift::ScorerOptions options;
+   options.checkFinite = checkFinite;
+   return hepsift::DefineStreamed(df, name, model, columns, batchSize, options);
+}
 }}
 """
 
@@ -312,6 +328,7 @@ def define(
     check_finite: bool = True,
     allow_fallback: bool = False,
     batch_size: int | None = None,
+    strategy: str = "auto",
 ) -> Any:
     """Define column ``name`` holding the model's score, evaluated in the event loop.
 
@@ -334,14 +351,23 @@ def define(
         Raise :class:`hepsift.NonFiniteInputError` (naming column and entry) on a NaN or
         infinite input; ``False`` passes such values to the model.
     batch_size : int, optional
-        ``None`` or 1: the model is called once per event inside the event loop (streaming,
-        no extra memory). ``N > 1``: batched scoring, about ten times faster for small
-        models and what a GPU needs: a first event loop over ``df`` runs *now*, feeding the
-        model ``N`` events per call and storing the scores by entry number (4 bytes per
-        event and score); the returned column reads them in the analysis' own loop. The graph
-        upstream of ``df`` (Filters, Range, Defines) is the same in both loops, so every
-        entry that reaches the score has one. Actions already booked on the data frame run
-        in the first loop too.
+        ``None`` or 1: the model is called once per event inside the event loop. ``N > 1``:
+        batched scoring, ``N`` events per model call (several times faster for small models,
+        and what a GPU needs), by one of two strategies (see ``strategy``).
+    strategy : {"auto", "stream", "two-pass"}
+        How batches are formed when ``batch_size > 1``. ``"stream"``: nothing runs now; in
+        the analysis' own loop, when an entry's score is first needed, its slot reads the
+        inputs of the next ``N`` entries of its tree range straight from the file (ROOT bulk
+        I/O) and scores them in one call; memory does not grow with the number of events.
+        It needs ``df`` to be the RDataFrame itself over a TTree/TChain (no Filter or Range
+        before the score) and the inputs to be scalar branches of the tree.
+        ``"two-pass"``: works on any node and any columns (Defines, expressions, vectors,
+        RNTuple): a first event loop over ``df`` runs *now*, feeding the model ``N`` events
+        per call and storing the scores (4 bytes per event and score); the returned column
+        reads them in the analysis' loop. Actions already booked on the data frame run in
+        that first loop too. ``"auto"`` streams where it can, else makes two passes.
+        Batched scores are computed from the nominal inputs: for systematic variations
+        (``Vary``) of the model inputs use the per-event path.
 
     Returns
     -------
@@ -425,13 +451,42 @@ def define(
         )
     if batch_size is not None and int(batch_size) < 1:
         raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
+    if strategy not in ("auto", "stream", "two-pass"):
+        raise errors.ConfigurationError(f"strategy must be 'auto', 'stream' or 'two-pass', got {strategy!r}")
     batched = batch_size is not None and int(batch_size) > 1
-    fname = _declare_definer(types, multi=model.n_scores > 1, batched=batched)
     try:
+        if batched and strategy != "two-pass":
+            why = _not_streamable(df, node, inputs, columns, types)
+            if why is None:
+                return ROOT.hepsift.pyroot.defineStreamed(df, name, model._ptr, columns, bool(check_finite),
+                                                          int(batch_size))
+            if strategy == "stream":
+                raise errors.ConfigurationError(f"strategy='stream' cannot score '{name}': {why}; "
+                                                "use strategy='two-pass' (or 'auto')")
+        fname = _declare_definer(types, multi=model.n_scores > 1, batched=batched)
         return getattr(ROOT.hepsift.pyroot, fname)(node, name, model._ptr, columns, bool(check_finite),
                                                    int(batch_size or 1))
     except errors.HepsiftError as exc:
         _reraise(exc)
+
+
+def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence[str],
+                    types: Sequence[str]) -> str | None:
+    """Why the streamed batched path cannot score these inputs on ``df`` (None if it can)."""
+    ROOT = load_library()
+    label = str(ROOT.Internal.RDF.GetDataSourceLabel(node))
+    if label != "TTreeDS":
+        return f"the data source is {label}, not a TTree"
+    cpp = getattr(type(df), "__cpp_name__", "")
+    if cpp != "ROOT::RDataFrame" and not _ROOT_NODE.match(cpp):
+        return "the node is not the RDataFrame itself (a Filter or Range may come before the score)"
+    defined = {str(c) for c in node.GetDefinedColumnNames()}
+    for entry, col, ctype in zip(inputs, columns, types):
+        if col != entry or col in defined:
+            return f"input '{entry}' is an expression or a Define, not a branch"
+        if ctype not in _STREAMABLE:
+            return f"input '{entry}' has type {ctype}, not a plain scalar branch type"
+    return None
 
 
 def _is_distributed(df: Any) -> bool:

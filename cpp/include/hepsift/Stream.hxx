@@ -1,0 +1,326 @@
+// Streaming batched scoring for RDataFrame over TTrees: one event loop, many events per model
+// call, memory independent of the number of events.
+//
+//   auto model = std::make_shared<const hepsift::Model>("model.onnx");
+//   ROOT::RDataFrame df("Events", files);
+//   auto scored = hepsift::DefineStreamed(df, "score", model, {"x0", "x1"}, 4096);
+//   // scored.Histo1D("score"), Filter("score > 0.9"), Snapshot(...) as usual
+//
+// How: RDataFrame processes a TTree in tasks, each a range of consecutive entries of one tree
+// (RSampleInfo: file, tree, entry range, in the tree's own numbering). When the score of an
+// entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
+// its task directly from the file (ROOT's bulk I/O: one call per basket and branch instead of
+// one per entry), evaluates them in one model call, and serves the following entries from
+// that block. A pass-through Filter node named "hepsift" counts the entries of the task so
+// that the slot knows which entry it is on.
+//
+// This needs every entry of the tree range to reach the score node, and the inputs to be
+// scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
+// Range before it), on columns of the tree (not Defines, not friend trees). Elsewhere use
+// hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
+// bulk (several leaves, old basket layout) is read entry by entry, with the same result.
+#ifndef HEPSIFT_STREAM_HXX
+#define HEPSIFT_STREAM_HXX
+
+#include "hepsift/Scorer.hxx"
+
+#include <ROOT/RDataFrame.hxx>
+#include <TBranch.h>
+#include <TBufferFile.h>
+#include <TFile.h>
+#include <TLeaf.h>
+#include <TSystem.h>
+#include <TTree.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hepsift {
+
+namespace detail {
+
+/// Reads scalar arithmetic branches of one tree, converted to float, block by block.
+class TreeBlockReader {
+public:
+   /// `sample` is RSampleInfo::AsString(): "<file name>/<tree path>".
+   TreeBlockReader(const std::string &sample, const std::vector<std::string> &columns) : fSample(sample)
+   {
+      open(sample);
+      for (const auto &c : columns)
+         fColumns.push_back(column(c));
+   }
+
+   const std::string &sample() const { return fSample; }
+
+   /// Writes the inputs of entries [first, first + n) to out[k * stride + j] (j: column).
+   void read(Long64_t first, std::size_t n, float *out, std::size_t stride)
+   {
+      for (std::size_t j = 0; j < fColumns.size(); ++j) {
+         Column &c = fColumns[j];
+         std::size_t done = 0;
+         while (done < n) {
+            const Long64_t e = first + static_cast<Long64_t>(done);
+            if (!c.bulk) {
+               if (c.branch->GetEntry(e) <= 0)
+                  fail(c, e, "could not be read");
+               out[done * stride + j] = c.convert(c.scratch, 0);
+               ++done;
+               continue;
+            }
+            if (e < c.blockFirst || e >= c.blockFirst + c.blockN)
+               loadBasket(c, e);
+            const std::size_t take =
+               std::min<std::size_t>(n - done, static_cast<std::size_t>(c.blockFirst + c.blockN - e));
+            const std::size_t offset = static_cast<std::size_t>(e - c.blockFirst);
+            float *o = out + done * stride + j;
+            if (c.convert == &as<float>) { // the common case, without a call per value
+               const char *p = c.data + offset * sizeof(float);
+               for (std::size_t k = 0; k < take; ++k, p += sizeof(float))
+                  std::memcpy(o + k * stride, p, sizeof(float));
+            } else {
+               for (std::size_t k = 0; k < take; ++k)
+                  o[k * stride] = c.convert(c.data, offset + k);
+            }
+            done += take;
+         }
+      }
+   }
+
+   const std::string &columnName(std::size_t j) const { return fColumns[j].name; }
+
+private:
+   using Convert = float (*)(const char *, std::size_t);
+   template <typename T>
+   static float as(const char *p, std::size_t k)
+   {
+      T v;
+      std::memcpy(&v, p + k * sizeof(T), sizeof(T));
+      return static_cast<float>(v);
+   }
+
+   struct Column {
+      std::string name;
+      TBranch *branch = nullptr;
+      Convert convert = nullptr;
+      bool bulk = true;
+      std::unique_ptr<TBufferFile> buffer;
+      const char *data = nullptr;
+      Long64_t blockFirst = 0, blockN = 0;
+      alignas(8) char scratch[8] = {};
+   };
+
+   [[noreturn]] void fail(const Column &c, Long64_t entry, const std::string &what) const
+   {
+      throw EvaluationError("hepsift: branch '" + c.name + "' of " + fSample + " " + what + " at entry " +
+                            std::to_string(entry));
+   }
+
+   void open(const std::string &sample)
+   {
+      // Split "<file>/<tree path>": the file is the longest prefix that opens and holds the tree.
+      for (auto slash = sample.rfind('/'); slash != std::string::npos && slash > 0;
+           slash = sample.rfind('/', slash - 1)) {
+         const std::string file = sample.substr(0, slash);
+         const std::string tree = sample.substr(slash + 1);
+         if (file.find("://") == std::string::npos && gSystem->AccessPathName(file.c_str()))
+            continue; // not an existing local path
+         std::unique_ptr<TFile> f(TFile::Open(file.c_str(), "READ"));
+         if (!f || f->IsZombie())
+            continue;
+         if (auto *t = f->Get<TTree>(tree.c_str())) {
+            fFile = std::move(f);
+            fTree = t;
+            return;
+         }
+      }
+      throw ConfigurationError("hepsift: streamed batched scoring cannot open the tree of sample '" + sample +
+                               "' (an in-memory tree?); use the two-pass batched path (strategy='two-pass')");
+   }
+
+   Column column(const std::string &name)
+   {
+      Column c;
+      c.name = name;
+      c.branch = fTree->GetBranch(name.c_str());
+      if (!c.branch)
+         throw ConfigurationError("hepsift: column '" + name + "' is not a branch of " + fSample +
+                                  " (a friend tree's or a Define's?); use the two-pass batched path "
+                                  "(strategy='two-pass')");
+      auto *leaves = c.branch->GetListOfLeaves();
+      auto *leaf = leaves && leaves->GetEntries() == 1 ? static_cast<TLeaf *>(leaves->At(0)) : nullptr;
+      if (!leaf || leaf->GetLeafCount() || leaf->GetLenStatic() != 1 || c.branch->GetListOfBranches()->GetEntries())
+         throw ConfigurationError("hepsift: branch '" + name + "' of " + fSample +
+                                  " is not a scalar branch; use the two-pass batched path (strategy='two-pass')");
+      const std::string type = leaf->GetTypeName();
+      if (type == "Float_t") c.convert = &as<float>;
+      else if (type == "Double_t") c.convert = &as<double>;
+      else if (type == "Int_t") c.convert = &as<Int_t>;
+      else if (type == "UInt_t") c.convert = &as<UInt_t>;
+      else if (type == "Long64_t" || type == "Long_t") c.convert = &as<Long64_t>;
+      else if (type == "ULong64_t" || type == "ULong_t") c.convert = &as<ULong64_t>;
+      else if (type == "Short_t") c.convert = &as<Short_t>;
+      else if (type == "UShort_t") c.convert = &as<UShort_t>;
+      else if (type == "Char_t") c.convert = &as<Char_t>;
+      else if (type == "UChar_t") c.convert = &as<UChar_t>;
+      else if (type == "Bool_t") c.convert = &as<Bool_t>;
+      else
+         throw ConfigurationError("hepsift: branch '" + name + "' of " + fSample + " has type " + type +
+                                  "; use the two-pass batched path (strategy='two-pass')");
+      c.buffer = std::make_unique<TBufferFile>(TBuffer::kWrite, 32 * 1024);
+      return c;
+   }
+
+   /// Loads the basket holding entry e (bulk read); switches the column to entry-by-entry
+   /// reading when ROOT cannot read it in bulk.
+   void loadBasket(Column &c, Long64_t e)
+   {
+      const Long64_t *starts = c.branch->GetBasketEntry();
+      const Int_t nBaskets = c.branch->GetWriteBasket();
+      Int_t b = -1;
+      if (starts && nBaskets > 0) {
+         const Long64_t *it = std::upper_bound(starts, starts + nBaskets, e);
+         b = static_cast<Int_t>(it - starts) - 1;
+      }
+      Int_t got = b >= 0 ? c.branch->GetBulkRead().GetBulkEntries(starts[b], *c.buffer) : -1;
+      if (got <= 0 || e >= starts[b] + got) {
+         c.bulk = false;
+         c.branch->SetAddress(c.scratch);
+         c.blockN = 0;
+         if (c.branch->GetEntry(e) <= 0)
+            fail(c, e, "could not be read");
+         return;
+      }
+      c.data = c.buffer->GetCurrent();
+      c.blockFirst = starts[b];
+      c.blockN = got;
+   }
+
+   std::string fSample;
+   std::unique_ptr<TFile> fFile;
+   TTree *fTree = nullptr;
+   std::vector<Column> fColumns;
+};
+
+/// Per-slot state of a streamed score.
+struct StreamSlot {
+   explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
+   std::unique_ptr<TreeBlockReader> reader;
+   ULong64_t first = 0, end = 0; // the task's entry range in the tree
+   ULong64_t next = 0;           // position of the next entry in the task
+   ULong64_t current = 0;        // position of the entry being processed
+   ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
+   std::size_t blockN = 0;
+   Workspace ws;
+};
+
+struct StreamState {
+   std::shared_ptr<const Model> model;
+   std::vector<std::string> columns;
+   ScorerOptions options;
+   std::vector<StreamSlot> slots;
+
+   StreamSlot &slot(unsigned s)
+   {
+      if (s >= slots.size())
+         throw EvaluationError("hepsift: slot " + std::to_string(s) + " but only " + std::to_string(slots.size()) +
+                               " slots were prepared for the streamed score");
+      return slots[s];
+   }
+
+   /// Scores of the current entry of slot `s` (nScores floats).
+   const float *scores(unsigned s)
+   {
+      StreamSlot &sl = slot(s);
+      if (!sl.reader)
+         throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
+      if (sl.current < sl.blockFirst || sl.current >= sl.blockFirst + sl.blockN) {
+         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - sl.current);
+         const std::size_t nf = model->nFeatures();
+         sl.reader->read(static_cast<Long64_t>(sl.first + sl.current), n, sl.ws.input(), nf);
+         if (options.checkFinite)
+            for (std::size_t i = 0; i < n * nf; ++i)
+               if (!std::isfinite(sl.ws.input()[i]))
+                  throw NonFiniteInputError(
+                     "hepsift: input column '" + sl.reader->columnName(i % nf) + "' is " +
+                     (std::isnan(sl.ws.input()[i]) ? "NaN" : "infinite") + " at entry " +
+                     std::to_string(sl.first + sl.current + i / nf) + " of " + sl.reader->sample() + " (model '" +
+                     model->path() + "'); Filter such events out first, or set checkFinite=false to pass them through");
+         model->run(sl.ws, n);
+         sl.blockFirst = sl.current;
+         sl.blockN = n;
+      }
+      return sl.ws.output() + (sl.current - sl.blockFirst) * model->nScores();
+   }
+};
+
+} // namespace detail
+
+/// Defines column `name` with the model's scores, streamed in batches of `batchSize` events
+/// (see the top of this header for when it applies). Nothing runs now: the scores are computed
+/// in the analysis' own event loop. float for one-score models, ROOT::RVec<float> otherwise.
+inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df, std::string_view name,
+                                       std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
+                                       std::size_t batchSize = 4096, ScorerOptions options = ScorerOptions())
+{
+   // The node type already excludes a Filter or Range before the score; the source must be a
+   // TTree and the columns its branches (not Defines or Redefines of the same name).
+   if (!model)
+      throw ConfigurationError("hepsift::DefineStreamed: no model given");
+   const std::string label = ROOT::Internal::RDF::GetDataSourceLabel(ROOT::RDF::RNode(df));
+   if (label != "TTreeDS")
+      throw ConfigurationError("hepsift: streamed batched scoring reads TTrees; the data source is " + label +
+                               ": use hepsift::DefineBatched");
+   const auto defined = df.GetDefinedColumnNames();
+   for (const auto &c : columns)
+      if (std::find(defined.begin(), defined.end(), c) != defined.end())
+         throw ConfigurationError("hepsift: column '" + c +
+                                  "' is defined on the data frame, not read from the tree; streamed batched "
+                                  "scoring reads branches: use hepsift::DefineBatched");
+   if (batchSize == 0)
+      throw ConfigurationError("hepsift: batch size must be at least 1");
+   if (columns.size() != model->nFeatures())
+      throw InputMismatchError("hepsift: model '" + model->path() + "' takes " + std::to_string(model->nFeatures()) +
+                               " features but " + std::to_string(columns.size()) + " columns were given");
+   auto state = std::make_shared<detail::StreamState>();
+   state->model = model;
+   state->columns = columns;
+   state->options = options;
+   for (unsigned s = 0; s < std::max(1u, df.GetNSlots()); ++s)
+      state->slots.emplace_back(model->makeWorkspace(batchSize));
+   const std::string taskColumn = "__hepsift_stream_" + std::string(name);
+   auto node = ROOT::RDF::RNode(df)
+                  .DefinePerSample(taskColumn,
+                                   [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                      auto &sl = state->slot(slot);
+                                      const std::string sample = info.AsString();
+                                      if (!sl.reader || sl.reader->sample() != sample)
+                                         sl.reader = std::make_unique<detail::TreeBlockReader>(sample, state->columns);
+                                      sl.first = info.EntryRange().first;
+                                      sl.end = info.EntryRange().second;
+                                      sl.next = 0;
+                                      sl.blockN = 0;
+                                      return static_cast<ULong64_t>(sl.first);
+                                   })
+                  .Filter(
+                     [state](unsigned slot) {
+                        auto &sl = state->slot(slot);
+                        sl.current = sl.next++;
+                        return true;
+                     },
+                     {"rdfslot_"}, "hepsift");
+   if (model->nScores() == 1)
+      return node.DefineSlot(name, [state](unsigned slot) { return *state->scores(slot); });
+   const std::size_t k = model->nScores();
+   return node.DefineSlot(name, [state, k](unsigned slot) {
+      const float *p = state->scores(slot);
+      return ROOT::VecOps::RVec<float>(p, p + k);
+   });
+}
+
+} // namespace hepsift
+
+#endif
