@@ -166,3 +166,23 @@ def test_many_small_files_multithreaded_with_lazy_downstream(ROOT, tmp_path, mlp
             assert len(out["pe"]) == sum(int(np.sum(mixed_arrays(150 + 40 * i, seed=20 + i)["x_i"] > 0))
                                          for i in range(8))
             assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+def test_friend_tree_inputs_make_two_passes(ROOT, tmp_path, mlp_onnx):
+    arrays = mixed_arrays(3000, seed=9)
+    main = write_tree(tmp_path / "main.root", {k: v for k, v in arrays.items() if k != "x_b"})
+    friend = write_tree(tmp_path / "friend.root", {"x_b": arrays["x_b"]})
+    f = ROOT.TFile.Open(str(main))
+    tree = f.Get("Events")
+    tree.AddFriend("fr=Events", str(friend))
+    df = ROOT.RDataFrame(tree)
+    inputs = [*MIXED[:-1], "fr.x_b"]
+    assert "fr.x_b" in {str(c) for c in df.GetColumnNames()}
+    with pytest.raises(hepsift.ConfigurationError, match="'fr.x_b' is a branch of a friend tree"):
+        hepsift.rdf.define(df, "s", mlp_onnx, inputs, batch_size=64, strategy="stream")
+    model = hepsift.rdf.Model(mlp_onnx)
+    bat = hepsift.rdf.define(df, "bat", model, inputs, batch_size=300)  # auto: two passes
+    out = hepsift.rdf.define(bat, "pe", model, inputs).AsNumpy(["pe", "bat"])
+    assert df.GetNRuns() == 2 and len(out["pe"]) == 3000  # first pass, then the analysis loop
+    assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+    f.Close()

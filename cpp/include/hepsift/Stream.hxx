@@ -25,6 +25,7 @@
 #include "hepsift/Scorer.hxx"
 
 #include <ROOT/RDataFrame.hxx>
+#include <ROOT/RTTreeDS.hxx>
 #include <TBranch.h>
 #include <TBufferFile.h>
 #include <TFile.h>
@@ -92,8 +93,34 @@ public:
 
    const std::string &columnName(std::size_t j) const { return fColumns[j].name; }
 
-private:
    using Convert = float (*)(const char *, std::size_t);
+
+   /// The conversion to float of a scalar arithmetic branch; null (and `why`) otherwise.
+   static Convert converter(TBranch &branch, std::string &why)
+   {
+      auto *leaves = branch.GetListOfLeaves();
+      auto *leaf = leaves && leaves->GetEntries() == 1 ? static_cast<TLeaf *>(leaves->At(0)) : nullptr;
+      if (!leaf || leaf->GetLeafCount() || leaf->GetLenStatic() != 1 || branch.GetListOfBranches()->GetEntries()) {
+         why = "is not a scalar branch";
+         return nullptr;
+      }
+      const std::string type = leaf->GetTypeName();
+      if (type == "Float_t") return &as<float>;
+      if (type == "Double_t") return &as<double>;
+      if (type == "Int_t") return &as<Int_t>;
+      if (type == "UInt_t") return &as<UInt_t>;
+      if (type == "Long64_t" || type == "Long_t") return &as<Long64_t>;
+      if (type == "ULong64_t" || type == "ULong_t") return &as<ULong64_t>;
+      if (type == "Short_t") return &as<Short_t>;
+      if (type == "UShort_t") return &as<UShort_t>;
+      if (type == "Char_t") return &as<Char_t>;
+      if (type == "UChar_t") return &as<UChar_t>;
+      if (type == "Bool_t") return &as<Bool_t>;
+      why = "has type " + type;
+      return nullptr;
+   }
+
+private:
    template <typename T>
    static float as(const char *p, std::size_t k)
    {
@@ -150,25 +177,10 @@ private:
          throw ConfigurationError("hepsift: column '" + name + "' is not a branch of " + fSample +
                                   " (a friend tree's or a Define's?); use the two-pass batched path "
                                   "(strategy='two-pass')");
-      auto *leaves = c.branch->GetListOfLeaves();
-      auto *leaf = leaves && leaves->GetEntries() == 1 ? static_cast<TLeaf *>(leaves->At(0)) : nullptr;
-      if (!leaf || leaf->GetLeafCount() || leaf->GetLenStatic() != 1 || c.branch->GetListOfBranches()->GetEntries())
-         throw ConfigurationError("hepsift: branch '" + name + "' of " + fSample +
-                                  " is not a scalar branch; use the two-pass batched path (strategy='two-pass')");
-      const std::string type = leaf->GetTypeName();
-      if (type == "Float_t") c.convert = &as<float>;
-      else if (type == "Double_t") c.convert = &as<double>;
-      else if (type == "Int_t") c.convert = &as<Int_t>;
-      else if (type == "UInt_t") c.convert = &as<UInt_t>;
-      else if (type == "Long64_t" || type == "Long_t") c.convert = &as<Long64_t>;
-      else if (type == "ULong64_t" || type == "ULong_t") c.convert = &as<ULong64_t>;
-      else if (type == "Short_t") c.convert = &as<Short_t>;
-      else if (type == "UShort_t") c.convert = &as<UShort_t>;
-      else if (type == "Char_t") c.convert = &as<Char_t>;
-      else if (type == "UChar_t") c.convert = &as<UChar_t>;
-      else if (type == "Bool_t") c.convert = &as<Bool_t>;
-      else
-         throw ConfigurationError("hepsift: branch '" + name + "' of " + fSample + " has type " + type +
+      std::string why;
+      c.convert = converter(*c.branch, why);
+      if (!c.convert)
+         throw ConfigurationError("hepsift: branch '" + name + "' of " + fSample + " " + why +
                                   "; use the two-pass batched path (strategy='two-pass')");
       c.buffer = std::make_unique<TBufferFile>(TBuffer::kWrite, 32 * 1024);
       return c;
@@ -204,6 +216,53 @@ private:
    TTree *fTree = nullptr;
    std::vector<Column> fColumns;
 };
+
+/// Reaches the data source of a data frame (RInterfaceBase::GetLoopManager is protected).
+struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
+   static ROOT::Detail::RDF::RLoopManager *of(const ROOT::RDF::RInterfaceBase &df)
+   {
+      auto get = &LoopManagerAccess::GetLoopManager;
+      return (df.*get)();
+   }
+};
+
+} // namespace detail
+
+/// Why DefineStreamed cannot score `columns` on `df` (empty when it can): the data source must
+/// be a TTree or TChain read from files, and each column a scalar arithmetic branch of the tree
+/// itself (not a Define, Redefine or friend-tree branch).
+inline std::string whyNotStreamable(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df,
+                                    const std::vector<std::string> &columns)
+{
+   const std::string label = ROOT::Internal::RDF::GetDataSourceLabel(ROOT::RDF::RNode(df));
+   if (label != "TTreeDS")
+      return "the data source is " + label + ", not a TTree";
+   const auto defined = df.GetDefinedColumnNames();
+   for (const auto &c : columns)
+      if (std::find(defined.begin(), defined.end(), c) != defined.end())
+         return "column '" + c + "' is defined on the data frame, not read from the tree";
+   auto *loop = detail::LoopManagerAccess::of(df);
+   auto *source = loop ? dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource()) : nullptr;
+   TTree *tree = source ? source->GetTree() : nullptr;
+   if (!tree)
+      return "the data frame has no tree";
+   for (const auto &c : columns) {
+      TBranch *branch = tree->GetBranch(c.c_str()); // on a TChain this loads its first tree
+      TTree *own = tree->GetTree();
+      if (!branch)
+         return "column '" + c + "' is not a branch of the tree";
+      if (branch->GetTree() != own)
+         return "column '" + c + "' is a branch of a friend tree";
+      std::string why;
+      if (!detail::TreeBlockReader::converter(*branch, why))
+         return "branch '" + c + "' " + why;
+   }
+   if (!tree->GetTree() || !tree->GetTree()->GetCurrentFile())
+      return "the tree is not read from a file";
+   return "";
+}
+
+namespace detail {
 
 /// Per-slot state of a streamed score.
 struct StreamSlot {
@@ -266,20 +325,13 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::
                                        std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
                                        std::size_t batchSize = 4096, ScorerOptions options = ScorerOptions())
 {
-   // The node type already excludes a Filter or Range before the score; the source must be a
-   // TTree and the columns its branches (not Defines or Redefines of the same name).
+   // The node type already excludes a Filter or Range before the score.
    if (!model)
       throw ConfigurationError("hepsift::DefineStreamed: no model given");
-   const std::string label = ROOT::Internal::RDF::GetDataSourceLabel(ROOT::RDF::RNode(df));
-   if (label != "TTreeDS")
-      throw ConfigurationError("hepsift: streamed batched scoring reads TTrees; the data source is " + label +
-                               ": use hepsift::DefineBatched");
-   const auto defined = df.GetDefinedColumnNames();
-   for (const auto &c : columns)
-      if (std::find(defined.begin(), defined.end(), c) != defined.end())
-         throw ConfigurationError("hepsift: column '" + c +
-                                  "' is defined on the data frame, not read from the tree; streamed batched "
-                                  "scoring reads branches: use hepsift::DefineBatched");
+   const std::string why = whyNotStreamable(df, columns);
+   if (!why.empty())
+      throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
+                               "; use hepsift::DefineBatched (two passes)");
    if (batchSize == 0)
       throw ConfigurationError("hepsift: batch size must be at least 1");
    if (columns.size() != model->nFeatures())

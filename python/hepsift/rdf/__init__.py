@@ -486,7 +486,7 @@ def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence
             return f"input '{entry}' is an expression or a Define, not a branch"
         if ctype not in _STREAMABLE:
             return f"input '{entry}' has type {ctype}, not a plain scalar branch type"
-    return None
+    return str(ROOT.hepsift.whyNotStreamable(df, list(columns))) or None
 
 
 def _is_distributed(df: Any) -> bool:
