@@ -189,6 +189,26 @@ def test_cuda_without_gpu(ROOT, mlp_onnx):
     assert fallback.provider == "cpu"
 
 
+def test_cuda_scores_match_the_cpu(ROOT, mixed_file, mlp_onnx):
+    """On a machine with a GPU and onnxruntime-gpu (scripts/gpu_check.sh): the CUDA provider,
+    streamed and two-pass batched and per event, gives the CPU's scores."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("no CUDA provider (install onnxruntime-gpu on a GPU machine)")
+    path, _ = mixed_file
+    gpu = hepsift.rdf.Model(mlp_onnx, provider="cuda")
+    assert gpu.provider == "cuda"
+    df = ROOT.RDataFrame("Events", str(path))
+    node = hepsift.rdf.define(df, "stream", gpu, batch_size=1024, strategy="stream")
+    node = hepsift.rdf.define(node, "two", gpu, batch_size=1024, strategy="two-pass")
+    node = hepsift.rdf.define(node, "pe", gpu)
+    node = hepsift.rdf.define(node, "cpu", hepsift.rdf.Model(mlp_onnx))
+    out = node.AsNumpy(["stream", "two", "pe", "cpu"])
+    for name in ("stream", "two", "pe"):  # TF32 matrix products on the GPU: 1e-3, not 1e-6
+        assert np.max(np.abs(out[name] - out["cpu"])) <= 1e-3, name
+
+
 def test_model_evaluate_matches_onnxruntime(ROOT, mlp_onnx):
     X = np.random.default_rng(5).normal(size=(300, 6))
     m = hepsift.rdf.Model(mlp_onnx)
