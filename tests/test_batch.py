@@ -186,3 +186,18 @@ def test_friend_tree_inputs_make_two_passes(ROOT, tmp_path, mlp_onnx):
     assert df.GetNRuns() == 2 and len(out["pe"]) == 3000  # first pass, then the analysis loop
     assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
     f.Close()
+
+
+def test_entry_list_makes_two_passes(ROOT, mixed_file, mlp_onnx):
+    path, arrays = mixed_file
+    f = ROOT.TFile.Open(str(path))
+    tree = f.Get("Events")
+    tree.Draw(">>hepsift_elist", "x_i > 0", "entrylist")
+    tree.SetEntryList(ROOT.gDirectory.Get("hepsift_elist"))
+    df = ROOT.RDataFrame(tree)
+    with pytest.raises(hepsift.ConfigurationError, match="entry list"):
+        hepsift.rdf.define(df, "s", mlp_onnx, batch_size=64, strategy="stream")
+    out = both_paths(ROOT, df, hepsift.rdf.Model(mlp_onnx), batch_size=100)  # auto: two passes
+    assert len(out["pe"]) == int(np.sum(arrays["x_i"] > 0))
+    assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+    f.Close()

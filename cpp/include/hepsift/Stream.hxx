@@ -246,6 +246,8 @@ inline std::string whyNotStreamable(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLo
    TTree *tree = source ? source->GetTree() : nullptr;
    if (!tree)
       return "the data frame has no tree";
+   if (tree->GetEntryList())
+      return "the tree has an entry list (its entries are not consecutive)";
    for (const auto &c : columns) {
       TBranch *branch = tree->GetBranch(c.c_str()); // on a TChain this loads its first tree
       TTree *own = tree->GetTree();
