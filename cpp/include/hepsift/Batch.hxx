@@ -14,8 +14,9 @@
 // every event loop over the same graph, and the position counts the entries reaching the
 // score node within the task. (rdfentry_ is not a usable key: under ImplicitMT over several
 // files it depends on the order in which files are opened, and differs between loops.) A
-// pass-through Filter node named "hepsift" advances the position; a DefinePerSample column
-// resets it at each task. The score column is read from the table by the slot's current key.
+// pass-through Filter node named "hepsift" advances the position; a DefinePerSample callback
+// resets it at each task (detail::countTaskEntries, shared with hepsift/Stream.hxx). The score
+// column is read from the table by the slot's current key.
 // hepsift/Stream.hxx (DefineStreamed) needs one loop and no table where it applies: on the
 // RDataFrame itself, with TTree branches as inputs.
 // Cost: the inputs are read twice when the analysis reads them too; the table holds
@@ -98,9 +99,55 @@ private:
 
 namespace detail {
 
+/// Element `s` of per-slot state, with a clear error for a slot that was not prepared.
+template <typename T>
+T &slotAt(std::vector<T> &slots, unsigned s)
+{
+   if (s >= slots.size())
+      throw EvaluationError("hepsift: slot " + std::to_string(s) + " but only " + std::to_string(slots.size()) +
+                            " slots were prepared for the batched score");
+   return slots[s];
+}
+
+/// The task counting of the batched scores (here and in hepsift/Stream.hxx): `onTask(slot,
+/// info)` runs when a slot starts a task (RSampleInfo: file, tree, entry range; called by
+/// RDataFrame at every task whether or not the column is read), and a pass-through Filter named
+/// "hepsift" sets `position(slot).current` to the position of the entry within its task.
+/// `position(slot)` returns the slot's state, with members `next` and `current`.
+template <typename OnTask, typename Position>
+ROOT::RDF::RNode countTaskEntries(ROOT::RDF::RNode df, std::string_view name, OnTask onTask, Position position)
+{
+   return df
+      .DefinePerSample("__hepsift_task_" + std::string(name),
+                       [onTask, position](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                          position(slot).next = 0;
+                          onTask(slot, info);
+                          return static_cast<ULong64_t>(info.EntryRange().first);
+                       })
+      .Filter(
+         [position](unsigned slot) {
+            auto &where = position(slot);
+            where.current = where.next++;
+            return true;
+         },
+         {"rdfslot_"}, "hepsift");
+}
+
+/// Defines column `name` from `scores(slot)` (nScores floats of the current entry): float for
+/// one score, ROOT::RVec<float> otherwise.
+template <typename Scores>
+ROOT::RDF::RNode defineScores(ROOT::RDF::RNode node, std::string_view name, std::size_t nScores, Scores scores)
+{
+   if (nScores == 1)
+      return node.DefineSlot(name, [scores](unsigned slot) { return *scores(slot); });
+   return node.DefineSlot(name, [scores, nScores](unsigned slot) {
+      const float *p = scores(slot);
+      return ROOT::VecOps::RVec<float>(p, p + nScores);
+   });
+}
+
 /// Per-slot position (task, k) of the entry being processed, shared by the nodes of one
-/// batched score: the DefinePerSample callback, the counting Filter, the collector and the
-/// lookup.
+/// batched score: the task callback, the counting Filter, the collector and the lookup.
 struct BatchCursor {
    struct Slot {
       ScoreTable::Task *task = nullptr;
@@ -110,13 +157,7 @@ struct BatchCursor {
    std::shared_ptr<ScoreTable> table;
    std::vector<Slot> slots;
 
-   Slot &slot(unsigned s)
-   {
-      if (s >= slots.size())
-         throw EvaluationError("hepsift: slot " + std::to_string(s) + " but only " + std::to_string(slots.size()) +
-                               " slots were prepared for the batched score");
-      return slots[s];
-   }
+   Slot &slot(unsigned s) { return slotAt(slots, s); }
 };
 
 } // namespace detail
@@ -203,23 +244,12 @@ ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<c
    auto cursor = std::make_shared<detail::BatchCursor>();
    cursor->table = std::make_shared<ScoreTable>(model->nScores());
    cursor->slots.resize(std::max(1u, df.GetNSlots()));
-   const std::string taskColumn = "__hepsift_task_" + std::string(name);
-   auto node =
-      ROOT::RDF::RNode(df)
-         .DefinePerSample(taskColumn,
-                          [cursor](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-                             auto &where = cursor->slot(slot);
-                             where.task = cursor->table->task(info);
-                             where.next = 0;
-                             return static_cast<ULong64_t>(info.EntryRange().first);
-                          })
-         .Filter(
-            [cursor](unsigned slot, ULong64_t) {
-               auto &where = cursor->slot(slot);
-               where.current = where.next++;
-               return true;
-            },
-            {"rdfslot_", taskColumn}, "hepsift");
+   auto node = detail::countTaskEntries(
+      df, name,
+      [cursor](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+         cursor->slot(slot).task = cursor->table->task(info);
+      },
+      [cursor](unsigned slot) -> detail::BatchCursor::Slot & { return cursor->slot(slot); });
    BatchCollector<Cols...> collect(model, cursor, columns, batchSize, options);
    std::vector<std::string> withEntry{"rdfentry_"};
    withEntry.insert(withEntry.end(), columns.begin(), columns.end());
@@ -227,16 +257,9 @@ ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<c
    collect.finish();
    if (tableOut)
       *tableOut = cursor->table;
-   if (model->nScores() == 1)
-      return node.DefineSlot(name, [cursor](unsigned slot) {
-         auto &where = cursor->slot(slot);
-         return *cursor->table->at(where.task, where.current);
-      });
-   const std::size_t k = model->nScores();
-   return node.DefineSlot(name, [cursor, k](unsigned slot) {
+   return detail::defineScores(node, name, model->nScores(), [cursor](unsigned slot) {
       auto &where = cursor->slot(slot);
-      const float *p = cursor->table->at(where.task, where.current);
-      return ROOT::VecOps::RVec<float>(p, p + k);
+      return cursor->table->at(where.task, where.current);
    });
 }
 

@@ -60,15 +60,22 @@ struct ScorerState {
    ScorerOptions options;
 };
 
+/// Throws NonFiniteInputError for `value` of `column` at `entry` ("17", "17 of file.root/Events").
+[[noreturn]] inline void throwNonFinite(const std::string &column, float value, const std::string &entry,
+                                        const Model &model)
+{
+   throw NonFiniteInputError("hepsift: input column '" + column + "' is " + (std::isnan(value) ? "NaN" : "infinite") +
+                             " at entry " + entry + " (model '" + model.path() +
+                             "'); Filter such events out first, or set checkFinite=false to pass them through");
+}
+
 [[noreturn]] inline void throwNonFinite(const ScorerState &s, std::size_t feature, ULong64_t entry, float value)
 {
    const std::string column =
       s.columns.size() == 1 && s.model->nFeatures() > 1
          ? s.columns[0] + "[" + std::to_string(feature) + "]"
          : (feature < s.columns.size() ? s.columns[feature] : "#" + std::to_string(feature));
-   throw NonFiniteInputError("hepsift: input column '" + column + "' is " + (std::isnan(value) ? "NaN" : "infinite") +
-                             " at entry " + std::to_string(entry) + " (model '" + s.model->path() +
-                             "'); Filter such events out first, or set checkFinite=false to pass them through");
+   throwNonFinite(column, value, std::to_string(entry), *s.model);
 }
 
 /// Converts one event's columns to float into `in` (nFeatures floats) and, unless disabled,

@@ -22,7 +22,7 @@
 #ifndef HEPSIFT_STREAM_HXX
 #define HEPSIFT_STREAM_HXX
 
-#include "hepsift/Scorer.hxx"
+#include "hepsift/Batch.hxx"
 
 #include <ROOT/RDataFrame.hxx>
 #include <ROOT/RTTreeDS.hxx>
@@ -284,13 +284,7 @@ struct StreamState {
    ScorerOptions options;
    std::vector<StreamSlot> slots;
 
-   StreamSlot &slot(unsigned s)
-   {
-      if (s >= slots.size())
-         throw EvaluationError("hepsift: slot " + std::to_string(s) + " but only " + std::to_string(slots.size()) +
-                               " slots were prepared for the streamed score");
-      return slots[s];
-   }
+   StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
 
    /// Scores of the current entry of slot `s` (nScores floats).
    const float *scores(unsigned s)
@@ -305,11 +299,8 @@ struct StreamState {
          if (options.checkFinite)
             for (std::size_t i = 0; i < n * nf; ++i)
                if (!std::isfinite(sl.ws.input()[i]))
-                  throw NonFiniteInputError(
-                     "hepsift: input column '" + sl.reader->columnName(i % nf) + "' is " +
-                     (std::isnan(sl.ws.input()[i]) ? "NaN" : "infinite") + " at entry " +
-                     std::to_string(sl.first + sl.current + i / nf) + " of " + sl.reader->sample() + " (model '" +
-                     model->path() + "'); Filter such events out first, or set checkFinite=false to pass them through");
+                  throwNonFinite(sl.reader->columnName(i % nf), sl.ws.input()[i],
+                                 std::to_string(sl.first + sl.current + i / nf) + " of " + sl.reader->sample(), *model);
          model->run(sl.ws, n);
          sl.blockFirst = sl.current;
          sl.blockN = n;
@@ -345,34 +336,19 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::
    state->options = options;
    for (unsigned s = 0; s < std::max(1u, df.GetNSlots()); ++s)
       state->slots.emplace_back(model->makeWorkspace(batchSize));
-   const std::string taskColumn = "__hepsift_stream_" + std::string(name);
-   auto node = ROOT::RDF::RNode(df)
-                  .DefinePerSample(taskColumn,
-                                   [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-                                      auto &sl = state->slot(slot);
-                                      const std::string sample = info.AsString();
-                                      if (!sl.reader || sl.reader->sample() != sample)
-                                         sl.reader = std::make_unique<detail::TreeBlockReader>(sample, state->columns);
-                                      sl.first = info.EntryRange().first;
-                                      sl.end = info.EntryRange().second;
-                                      sl.next = 0;
-                                      sl.blockN = 0;
-                                      return static_cast<ULong64_t>(sl.first);
-                                   })
-                  .Filter(
-                     [state](unsigned slot) {
-                        auto &sl = state->slot(slot);
-                        sl.current = sl.next++;
-                        return true;
-                     },
-                     {"rdfslot_"}, "hepsift");
-   if (model->nScores() == 1)
-      return node.DefineSlot(name, [state](unsigned slot) { return *state->scores(slot); });
-   const std::size_t k = model->nScores();
-   return node.DefineSlot(name, [state, k](unsigned slot) {
-      const float *p = state->scores(slot);
-      return ROOT::VecOps::RVec<float>(p, p + k);
-   });
+   auto node = detail::countTaskEntries(
+      df, name,
+      [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+         auto &sl = state->slot(slot);
+         const std::string sample = info.AsString();
+         if (!sl.reader || sl.reader->sample() != sample)
+            sl.reader = std::make_unique<detail::TreeBlockReader>(sample, state->columns);
+         sl.first = info.EntryRange().first;
+         sl.end = info.EntryRange().second;
+         sl.blockN = 0;
+      },
+      [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
+   return detail::defineScores(node, name, model->nScores(), [state](unsigned slot) { return state->scores(slot); });
 }
 
 } // namespace hepsift

@@ -49,12 +49,6 @@ _ARITHMETIC = {
     "int64_t", "uint64_t",
 }  # fmt: skip
 _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
-_STREAMABLE = {  # scalar branch types the streamed path reads (hepsift/Stream.hxx)
-    "float", "Float_t", "double", "Double_t", "int", "Int_t", "unsigned int", "UInt_t", "short", "Short_t",
-    "unsigned short", "UShort_t", "Long64_t", "ULong64_t", "long", "Long_t", "unsigned long", "ULong_t",
-    "long long", "unsigned long long", "char", "Char_t", "unsigned char", "UChar_t", "bool", "Bool_t",
-    "std::int64_t", "std::uint64_t", "std::int32_t", "std::uint32_t", "int64_t", "uint64_t", "int32_t", "uint32_t",
-}  # fmt: skip
 _ROOT_NODE = re.compile(r"^ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager(?:,\s*void)?>$")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
@@ -456,7 +450,7 @@ def define(
     batched = batch_size is not None and int(batch_size) > 1
     try:
         if batched and strategy != "two-pass":
-            why = _not_streamable(df, node, inputs, columns, types)
+            why = _not_streamable(df, node, inputs, columns)
             if why is None:
                 return ROOT.hepsift.pyroot.defineStreamed(df, name, model._ptr, columns, bool(check_finite),
                                                           int(batch_size))
@@ -470,22 +464,18 @@ def define(
         _reraise(exc)
 
 
-def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence[str],
-                    types: Sequence[str]) -> str | None:
-    """Why the streamed batched path cannot score these inputs on ``df`` (None if it can)."""
+def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence[str]) -> str | None:
+    """Why the streamed batched path cannot score these inputs on ``df`` (None if it can):
+    the graph and the expressions are checked here, the data source and the branches by
+    ``hepsift::whyNotStreamable``."""
     ROOT = load_library()
-    label = str(ROOT.Internal.RDF.GetDataSourceLabel(node))
-    if label != "TTreeDS":
-        return f"the data source is {label}, not a TTree"
     cpp = getattr(type(df), "__cpp_name__", "")
     if cpp != "ROOT::RDataFrame" and not _ROOT_NODE.match(cpp):
         return "the node is not the RDataFrame itself (a Filter or Range may come before the score)"
     defined = {str(c) for c in node.GetDefinedColumnNames()}
-    for entry, col, ctype in zip(inputs, columns, types):
+    for entry, col in zip(inputs, columns):
         if col != entry or col in defined:
             return f"input '{entry}' is an expression or a Define, not a branch"
-        if ctype not in _STREAMABLE:
-            return f"input '{entry}' has type {ctype}, not a plain scalar branch type"
     return str(ROOT.hepsift.whyNotStreamable(df, list(columns))) or None
 
 
