@@ -92,9 +92,12 @@ def test_vector_column_and_several_scores(ROOT, tmp_path):
     assert got.shape == (n, 3)
     assert np.max(np.abs(got - ref)) <= ATOL
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
-    # The first jet alone is an expression input of another model.
+    # The first jet alone is an expression input of another model: the caller passes it (a
+    # name stored in the model is never compiled), here with the guarded accessor.
     single = to_onnx(torch_mlp(1), tmp_path / "one.onnx", feature_names=["Jet_pt[0]"])
-    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(path)), "s", single).AsNumpy(["s"])
+    with pytest.raises(hepsift.MetadataError, match="Jet_pt"):
+        hepsift.rdf.define(ROOT.RDataFrame("Events", str(path)), "s", single)
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(path)), "s", single, ["hepsift::at(Jet_pt, 0)"]).AsNumpy(["s"])
     assert np.max(np.abs(out["s"] - onnx_predict(single, jets[:, :1]))) <= ATOL
 
 

@@ -3,6 +3,7 @@
 #include "OnnxWriter.hxx"
 
 #include "hepsift/Batch.hxx"
+#include "hepsift/Columns.hxx"
 #include "hepsift/Stream.hxx"
 
 #include <ROOT/RDataFrame.hxx>
@@ -113,6 +114,10 @@ int main()
       auto scored = hepsift::Define<float, float>(df, "s", m2, {"a", "nanny"});
       HS_CHECK_THROWS(scored.Sum<float>("s").GetValue(), hepsift::NonFiniteInputError,
                       "input column 'nanny' is NaN at entry 17");
+      hepsift::ScorerOptions labelled;
+      labelled.labels = {"a", "log(x) of the analysis"};
+      HS_CHECK_THROWS((hepsift::Define<float, float>(df, "s", m2, {"a", "nanny"}, labelled).Sum<float>("s").GetValue()),
+                      hepsift::NonFiniteInputError, "input column 'log(x) of the analysis' is NaN at entry 17");
       hepsift::ScorerOptions pass;
       pass.checkFinite = false;
       auto passed = hepsift::Define<float, float>(df, "s", m2, {"a", "nanny"}, pass);
@@ -177,6 +182,14 @@ int main()
                       hepsift::ConfigurationError, "column 'twice' is defined on the data frame");
       HS_CHECK_THROWS((hepsift::DefineStreamed(df.Redefine("a", "2 * a"), "s", m2, {"a", "nanny"}, 64)),
                       hepsift::ConfigurationError, "column 'a' is defined on the data frame");
+   }
+
+   // Guarded element access: -999 (or the given value) past the end of a collection.
+   {
+      const ROOT::RVecD jets{50., 30.};
+      HS_CHECK(hepsift::at(jets, 1) == 30.f);
+      HS_CHECK(hepsift::at(jets, 2) == hepsift::kMissing && hepsift::kMissing == -999.f);
+      HS_CHECK(hepsift::at(ROOT::RVecI{}, 0, 0.f) == 0.f);
    }
 
    // The same scores with implicit multi-threading (2 threads: one model, per-slot buffers).

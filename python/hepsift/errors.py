@@ -13,6 +13,7 @@ __all__ = [
     "HepsiftError",
     "ConfigurationError",
     "ModelError",
+    "MetadataError",
     "InputMismatchError",
     "EvaluationError",
     "NonFiniteInputError",
@@ -34,6 +35,11 @@ class ConfigurationError(HepsiftError, ValueError):
 
 class ModelError(ConfigurationError):
     """Raised when a model file is missing, unreadable, not ONNX, or of an unsupported form."""
+
+
+class MetadataError(ModelError):
+    """Raised when a model file's metadata is malformed, or names something hepsift will not
+    bind: names stored in a model are data, bound only to existing columns, never compiled."""
 
 
 class InputMismatchError(ConfigurationError):

@@ -35,6 +35,9 @@ namespace hepsift {
 struct ScorerOptions {
    /// Throw NonFiniteInputError on a NaN or infinite input (default); false passes it on.
    bool checkFinite = true;
+   /// Names of the inputs in error messages, one per column (default: the column names);
+   /// e.g. the caller's expressions behind internal columns.
+   std::vector<std::string> labels;
 };
 
 namespace detail {
@@ -71,10 +74,10 @@ struct ScorerState {
 
 [[noreturn]] inline void throwNonFinite(const ScorerState &s, std::size_t feature, ULong64_t entry, float value)
 {
-   const std::string column =
-      s.columns.size() == 1 && s.model->nFeatures() > 1
-         ? s.columns[0] + "[" + std::to_string(feature) + "]"
-         : (feature < s.columns.size() ? s.columns[feature] : "#" + std::to_string(feature));
+   const auto &names = s.options.labels.size() == s.columns.size() ? s.options.labels : s.columns;
+   const std::string column = names.size() == 1 && s.model->nFeatures() > 1
+                                 ? names[0] + "[" + std::to_string(feature) + "]"
+                                 : (feature < names.size() ? names[feature] : "#" + std::to_string(feature));
    throwNonFinite(column, value, std::to_string(entry), *s.model);
 }
 

@@ -54,6 +54,7 @@ _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI":
 
 _PYROOT_HELPERS = r"""
 #include "hepsift/Batch.hxx"
+#include "hepsift/Columns.hxx"
 #include "hepsift/Expression.hxx"
 #include "hepsift/Stream.hxx"
 namespace hepsift { namespace pyroot {
@@ -285,7 +286,7 @@ def _declare_definer(types: Sequence[str], multi: bool, batched: bool) -> str:
     """Declare (once) a C++ function defining a score column for these column types."""
     scorer = "MultiScorer" if multi else "Scorer"
     signature = f"{'Batched' if batched else scorer}<{', '.join(types)}>"
-    fname = "define_" + hashlib.sha1(signature.encode()).hexdigest()[:16]
+    fname = "define_" + hashlib.sha1(f"{signature}|labels".encode()).hexdigest()[:16]
     if fname not in _DECLARED:
         if batched:
             body = f"return hepsift::DefineBatched<{', '.join(types)}>(df, name, model, columns, batchSize, options);"
@@ -295,10 +296,12 @@ def _declare_definer(types: Sequence[str], multi: bool, batched: bool) -> str:
         code = f"""
 namespace hepsift {{ namespace pyroot {{
 ROOT::RDF::RNode {fname}(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const hepsift::Model> model,
-                         const std::vector<std::string> &columns, bool checkFinite, std::size_t batchSize)
+                         const std::vector<std::string> &columns, bool checkFinite, std::size_t batchSize,
+                         const std::vector<std::string> &labels)
 {{
    hepsift::ScorerOptions options;
    options.checkFinite = checkFinite;
+   options.labels = labels;
    {body}
 }}
 }}}}
@@ -384,13 +387,9 @@ def define(
                       allow_fallback=allow_fallback, output=output)
     if _is_distributed(df):
         return _define_distributed(df, name, model, inputs, check_finite, batch_size)
+    from_model = inputs is None
     if inputs is None:
-        inputs = model.feature_names
-        if not inputs:
-            raise errors.InputMismatchError(
-                f"model '{model.path}' stores no feature names (a plain ONNX model); "
-                f"pass inputs=[...] with its {model.n_features} input columns or expressions in order"
-            )
+        inputs = _model_inputs(model)
     elif isinstance(inputs, str):
         inputs = [inputs]
     inputs = [str(i) for i in inputs]
@@ -403,21 +402,22 @@ def define(
     existing = set(column_names(node))
     if name in existing:
         raise errors.ConfigurationError(f"column '{name}' already exists; choose another name for the score")
+    if from_model:
+        _check_model_names(model, inputs, existing)
     columns: list[str] = []
     for k, entry in enumerate(inputs):
         if entry in existing:
             columns.append(entry)
             continue
         tmp = f"__hepsift_{name}_in{k}"
-        try:
-            with _quiet_cling():
+        with _cling_diagnostics() as diagnostics:
+            try:
                 node = ROOT.RDF.AsRNode(node.Define(tmp, entry))
-        except Exception as exc:  # cling compile error of the expression
-            close = difflib.get_close_matches(entry, sorted(existing), n=5, cutoff=0.5)
-            hint = f"; nearest columns: {', '.join(close)}" if close else ""
-            raise errors.MissingBranchError(
-                f"input '{entry}' of model '{model.path}' is neither a column nor a valid RDataFrame expression{hint}"
-            ) from exc
+                failure: BaseException | None = None
+            except Exception as exc:  # cling compile error of the expression
+                failure = exc
+        if failure is not None:
+            raise errors.MissingBranchError(_expression_error(entry, model.path, existing, diagnostics.text)) from failure
         columns.append(tmp)
 
     types: list[str] = []
@@ -459,7 +459,7 @@ def define(
                                                 "use strategy='two-pass' (or 'auto')")
         fname = _declare_definer(types, multi=model.n_scores > 1, batched=batched)
         return getattr(ROOT.hepsift.pyroot, fname)(node, name, model._ptr, columns, bool(check_finite),
-                                                   int(batch_size or 1))
+                                                   int(batch_size or 1), list(inputs))
     except errors.HepsiftError as exc:
         _reraise(exc)
 
@@ -528,11 +528,10 @@ def _define_distributed(df: Any, name: str, model: Model, inputs: Sequence[str] 
     ROOT = load_library()
     if batch_size not in (None, 1):
         raise errors.ConfigurationError("batch_size is not supported on distributed data frames; use the per-event path")
-    inputs = list(inputs) if inputs is not None else model.feature_names
-    if not inputs:
-        raise errors.InputMismatchError(
-            f"model '{model.path}' stores no feature names (a plain ONNX model); pass inputs=[...]"
-        )
+    if inputs is None:
+        inputs = _model_inputs(model)
+        _check_model_names(model, inputs, set(column_names(df)))
+    inputs = [str(i) for i in inputs]
     if len(inputs) != model.n_features:
         raise errors.InputMismatchError(
             f"model '{model.path}' takes {model.n_features} features but {len(inputs)} inputs were given "
@@ -548,22 +547,91 @@ def _define_distributed(df: Any, name: str, model: Model, inputs: Sequence[str] 
     return df.Define(name, expression)
 
 
-class _quiet_cling:
-    """Silence cling's diagnostics (written to file descriptor 2) while an expression is
-    tried: a failure is reported by :func:`define` itself."""
+def _model_inputs(model: Model) -> list[str]:
+    """The feature names stored in the model, as the default inputs of :func:`define`."""
+    names = model.feature_names
+    if not names:
+        raise errors.InputMismatchError(
+            f"model '{model.path}' stores no feature names (a plain ONNX model); "
+            f"pass inputs=[...] with its {model.n_features} input columns or expressions in order"
+        )
+    return names
 
-    def __enter__(self) -> None:
+
+def _check_model_names(model: Model, names: Sequence[str], existing: set[str]) -> None:
+    """Names read from a model file are data: each must be an existing column of the frame.
+
+    They are never handed to cling as expressions, so a model file cannot run code; an
+    expression must come from the caller's ``inputs=``.
+    """
+    bad = [(k, n) for k, n in enumerate(names) if n not in existing]
+    if not bad:
+        return
+    listed = "; ".join(
+        f"feature {k} {n!r}" + (f" (nearest columns: {', '.join(near)})" if (near := _near(n, existing)) else "")
+        for k, n in bad
+    )
+    raise errors.MetadataError(
+        f"model '{model.path}': its metadata field 'hepsift.features' names {len(bad)} input(s) that are not "
+        f"columns of the data frame: {listed}. Names stored in a model file are bound only to existing columns and "
+        "are never compiled; to compute an input from an expression, pass it yourself: "
+        "define(df, name, model, inputs=[...]) (hepsift apply --inputs ...)"
+    )
+
+
+def _near(name: str, existing: set[str] | Sequence[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, sorted(existing), n=n, cutoff=0.6)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_CPP_WORDS = {
+    "static_cast", "float", "double", "int", "unsigned", "long", "bool", "true", "false", "std", "ROOT", "VecOps",
+    "RVec", "abs", "fabs", "sqrt", "exp", "log", "pow", "sin", "cos", "tan", "atan2", "min", "max", "size",
+    "Sum", "Max", "Min", "Mean", "rdfentry_", "rdfslot_", "TMath", "Pi", "hepsift", "const", "auto", "return",
+}  # fmt: skip
+
+
+def _expression_error(entry: str, path: str, existing: set[str], diagnostics: str) -> str:
+    """Message for an input that is neither a column nor a compilable expression: the unknown
+    names in it with their nearest columns, and cling's own first error line."""
+    unknown = []
+    for word in dict.fromkeys(_IDENTIFIER.findall(entry)):
+        head = word.split(".")[0]
+        if word in existing or head in existing or head in _CPP_WORDS:
+            continue
+        near = _near(word, existing)
+        unknown.append(f"'{word}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    text = f"input '{entry}' of model '{path}' is neither a column nor a valid RDataFrame expression"
+    if unknown:
+        text += f": unknown name(s) {', '.join(unknown)}"
+    errors_found = [ln.strip() for ln in diagnostics.splitlines() if "error:" in ln]
+    if errors_found:
+        text += f"; the compiler said: {errors_found[0].split('error:', 1)[1].strip()}"
+    return text
+
+
+class _cling_diagnostics:
+    """Capture cling's diagnostics (written to file descriptor 2) while an expression is
+    tried; a failure is reported by :func:`define` itself, with the compiler's message."""
+
+    text = ""
+
+    def __enter__(self) -> _cling_diagnostics:
         import sys
+        import tempfile
 
         sys.stderr.flush()
         self._saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         os.dup2(self._saved, 2)
         os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode("utf-8", "replace")
+        self._file.close()
 
 
 from hepsift.rdf._generate import generate  # noqa: E402  (needs the names above)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from hepsift import errors
@@ -17,6 +18,7 @@ from hepsift import errors
 __all__ = ["generate"]
 
 GENERATED_FEATURES_KEY = "hepsift.generated_features"
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _NOISE_CODE = r"""
 #include <cmath>
@@ -102,6 +104,12 @@ def generate(model: Any, n: int, seed: int, *, threads: int | None = None) -> An
         )
     names_json = model.metadata.get(GENERATED_FEATURES_KEY)
     names = json.loads(names_json) if names_json else [f"x{i}" for i in range(model.n_scores)]
+    bad = [n for n in names if not isinstance(n, str) or not _COLUMN_NAME.fullmatch(n) or n.startswith("__hepsift")]
+    if bad:
+        raise errors.MetadataError(
+            f"model '{model.path}': metadata field '{GENERATED_FEATURES_KEY}' holds {bad!r}, which are not plain "
+            "column names (letters, digits and underscores); names stored in a model file are data and never compiled"
+        )
     if len(names) != model.n_scores:
         raise errors.ModelError(
             f"model '{model.path}' names {len(names)} generated features but has {model.n_scores} outputs"

@@ -40,6 +40,23 @@ def _as_float_arrays(*values: Any) -> list[np.ndarray]:
     return out
 
 
+def _counts(what: str, s: Any, b: Any, sigma_b: Any = 0.0) -> list[np.ndarray]:
+    """The one sign and range check of every significance: finite ``s >= 0``, ``b > 0``,
+    ``sigma_b >= 0``, with the offending values named."""
+    arrays = _as_float_arrays(s, b, sigma_b)
+    for name, a in zip(("s", "b", "sigma_b"), arrays):
+        if not np.all(np.isfinite(a)):
+            raise DataError(f"{what}: {name} must be finite, got {a[~np.isfinite(a)].ravel()[:3].tolist()}")
+    s_, b_, sb_ = arrays
+    if np.any(b_ <= 0):
+        raise DataError(f"{what}: background must be positive, got b = {b_[b_ <= 0].ravel()[:3].tolist()}")
+    if np.any(s_ < 0):
+        raise DataError(f"{what}: signal must be non-negative, got s = {s_[s_ < 0].ravel()[:3].tolist()}")
+    if np.any(sb_ < 0):
+        raise DataError(f"{what}: sigma_b must be non-negative, got {sb_[sb_ < 0].ravel()[:3].tolist()}")
+    return arrays
+
+
 def _scalar_or_array(x: np.ndarray) -> float | np.ndarray:
     return float(x) if np.ndim(x) == 0 else x
 
@@ -60,16 +77,14 @@ def simple_significance(s: Any, b: Any) -> float | np.ndarray:
     Raises
     ------
     hepsift.errors.DataError
-        If any ``b <= 0``, or an input is NaN.
+        If any ``b <= 0`` or ``s < 0``, or an input is NaN or infinite.
 
     Examples
     --------
     >>> simple_significance(10.0, 100.0)
     1.0
     """
-    s_, b_ = _as_float_arrays(s, b)
-    if np.any(b_ <= 0):
-        raise DataError("background must be positive for s/sqrt(b), got b <= 0")
+    s_, b_, _ = _counts("s/sqrt(b)", s, b)
     return _scalar_or_array(s_ / np.sqrt(b_))
 
 
@@ -105,20 +120,14 @@ def asimov_significance(s: Any, b: Any, sigma_b: Any = 0.0) -> float | np.ndarra
     Raises
     ------
     hepsift.errors.DataError
-        If ``b <= 0``, ``s < 0``, ``sigma_b < 0``, or an input is NaN.
+        If ``b <= 0``, ``s < 0``, ``sigma_b < 0``, or an input is NaN or infinite.
 
     Examples
     --------
     >>> round(asimov_significance(10.0, 100.0), 4)
     0.9836
     """
-    s_, b_, sb_ = _as_float_arrays(s, b, sigma_b)
-    if np.any(b_ <= 0):
-        raise DataError("background must be positive for the Asimov significance, got b <= 0")
-    if np.any(s_ < 0):
-        raise DataError("signal must be non-negative for the Asimov significance")
-    if np.any(sb_ < 0):
-        raise DataError("sigma_b must be non-negative")
+    s_, b_, sb_ = _counts("Asimov significance", s, b, sigma_b)
     s_, b_, sb_ = np.broadcast_arrays(s_, b_, sb_)
     var = sb_**2
     with np.errstate(divide="ignore", invalid="ignore"):
