@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import mixed_arrays, write_tree
 
+import hepsift
 import hepsift.rdf
 
 pytest.importorskip("distributed")
@@ -37,3 +38,21 @@ def test_dask_histogram_equals_local(ROOT, tmp_path, mlp_onnx, client):
     want = np.array([local.GetBinContent(i) for i in range(22)])
     assert remote.GetEntries() == local.GetEntries() > 1000
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_names_from_a_model_file_are_never_compiled_on_workers(ROOT, tmp_path, mlp_onnx, client):
+    """A stored feature name that is not a column is refused on distributed data frames too."""
+    import json
+
+    from conftest import MIXED
+    from test_security_models import set_metadata
+
+    marker = tmp_path / "pwned"
+    names = list(MIXED)
+    names[2] = f'x_i + 0*gSystem->Exec("touch {marker}")'
+    crafted = set_metadata(mlp_onnx, tmp_path / "crafted.onnx", "hepsift.features", json.dumps(names))
+    files = [str(write_tree(tmp_path / "d.root", mixed_arrays(1000, seed=3)))]
+    ddf = ROOT.RDataFrame("Events", files, executor=client, npartitions=2)
+    with pytest.raises(hepsift.MetadataError, match="hepsift.features"):
+        hepsift.rdf.define(ddf, "score", str(crafted))
+    assert not marker.exists()
