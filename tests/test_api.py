@@ -7,7 +7,7 @@ import hepsift.rdf
 
 def test_top_level_api():
     assert hepsift.__all__ == [
-        "__version__", "HepsiftError", "ConfigurationError", "ModelError", "InputMismatchError",
+        "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "DataError", "MissingBranchError",
         "NotFittedError", "DependencyError",
     ]
@@ -18,7 +18,8 @@ def test_rdf_api():
 
 
 def test_export_api():
-    assert sorted(hepsift.export.__all__) == ["KINDS", "add_metadata", "onnx_predict", "read_metadata", "to_onnx"]
+    assert sorted(hepsift.export.__all__) == ["KINDS", "add_metadata", "onnx_predict", "read_metadata", "to_onnx",
+                                             "verify_digest"]
 
 
 def test_error_hierarchy():
@@ -26,6 +27,7 @@ def test_error_hierarchy():
         assert issubclass(getattr(hepsift, name), hepsift.HepsiftError)
     assert issubclass(hepsift.NonFiniteInputError, hepsift.EvaluationError)
     assert issubclass(hepsift.ModelError, hepsift.ConfigurationError)
+    assert issubclass(hepsift.MetadataError, hepsift.ModelError)
     assert str(hepsift.MissingBranchError("no branch 'x'")) == "no branch 'x'"
 
 

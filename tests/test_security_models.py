@@ -16,9 +16,12 @@ import hepsift
 import hepsift.rdf
 
 
-def set_metadata(src: Path, dst: Path, key: str, value: str) -> Path:
-    """Copy an ONNX file with one metadata property replaced (what a hostile editor would do)."""
+def set_metadata(src: Path, dst: Path, key: str, value: str, reseal: bool = True) -> Path:
+    """Copy an ONNX file with one metadata property replaced (what a hostile editor would do;
+    ``reseal``: one who also recomputes the digest)."""
     import onnx
+
+    from hepsift.export._metadata import seal
 
     model = onnx.load(str(src))
     for prop in model.metadata_props:
@@ -27,6 +30,8 @@ def set_metadata(src: Path, dst: Path, key: str, value: str) -> Path:
             break
     else:
         raise AssertionError(f"{src} has no metadata property {key}")
+    if reseal:
+        seal(model)
     onnx.save(model, str(dst))
     return dst
 
@@ -127,3 +132,22 @@ def test_generated_feature_names_must_be_plain_names(ROOT, tmp_path):
     with pytest.raises(hepsift.MetadataError, match="hepsift.generated_features"):
         hepsift.rdf.generate(str(bad), 10, seed=1)
     assert not marker.exists()
+
+
+def test_edit_after_export_is_detected_by_the_digest(ROOT, mixed_file, mlp_onnx, tmp_path):
+    """Swapping two stored feature names (both real columns) would silently bind the wrong
+    columns: the digest written at export refuses the file; verify=False opts out."""
+    from hepsift.export import read_metadata, verify_digest
+
+    assert read_metadata(mlp_onnx)["digest"].startswith("sha256:") and verify_digest(mlp_onnx) is True
+    names = list(MIXED)
+    names[0], names[1] = names[1], names[0]
+    swapped = set_metadata(mlp_onnx, tmp_path / "swapped.onnx", "hepsift.features", json.dumps(names), reseal=False)
+    assert verify_digest(swapped) is False
+    df = ROOT.RDataFrame("Events", str(mixed_file[0]))
+    with pytest.raises(hepsift.MetadataError, match="modified after export"):
+        hepsift.rdf.define(df, "score", str(swapped))
+    model = hepsift.rdf.Model(str(swapped), verify=False)
+    assert model.feature_names[:2] == [MIXED[1], MIXED[0]]
+    res = run([sys.executable, "-m", "hepsift.cli", "info", str(swapped)])
+    assert res.returncode == 1 and "modified after export" in res.stderr

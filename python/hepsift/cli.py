@@ -93,6 +93,7 @@ def _info_run(args: argparse.Namespace) -> int:
         "feature_names": m.feature_names,
         "outputs": m.output_names,
         "n_scores": m.n_scores,
+        "digest": m.metadata.get("hepsift.digest", "none (plain ONNX)") + (" (verified)" if "hepsift.digest" in m.metadata else ""),
         "metadata": m.metadata,
     }
     if args.json:

@@ -25,9 +25,9 @@ import numpy as np
 
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DependencyError, ModelError
-from hepsift.export._metadata import KINDS, add_metadata, read_metadata
+from hepsift.export._metadata import KINDS, add_metadata, read_metadata, seal, verify_digest
 
-__all__ = ["to_onnx", "add_metadata", "read_metadata", "onnx_predict", "KINDS"]
+__all__ = ["to_onnx", "add_metadata", "read_metadata", "verify_digest", "onnx_predict", "KINDS"]
 
 
 def onnx_predict(path: str | os.PathLike[str], X: np.ndarray, output: str | None = None) -> np.ndarray:
@@ -218,6 +218,7 @@ def to_onnx(
     add_metadata(proto, features=feature_names, kind=kind, score_output=score, thresholds=thresholds,
                  mass_parameter=mass_parameter, provenance=prov)
     onnx.checker.check_model(proto)
+    seal(proto)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,15 @@ Keys written into ``ModelProto.metadata_props`` (all values are strings):
 ``hepsift.thresholds``     JSON object ``{"1e-2": cut, ...}``: score cuts at background
                            efficiencies (optional)
 ``hepsift.provenance``     JSON object: versions, seeds, configuration (optional)
+``hepsift.digest``         ``sha256:<hex>`` of the graph, the opsets and every other
+                           metadata property, written last (see :func:`seal`)
 =========================  ============================================================
+
+The digest makes an edit after export visible: swapping two stored feature names, changing
+a threshold or a weight. :class:`hepsift.rdf.Model` and ``hepsift info`` check it; a file
+whose digest does not match is refused (:class:`hepsift.MetadataError`) unless the caller
+opts out (``verify=False``). It guards against accidents and naive edits, not against
+someone who recomputes it: it is a checksum, not a signature.
 
 The C++ ``hepsift::Model`` reads ``hepsift.features`` (to bind columns by name),
 ``hepsift.kind``, ``hepsift.version`` and ``hepsift.score_output``.
@@ -28,7 +36,9 @@ from typing import Any
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError
 
-__all__ = ["KINDS", "add_metadata", "read_metadata"]
+__all__ = ["KINDS", "DIGEST_KEY", "add_metadata", "read_metadata", "seal", "digest", "verify_digest"]
+
+DIGEST_KEY = "hepsift.digest"
 
 KINDS = ("classifier", "regressor", "anomaly", "generator", "density_ratio")
 
@@ -92,7 +102,46 @@ def add_metadata(
         else:
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
+    return seal(model)
+
+
+def digest(model: Any) -> str:
+    """``sha256:<hex>`` of an ``onnx.ModelProto``'s graph, opset imports and metadata (all
+    properties but the digest itself, sorted by key)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(model.graph.SerializeToString(deterministic=True))
+    for opset in model.opset_import:
+        h.update(opset.SerializeToString(deterministic=True))
+    props = sorted((p.key, p.value) for p in model.metadata_props if p.key != DIGEST_KEY)
+    h.update(json.dumps(props).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def seal(model: Any) -> Any:
+    """Write (or rewrite) ``hepsift.digest`` into ``model``; call after every other change."""
+    value = digest(model)
+    for p in model.metadata_props:
+        if p.key == DIGEST_KEY:
+            p.value = value
+            return model
+    entry = model.metadata_props.add()
+    entry.key, entry.value = DIGEST_KEY, value
     return model
+
+
+def verify_digest(model: Any) -> bool | None:
+    """True when the stored digest matches, False when it does not, None when there is none
+    (a plain ONNX file, or one written before digests). ``model``: ModelProto or path."""
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        import onnx
+
+        model = onnx.load(model, load_external_data=False)
+    stored = next((p.value for p in model.metadata_props if p.key == DIGEST_KEY), None)
+    if stored is None:
+        return None
+    return stored == digest(model)
 
 
 def read_metadata(model: Any) -> dict[str, Any]:
@@ -119,5 +168,6 @@ def read_metadata(model: Any) -> dict[str, Any]:
         "mass_parameter": raw.get("hepsift.mass_parameter"),
         "thresholds": _json("hepsift.thresholds"),
         "provenance": _json("hepsift.provenance"),
+        "digest": raw.get(DIGEST_KEY),
         "raw": raw,
     }

@@ -168,6 +168,10 @@ class Model:
     output : str, optional
         Name of the output that is the score (default: the model's metadata, else the first
         float output).
+    verify : bool, default True
+        Check the file's ``hepsift.digest`` (graph and metadata as exported) and raise
+        :class:`hepsift.MetadataError` when it does not match, i.e. when the file was edited
+        after export. Files without a digest (plain ONNX) are accepted.
     """
 
     def __init__(
@@ -178,6 +182,7 @@ class Model:
         threads: int = 1,
         allow_fallback: bool = False,
         output: str | None = None,
+        verify: bool = True,
     ) -> None:
         ROOT = load_library()
         self.path = str(Path(path))
@@ -186,6 +191,15 @@ class Model:
         except errors.HepsiftError as exc:
             _reraise(exc)
         self._cpp = self._ptr  # cppyy proxies the shared_ptr as the Model itself
+        if verify:
+            from hepsift.export import verify_digest
+
+            if verify_digest(self.path) is False:
+                raise errors.MetadataError(
+                    f"model '{self.path}' was modified after export: its graph or metadata no longer match the stored "
+                    "'hepsift.digest'. Re-export it, or open it with hepsift.rdf.Model(path, verify=False) if you "
+                    "trust the change"
+                )
 
     @property
     def n_features(self) -> int:
