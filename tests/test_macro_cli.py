@@ -99,3 +99,26 @@ def test_compiled_program_with_config_flags(tmp_path, mlp_onnx):
     value, nfeat = res.stdout.split()
     assert int(nfeat) == 6
     assert float(value) == pytest.approx(float(onnx_predict(mlp_onnx, np.full((1, 6), 0.5))[0]), abs=1e-6)
+
+
+def test_rdataframe_program_with_config_flags_alone(tmp_path, mixed_file, mlp_onnx):
+    """The README's one-line build: an RDataFrame program that includes hepsift/Scorer.hxx
+    compiles and links with `hepsift config --cflags --ldflags` and nothing else."""
+    src = tmp_path / "rdf_app.cxx"
+    src.write_text(
+        "#include <hepsift/Scorer.hxx>\n#include <ROOT/RDataFrame.hxx>\n#include <cstdio>\n"
+        "int main(int, char **argv) {\n"
+        "  auto model = std::make_shared<const hepsift::Model>(argv[2]);\n"
+        "  ROOT::RDataFrame df(\"Events\", argv[1]);\n"
+        "  auto s = hepsift::Define<float, double, int, Long64_t, unsigned int, bool>(df, \"s\", model,\n"
+        "      {\"x_f\", \"x_d\", \"x_i\", \"x_l\", \"x_u\", \"x_b\"}).Sum<float>(\"s\");\n"
+        "  std::printf(\"%.6f\\n\", *s); return 0; }\n"
+    )
+    flags = run([sys.executable, "-m", "hepsift.cli", "config", "--cflags", "--ldflags"], timeout=60).stdout.split()
+    exe = tmp_path / "rdf_app"
+    build = run(["g++", str(src), "-o", str(exe), *flags], timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    res = run([str(exe), str(mixed_file[0]), str(mlp_onnx)], timeout=120)
+    assert res.returncode == 0, res.stderr
+    X = np.stack([np.asarray(v, dtype=np.float32) for v in mixed_file[1].values()], axis=1)
+    assert float(res.stdout) == pytest.approx(float(np.sum(onnx_predict(mlp_onnx, X), dtype=np.float64)), rel=1e-5)

@@ -9,7 +9,11 @@ from pathlib import Path
 
 from hepsift.errors import ConfigurationError, DependencyError
 
-__all__ = ["package_dir", "library_path", "include_dir", "cmake_dir", "onnxruntime_library", "root_dir"]
+__all__ = ["package_dir", "library_path", "include_dir", "cmake_dir", "onnxruntime_library", "root_dir", "root_flags"]
+
+#: ROOT libraries an RDataFrame program that includes hepsift/Scorer.hxx links against.
+ROOT_LIBRARIES = ("ROOTDataFrame", "ROOTVecOps", "ROOTNTuple", "Tree", "RIO", "Hist", "MathCore", "Imt", "Thread",
+                  "Core")
 
 
 def package_dir() -> Path:
@@ -84,3 +88,35 @@ def root_dir() -> Path | None:
     if spec is None or spec.origin is None:
         return None
     return Path(spec.origin).parent
+
+
+def root_flags() -> tuple[list[str], list[str]] | None:
+    """Compiler and linker flags of ROOT for an RDataFrame program, or None without ROOT.
+
+    A full ROOT installation answers through ``root-config``. The PyPI wheel of ROOT ships a
+    ``root-config`` that points at its build prefix, so there the flags are made from the
+    Python module's ``include`` and ``lib`` folders, with an rpath and
+    ``--allow-shlib-undefined`` (the wheel's bundled libraries resolve some symbols at run time).
+    """
+    import shutil
+    import subprocess
+
+    root = root_dir()
+    if root is not None and (root / "include" / "ROOT" / "RDataFrame.hxx").is_file():
+        lib = root / "lib"
+        return (
+            [f"-I{root / 'include'}"],
+            [f"-L{lib}", *(f"-l{name}" for name in ROOT_LIBRARIES), f"-Wl,-rpath,{lib}", "-Wl,--allow-shlib-undefined",
+             "-pthread"],
+        )
+    exe = shutil.which("root-config")
+    if exe is None:
+        return None
+    try:
+        cflags = subprocess.run([exe, "--cflags"], capture_output=True, text=True, check=True).stdout.split()
+        libs = subprocess.run([exe, "--libs"], capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    libdir = next((f[2:] for f in libs if f.startswith("-L")), None)
+    extra = ["-lROOTDataFrame", "-lROOTVecOps"] + ([f"-Wl,-rpath,{libdir}"] if libdir else [])
+    return [f for f in cflags if not f.startswith("-std=")], libs + extra

@@ -27,8 +27,8 @@ __all__ = ["main", "COMMANDS"]
 # ---- config ---------------------------------------------------------------------------
 def _config_args(p: argparse.ArgumentParser) -> None:
     for flag, text in [
-        ("--cflags", "compiler flags (C++17, include folder)"),
-        ("--ldflags", "linker flags for libhepsift (with rpath)"),
+        ("--cflags", "compiler flags (C++17, hepsift's and ROOT's include folders)"),
+        ("--ldflags", "linker flags for libhepsift and ROOT's RDataFrame libraries (with rpaths)"),
         ("--libdir", "folder of libhepsift.so"),
         ("--includedir", "folder holding hepsift/*.hxx"),
         ("--cmake-prefix", "prefix for CMAKE_PREFIX_PATH (find_package(hepsift))"),
@@ -46,10 +46,11 @@ def _config_run(args: argparse.Namespace) -> int:
     out: list[str] = []
     if args.version:
         out.append(__version__)
+    root = _paths.root_flags()
     if args.cflags:
-        out.append(f"-std=c++17 -I{inc}")
+        out.append(" ".join([f"-std=c++17 -I{inc}", *(root[0] if root else [])]))
     if args.ldflags:
-        out.append(f"-L{lib.parent} -lhepsift -Wl,-rpath,{lib.parent}")
+        out.append(" ".join([f"-L{lib.parent} -lhepsift -Wl,-rpath,{lib.parent}", *(root[1] if root else [])]))
     if args.libdir:
         out.append(str(lib.parent))
     if args.includedir:
