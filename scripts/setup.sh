@@ -16,13 +16,18 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --upgrade "pip>=24"
-"${pip[@]}" install "scikit-build-core==1.1.2"
-# The pinned dependencies first (torch==2.13.0 is the CPU build), so that the C++ build finds
-# this environment's ONNX Runtime; then hepsift itself, built against them.
+"${pip[@]}" install -c constraints.txt scikit-build-core
+# The dependencies first, at the versions of constraints.txt (torch==2.13.0 is the CPU build), so
+# that the C++ build finds this environment's ONNX Runtime; then hepsift itself with every extra.
 deps=$(mktemp)
-"$venv/bin/python" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" > "$deps"
-"${pip[@]}" install -r "$deps"
+"$venv/bin/python" - > "$deps" <<'PY'
+import tomllib
+p = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = p["optional-dependencies"]
+print("\n".join(p["dependencies"] + [d for name in extras for d in extras[name] if not d.startswith("hepsift")]))
+PY
+"${pip[@]}" install -c constraints.txt -r "$deps"
 rm -f "$deps"
-"${pip[@]}" install --no-build-isolation ".[test]"
+"${pip[@]}" install --no-build-isolation -c constraints.txt ".[all,test]"
 "$venv/bin/hepsift" config --version >/dev/null
 echo "hepsift: ready in $venv (activate with: source $venv/bin/activate)"

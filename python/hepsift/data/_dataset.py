@@ -402,12 +402,9 @@ class Dataset:
         ``"smote:<class name>"`` and, if the set has a mass, the mass of their seed event's
         nearest original. The weights of each class are then rescaled to keep its expected yield.
         """
-        try:
-            from imblearn.over_sampling import SMOTE
-        except ImportError as exc:
-            from hepsift.errors import DependencyError
+        from hepsift._deps import optional_import
 
-            raise DependencyError("SMOTE needs imbalanced-learn: `pip install imbalanced-learn==0.14.2`") from exc
+        SMOTE = optional_import("imblearn.over_sampling", "SMOTE").SMOTE
         counts = np.bincount(self.y)
         if np.min(counts[counts > 0]) <= k_neighbors:
             raise DataError(f"SMOTE with k_neighbors={k_neighbors} needs more than {k_neighbors} events in every "

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._deps import install_hint
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DependencyError, ModelError
 from hepsift.export._metadata import KINDS, add_metadata, read_metadata, seal, verify_digest
@@ -107,7 +108,7 @@ def _export_sklearn(model: Any, n_features: int, opset: int) -> tuple[Any, Any, 
     try:
         from skl2onnx import to_onnx as skl_to_onnx
     except ImportError as exc:  # pragma: no cover - dependency
-        raise DependencyError("exporting scikit-learn models needs skl2onnx: `pip install skl2onnx`") from exc
+        raise DependencyError(install_hint("skl2onnx", "exporting scikit-learn models")) from exc
     import onnx
     from onnx import helper
 

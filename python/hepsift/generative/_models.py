@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hepsift import errors
+from hepsift._deps import optional_import
 from hepsift.anomaly._common import (
     ConfigBase,
     load_numpy_state,
@@ -180,10 +181,7 @@ class NormalizingFlow(Generator):
         self.seed = seed
 
     def _build(self, d: int) -> Any:
-        try:
-            import zuko
-        except ImportError as exc:
-            raise errors.DependencyError("NormalizingFlow needs zuko: `pip install zuko==1.6.0`") from exc
+        zuko = optional_import("zuko", "NormalizingFlow")
         hidden = tuple(int(h) for h in self.hidden)
         if self.flow == "nsf":
             return zuko.flows.NSF(d, transforms=int(self.transforms), hidden_features=hidden, bins=int(self.bins))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._deps import install_hint
 from hepsift.errors import DependencyError
 
 
@@ -17,7 +18,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - optional
-        raise DependencyError("plots need matplotlib: `pip install matplotlib==3.11.2 mplhep==1.3.3`") from exc
+        raise DependencyError(install_hint("matplotlib", "plots")) from exc
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

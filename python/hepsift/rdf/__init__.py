@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hepsift import _paths, errors
+from hepsift._deps import install_hint
 
 __all__ = ["Model", "define", "generate", "load_library", "column_names"]
 
@@ -98,8 +99,8 @@ def _root() -> Any:
         warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
         try:
             import ROOT
-        except ImportError as exc:  # pragma: no cover - ROOT is a dependency
-            raise errors.DependencyError("hepsift.rdf needs ROOT: `pip install ROOT`") from exc
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise errors.DependencyError(install_hint("ROOT", "hepsift.rdf")) from exc
     return ROOT
 
 

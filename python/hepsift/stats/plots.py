@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._deps import install_hint
 from hepsift.errors import ConfigurationError, DependencyError
 
 __all__ = ["brazil_plot", "plot_significance_vs_luminosity", "plot_transferability", "plot_nplm_null"]
@@ -29,7 +30,7 @@ def hep_figure(figsize: tuple[float, float] = (7.0, 5.5)) -> Iterator[Any]:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover
-        raise DependencyError("plots need matplotlib: pip install 'matplotlib==3.11.2' 'mplhep==1.3.3'") from exc
+        raise DependencyError(install_hint("matplotlib", "plots")) from exc
     try:
         import mplhep
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._deps import install_hint
 from hepsift.errors import ConfigurationError, DependencyError, EvaluationError
 from hepsift.stats.limits import BAND_KEYS, UpperLimitResult, _mu_guess, _prepare
 
@@ -28,7 +29,7 @@ def import_root() -> Any:
             warnings.simplefilter("ignore")
             import ROOT
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise DependencyError("this needs PyROOT: pip install ROOT (or use a ROOT installation)") from exc
+        raise DependencyError(install_hint("ROOT", "the RooStats cross-check")) from exc
     ROOT.gROOT.SetBatch(True)
     return ROOT
 

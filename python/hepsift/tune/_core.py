@@ -329,12 +329,9 @@ class BayesianSearch(_Search):
     def run(self, X: Any, y: Any, X_val: Any, y_val: Any, sample_weight: Any = None,
             val_weight: Any = None) -> SearchResult:
         """Run ``n_trials`` trials. Returns :class:`SearchResult`."""
-        try:
-            import optuna
-        except ImportError as exc:
-            from hepsift.errors import DependencyError
+        from hepsift._deps import optional_import
 
-            raise DependencyError("Bayesian optimisation needs optuna: `pip install optuna==5.0.0`") from exc
+        optuna = optional_import("optuna", "Bayesian optimisation")
         self._data(X, y, X_val, y_val, sample_weight, val_weight)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=self.seed))
