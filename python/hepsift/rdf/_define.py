@@ -1,0 +1,299 @@
+"""hepsift.rdf.define: the score of a model as a column of an RDataFrame node."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from hepsift import errors
+from hepsift.rdf._library import _reraise, load_library
+from hepsift.rdf._model import Model
+
+__all__ = ["define", "column_names"]
+
+_ARITHMETIC = {
+    "float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t",
+    "int", "Int_t", "unsigned int", "UInt_t", "unsigned", "short", "Short_t", "unsigned short", "UShort_t",
+    "long", "Long_t", "unsigned long", "ULong_t", "long long", "Long64_t", "unsigned long long", "ULong64_t",
+    "bool", "Bool_t", "char", "Char_t", "signed char", "unsigned char", "UChar_t",
+    "std::int8_t", "std::uint8_t", "std::int16_t", "std::uint16_t", "std::int32_t", "std::uint32_t",
+    "std::int64_t", "std::uint64_t", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t",
+    "int64_t", "uint64_t",
+}  # fmt: skip
+_RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+_ROOT_NODE = re.compile(r"^ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager(?:,\s*void)?>$")
+_RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
+
+def column_names(df: Any) -> list[str]:
+    """All column names of a data frame node (dataset columns and Defines)."""
+    return [str(c) for c in df.GetColumnNames()]
+
+
+def _element_type(type_name: str) -> tuple[str, bool] | None:
+    """Return (C++ type to use, is_vector) for a supported column type, else None."""
+    t = type_name.strip()
+    if t in _ARITHMETIC:
+        return t, False
+    if t in _RVEC_ALIASES:
+        return f"ROOT::VecOps::RVec<{_RVEC_ALIASES[t]}>", True
+    m = _RVEC.match(t)
+    if m and m.group(1).strip() in _ARITHMETIC:
+        return f"ROOT::VecOps::RVec<{m.group(1).strip()}>", True
+    return None
+
+
+def define(
+    df: Any,
+    name: str,
+    model: str | os.PathLike[str] | Model,
+    inputs: Sequence[str] | None = None,
+    *,
+    provider: str = "cpu",
+    threads: int | None = None,
+    output: str | None = None,
+    check_finite: bool = True,
+    allow_fallback: bool = False,
+    batch_size: int | None = None,
+    strategy: str = "auto",
+) -> Any:
+    """Define column ``name`` holding the model's score, evaluated in the event loop.
+
+    Parameters
+    ----------
+    df : ROOT.RDataFrame or any RDataFrame node
+    name : str
+        Name of the new column: ``float`` for a one-score model, ``ROOT::RVec<float>`` for a
+        model with several scores (e.g. class probabilities).
+    model : path or :class:`Model`
+        The ONNX model. Load it once with :class:`Model` to share it between several defines.
+    inputs : sequence of str, optional
+        One entry per model feature, in the model's input order: a column name (float, double,
+        integer or bool columns; converted to float32) or an RDataFrame expression such as
+        ``"Jet_pt[0]"`` or ``"MET_pt/1000."``. Alternatively a single ``RVec`` column holding
+        all features. Default: the feature names stored in the model.
+    provider, threads, allow_fallback, output :
+        Passed to :class:`Model` when ``model`` is a path. ``threads`` defaults to 1.
+    check_finite : bool
+        Raise :class:`hepsift.NonFiniteInputError` (naming column and entry) on a NaN or
+        infinite input; ``False`` passes such values to the model.
+    batch_size : int, optional
+        ``None`` or 1: the model is called once per event inside the event loop. ``N > 1``:
+        batched scoring, ``N`` events per model call (several times faster for small models,
+        and what a GPU needs), by one of two strategies (see ``strategy``).
+    strategy : {"auto", "stream", "two-pass"}
+        How batches are formed when ``batch_size > 1``. ``"stream"``: nothing runs now; in
+        the analysis' own loop, when an entry's score is first needed, its slot reads the
+        inputs of the next ``N`` entries of its tree range straight from the file (ROOT bulk
+        I/O) and scores them in one call; memory does not grow with the number of events.
+        It needs ``df`` to be the RDataFrame itself over a TTree/TChain (no Filter or Range
+        before the score) and the inputs to be scalar branches of the tree.
+        ``"two-pass"``: works on any node and any columns (Defines, expressions, vectors,
+        RNTuple): a first event loop over ``df`` runs *now*, feeding the model ``N`` events
+        per call and storing the scores (4 bytes per event and score); the returned column
+        reads them in the analysis' loop. Actions already booked on the data frame run in
+        that first loop too. ``"auto"`` streams where it can, else makes two passes.
+        Batched scores are computed from the nominal inputs: for systematic variations
+        (``Vary``) of the model inputs use the per-event path.
+
+    Returns
+    -------
+    ROOT.RDF.RNode
+        The node with the new column.
+
+    Raises
+    ------
+    hepsift.InputMismatchError
+        Number of inputs differs from the model's features, unsupported column type, or no
+        inputs given for a model without feature names.
+    hepsift.MissingBranchError
+        An input is neither a column nor a valid expression (lists the nearest columns).
+    hepsift.ModelError, hepsift.ProviderError
+        The model cannot be loaded, or CUDA was required and is not usable.
+    """
+    ROOT = load_library()
+    if not isinstance(model, Model):
+        model = Model(model, provider=provider, threads=1 if threads is None else threads,
+                      allow_fallback=allow_fallback, output=output)
+    if type(df).__module__.startswith("ROOT._distrdf"):
+        from hepsift.rdf._distributed import define_distributed
+
+        return define_distributed(df, name, model, inputs, check_finite, batch_size)
+    from_model = inputs is None
+    if inputs is None:
+        inputs = _model_inputs(model)
+    elif isinstance(inputs, str):
+        inputs = [inputs]
+    inputs = [str(i) for i in inputs]
+    if not inputs:
+        raise errors.InputMismatchError(f"no inputs given for model '{model.path}'")
+    if not isinstance(name, str) or not name:
+        raise errors.ConfigurationError("the new column needs a non-empty name")
+
+    node = ROOT.RDF.AsRNode(df)
+    existing = set(column_names(node))
+    if name in existing:
+        raise errors.ConfigurationError(f"column '{name}' already exists; choose another name for the score")
+    if from_model:
+        _check_model_names(model, inputs, existing)
+    columns: list[str] = []
+    for k, entry in enumerate(inputs):
+        if entry in existing:
+            columns.append(entry)
+            continue
+        tmp = f"__hepsift_{name}_in{k}"
+        with _cling_diagnostics() as diagnostics:
+            try:
+                node = ROOT.RDF.AsRNode(node.Define(tmp, entry))
+                failure: BaseException | None = None
+            except Exception as exc:  # cling compile error of the expression
+                failure = exc
+        if failure is not None:
+            raise errors.MissingBranchError(_expression_error(entry, model.path, existing, diagnostics.text)) from failure
+        columns.append(tmp)
+
+    types: list[str] = []
+    vector = []
+    for entry, col in zip(inputs, columns):
+        ctype = str(node.GetColumnType(col))
+        resolved = _element_type(ctype)
+        if resolved is None:
+            raise errors.InputMismatchError(
+                f"input '{entry}' has type {ctype}; hepsift scores float, double, integer and bool columns "
+                f"(or one RVec column holding all features)"
+            )
+        types.append(resolved[0])
+        vector.append(resolved[1])
+    if any(vector):
+        if len(columns) != 1:
+            raise errors.InputMismatchError(
+                f"input '{inputs[vector.index(True)]}' is a vector column; a vector column must be the only input "
+                f"(holding all {model.n_features} features)"
+            )
+    elif len(columns) != model.n_features:
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes {model.n_features} features "
+            f"({', '.join(model.feature_names) or 'unnamed'}) but {len(columns)} inputs were given ({', '.join(inputs)})"
+        )
+    if batch_size is not None and int(batch_size) < 1:
+        raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
+    if strategy not in ("auto", "stream", "two-pass"):
+        raise errors.ConfigurationError(f"strategy must be 'auto', 'stream' or 'two-pass', got {strategy!r}")
+    batched = batch_size is not None and int(batch_size) > 1
+    try:
+        if batched and strategy != "two-pass":
+            why = _not_streamable(df, node, inputs, columns)
+            if why is None:
+                return ROOT.hepsift.pyroot.defineStreamed(df, name, model._ptr, columns, bool(check_finite),
+                                                          int(batch_size))
+            if strategy == "stream":
+                raise errors.ConfigurationError(f"strategy='stream' cannot score '{name}': {why}; "
+                                                "use strategy='two-pass' (or 'auto')")
+        define_score = ROOT.hepsift.pyroot.defineScore[", ".join(types)]
+        return define_score(node, name, model._ptr, columns, bool(check_finite), int(batch_size or 1), list(inputs))
+    except errors.HepsiftError as exc:
+        _reraise(exc)
+
+
+def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence[str]) -> str | None:
+    """Why the streamed batched path cannot score these inputs on ``df`` (None if it can):
+    the graph and the expressions are checked here, the data source and the branches by
+    ``hepsift::whyNotStreamable``."""
+    ROOT = load_library()
+    cpp = getattr(type(df), "__cpp_name__", "")
+    if cpp != "ROOT::RDataFrame" and not _ROOT_NODE.match(cpp):
+        return "the node is not the RDataFrame itself (a Filter or Range may come before the score)"
+    defined = {str(c) for c in node.GetDefinedColumnNames()}
+    for entry, col in zip(inputs, columns):
+        if col != entry or col in defined:
+            return f"input '{entry}' is an expression or a Define, not a branch"
+    return str(ROOT.hepsift.whyNotStreamable(df, list(columns))) or None
+
+
+def _model_inputs(model: Model) -> list[str]:
+    """The feature names stored in the model, as the default inputs of :func:`define`."""
+    names = model.feature_names
+    if not names:
+        raise errors.InputMismatchError(
+            f"model '{model.path}' stores no feature names (a plain ONNX model); "
+            f"pass inputs=[...] with its {model.n_features} input columns or expressions in order"
+        )
+    return names
+
+
+def _check_model_names(model: Model, names: Sequence[str], existing: set[str]) -> None:
+    """Names read from a model file are data: each must be an existing column of the frame.
+
+    They are never handed to cling as expressions, so a model file cannot run code; an
+    expression must come from the caller's ``inputs=``.
+    """
+    bad = [(k, n) for k, n in enumerate(names) if n not in existing]
+    if not bad:
+        return
+    listed = "; ".join(
+        f"feature {k} {n!r}" + (f" (nearest columns: {', '.join(near)})" if (near := _near(n, existing)) else "")
+        for k, n in bad
+    )
+    raise errors.MetadataError(
+        f"model '{model.path}': its metadata field 'hepsift.features' names {len(bad)} input(s) that are not "
+        f"columns of the data frame: {listed}. Names stored in a model file are bound only to existing columns and "
+        "are never compiled; to compute an input from an expression, pass it yourself: "
+        "define(df, name, model, inputs=[...]) (hepsift apply --inputs ...)"
+    )
+
+
+def _near(name: str, existing: set[str] | Sequence[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, sorted(existing), n=n, cutoff=0.6)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_CPP_WORDS = {
+    "static_cast", "float", "double", "int", "unsigned", "long", "bool", "true", "false", "std", "ROOT", "VecOps",
+    "RVec", "abs", "fabs", "sqrt", "exp", "log", "pow", "sin", "cos", "tan", "atan2", "min", "max", "size",
+    "Sum", "Max", "Min", "Mean", "rdfentry_", "rdfslot_", "TMath", "Pi", "hepsift", "const", "auto", "return",
+}  # fmt: skip
+
+
+def _expression_error(entry: str, path: str, existing: set[str], diagnostics: str) -> str:
+    """Message for an input that is neither a column nor a compilable expression: the unknown
+    names in it with their nearest columns, and cling's own first error line."""
+    unknown = []
+    for word in dict.fromkeys(_IDENTIFIER.findall(entry)):
+        head = word.split(".")[0]
+        if word in existing or head in existing or head in _CPP_WORDS:
+            continue
+        near = _near(word, existing)
+        unknown.append(f"'{word}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    text = f"input '{entry}' of model '{path}' is neither a column nor a valid RDataFrame expression"
+    if unknown:
+        text += f": unknown name(s) {', '.join(unknown)}"
+    errors_found = [ln.strip() for ln in diagnostics.splitlines() if "error:" in ln]
+    if errors_found:
+        text += f"; the compiler said: {errors_found[0].split('error:', 1)[1].strip()}"
+    return text
+
+
+class _cling_diagnostics:
+    """Capture cling's diagnostics (written to file descriptor 2) while an expression is
+    tried; a failure is reported by :func:`define` itself, with the compiler's message."""
+
+    text = ""
+
+    def __enter__(self) -> _cling_diagnostics:
+        import sys
+        import tempfile
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode("utf-8", "replace")
+        self._file.close()

@@ -1,0 +1,140 @@
+"""hepsift.rdf.Model: an ONNX model loaded by hepsift's C++ library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hepsift import errors
+from hepsift.rdf._library import _reraise, load_library
+
+__all__ = ["Model"]
+
+
+class Model:
+    """An ONNX model loaded by hepsift's C++ library, ready for RDataFrame.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ONNX file. Files written by :func:`hepsift.export.to_onnx` carry their feature names,
+        kind and version; any other ONNX model with one float input ``[batch, n]`` works too.
+    provider : {"cpu", "cuda"}
+        ONNX Runtime execution provider. ``"cuda"`` raises :class:`hepsift.ProviderError`
+        where no GPU or CUDA provider is usable, unless ``allow_fallback`` is true.
+    threads : int
+        ONNX Runtime intra-op threads per evaluation (0: ONNX Runtime's choice). Inside a
+        multi-threaded event loop keep 1: the slots already use the cores.
+    output : str, optional
+        Name of the output that is the score (default: the model's metadata, else the first
+        float output).
+    verify : bool, default True
+        Check the file's ``hepsift.digest`` (graph and metadata as exported) and raise
+        :class:`hepsift.MetadataError` when it does not match, i.e. when the file was edited
+        after export. Files without a digest (plain ONNX) are accepted.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        provider: str = "cpu",
+        threads: int = 1,
+        allow_fallback: bool = False,
+        output: str | None = None,
+        verify: bool = True,
+    ) -> None:
+        ROOT = load_library()
+        self.path = str(Path(path))
+        try:
+            self._ptr = ROOT.hepsift.pyroot.load(self.path, int(threads), provider, bool(allow_fallback), output or "")
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+        self._cpp = self._ptr  # cppyy proxies the shared_ptr as the Model itself
+        if verify:
+            from hepsift.export import verify_digest
+
+            if verify_digest(self.path) is False:
+                raise errors.MetadataError(
+                    f"model '{self.path}' was modified after export: its graph or metadata no longer match the stored "
+                    "'hepsift.digest'. Re-export it, or open it with hepsift.rdf.Model(path, verify=False) if you "
+                    "trust the change"
+                )
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features per event."""
+        return int(self._cpp.nFeatures())
+
+    @property
+    def n_scores(self) -> int:
+        """Width of the score output (1 for a single score)."""
+        return int(self._cpp.nScores())
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Feature names stored in the model ([] for a plain ONNX model)."""
+        return [str(s) for s in self._cpp.featureNames()]
+
+    @property
+    def kind(self) -> str:
+        """``classifier``, ``anomaly``, ... from the metadata ("" for plain ONNX)."""
+        return str(self._cpp.kind())
+
+    @property
+    def version(self) -> str:
+        """hepsift version that wrote the model ("" for plain ONNX)."""
+        return str(self._cpp.hepsiftVersion())
+
+    @property
+    def provider(self) -> str:
+        """Execution provider in use."""
+        return str(self._cpp.provider())
+
+    @property
+    def input_names(self) -> list[str]:
+        return [str(s) for s in self._cpp.inputNames()]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [str(s) for s in self._cpp.outputNames()]
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """All metadata properties of the ONNX file."""
+        return {str(k): str(v) for k, v in self._cpp.metadataMap()}
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        """Evaluate a batch with the C++ model.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_events, n_features)
+            Converted to C-contiguous float32.
+
+        Returns
+        -------
+        ndarray, float32, shape (n_events,) or (n_events, n_scores)
+        """
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim == 1 and self.n_features == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise errors.InputMismatchError(
+                f"model '{self.path}' takes {self.n_features} features per event; got an array of shape {X.shape}"
+            )
+        out = np.empty((X.shape[0], self.n_scores), dtype=np.float32)
+        ROOT = load_library()
+        try:
+            ROOT.hepsift.pyroot.evaluate(self._cpp, X, X.shape[0], out)
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+        return out[:, 0] if self.n_scores == 1 else out
+
+    def __repr__(self) -> str:
+        return (
+            f"hepsift.rdf.Model({self.path!r}, kind={self.kind or 'plain ONNX'!r}, "
+            f"features={self.n_features}, scores={self.n_scores}, provider={self.provider!r})"
+        )
