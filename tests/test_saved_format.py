@@ -334,7 +334,7 @@ def test_state_values_round_trip_exactly(fitted, tmp_path):
     m.extras_ = {
         "nan": float("nan"), "inf": -float("inf"), "f32": np.float32(0.1), "i64": np.int64(-3), "flag": np.bool_(True),
         "tuple": (1, "x", (2.5,)), "int_keys": {1: "a", 2: [1, 2]}, "dollar": {"$array": "not a reference"},
-        "names": np.array(["pt", "eta"]), "u8": np.arange(4, dtype=np.uint8).reshape(2, 2), "empty": np.zeros((0, 3)),
+        "names": np.array(["pt", "eta"]), "a/b": np.ones(2), "a": {"b": np.zeros(3)}, "u8": np.arange(4, dtype=np.uint8).reshape(2, 2), "empty": np.zeros((0, 3)),
     }
     back = hepsift.load(m.save(tmp_path / "b.hsm")).extras_
     assert np.isnan(back["nan"]) and back["inf"] == -float("inf")
@@ -343,6 +343,7 @@ def test_state_values_round_trip_exactly(fitted, tmp_path):
     assert back["tuple"] == (1, "x", (2.5,)) and back["int_keys"] == {1: "a", 2: [1, 2]}
     assert back["dollar"] == {"$array": "not a reference"}
     assert back["names"].tolist() == ["pt", "eta"]
+    assert back["a/b"].tolist() == [1.0, 1.0] and back["a"]["b"].tolist() == [0.0, 0.0, 0.0]
     assert back["u8"].dtype == np.uint8 and back["u8"].tolist() == [[0, 1], [2, 3]] and back["empty"].shape == (0, 3)
 
 

@@ -227,8 +227,9 @@ class _Writer:
             return {"$object": name, "state": self.value(dict(v.__getstate__()), f"{where}/{name}")}
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(v, torch.Tensor):
-            self.tensors[where] = v.detach().cpu().contiguous().clone()
-            return {"$tensor": where}
+            key = _unique(where, self.tensors)
+            self.tensors[key] = v.detach().cpu().contiguous().clone()
+            return {"$tensor": key}
         sklearn_base = sys.modules.get("sklearn.base")
         if sklearn_base is not None and isinstance(v, sklearn_base.BaseEstimator):
             return {"$sklearn": self.skops(v, where)}
@@ -241,8 +242,9 @@ class _Writer:
             return {"$strings": a.tolist(), "shape": list(a.shape)}
         if a.dtype.name not in _NUMERIC_DTYPES:
             raise ModelError(f"cannot save {where}: array of dtype {a.dtype} (numeric and string arrays only)")
-        self.arrays[where] = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
-        return {"$array": where}
+        key = _unique(where, self.arrays)
+        self.arrays[key] = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
+        return {"$array": key}
 
     def skops(self, est: Any, where: str) -> str:
         import skops.io as sio
@@ -258,6 +260,15 @@ class _Writer:
         member = f"{SKLEARN_DIR}{len(self.sklearn)}.skops"
         self.sklearn[member] = data
         return member
+
+
+def _unique(name: str, taken: Mapping[str, Any]) -> str:
+    """``name``, or ``name#2``, ``name#3``, ... when a key with a "/" made it collide with another path."""
+    key, n = name, 1
+    while key in taken:
+        n += 1
+        key = f"{name}#{n}"
+    return key
 
 
 def _info(value: Any) -> Any:
