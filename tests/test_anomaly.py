@@ -182,8 +182,8 @@ def test_bad_input_gives_clear_errors(fitted, tmp_path):
 @pytest.mark.parametrize("name", list(DETECTORS))
 def test_save_load_and_config_round_trip(fitted, name, tmp_path):
     det = fitted[name]
-    det.save(tmp_path / "det.pkl")
-    back = load(tmp_path / "det.pkl")
+    det.save(tmp_path / "det.hsm")
+    back = load(tmp_path / "det.hsm")
     assert type(back) is type(det) and back.threshold_ == det.threshold_
     assert back.provenance_["hepsift"] == hepsift.__version__
     X = background(300, 80)
@@ -227,9 +227,9 @@ def test_cli_trains_and_exports(tmp_path):
     f = write_tree(tmp_path / "bkg.root", {n: X[:, j] for j, n in enumerate(NAMES)})
     out = tmp_path / "hbos.onnx"
     res = run(["python", "-m", "hepsift.anomaly._cli", str(f), "--detector", "hbos", "--features", ",".join(NAMES),
-               "-o", str(out), "--seed", "3", "--save", str(tmp_path / "hbos.pkl")])
+               "-o", str(out), "--seed", "3", "--save", str(tmp_path / "hbos.hsm")])
     assert res.returncode == 0, res.stderr
-    assert out.exists() and (tmp_path / "hbos.pkl").exists()
+    assert out.exists() and (tmp_path / "hbos.hsm").exists()
     assert "1e-3" in res.stdout
     meta = read_metadata(out)
     assert meta["features"] == NAMES and meta["kind"] == "anomaly"

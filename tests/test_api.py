@@ -9,7 +9,7 @@ def test_top_level_api():
     assert hepsift.__all__ == [
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "DataError", "MissingBranchError",
-        "NotFittedError", "DependencyError",
+        "NotFittedError", "DependencyError", "load",
     ]
 
 
@@ -23,7 +23,7 @@ def test_export_api():
 
 
 def test_error_hierarchy():
-    for name in hepsift.__all__[1:]:
+    for name in hepsift.__all__[1:-1]:
         assert issubclass(getattr(hepsift, name), hepsift.HepsiftError)
     assert issubclass(hepsift.NonFiniteInputError, hepsift.EvaluationError)
     assert issubclass(hepsift.ModelError, hepsift.ConfigurationError)
@@ -35,6 +35,7 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, hepsift; print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime')))"
+    code = ("import sys, hepsift; hepsift.load; "
+            "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

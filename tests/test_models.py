@@ -218,17 +218,17 @@ def test_params_config_save_load(tmp_path):
     with pytest.raises(hepsift.NotFittedError, match="not fitted"):
         m.predict_proba(X)
     assert m.fit(X, y, w) is m
-    m.save(tmp_path / "m.pkl")
-    again = load(tmp_path / "m.pkl")
+    m.save(tmp_path / "m.hsm")
+    again = load(tmp_path / "m.hsm")
     np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
     assert again.provenance_["seed"] == 0 and "torch" in again.provenance_["versions"]
     assert json.dumps(again.provenance_)  # JSON-serialisable
     rf = RandomForestClassifier(n_estimators=10).fit(X, y)
     assert 0 <= rf.oob_error_ < 0.5
-    rf.save(tmp_path / "rf.pkl")
-    np.testing.assert_array_equal(RandomForestClassifier.load(tmp_path / "rf.pkl").predict_proba(X), rf.predict_proba(X))
+    rf.save(tmp_path / "rf.hsm")
+    np.testing.assert_array_equal(RandomForestClassifier.load(tmp_path / "rf.hsm").predict_proba(X), rf.predict_proba(X))
     with pytest.raises(hepsift.ModelError, match="not a MLPClassifier"):
-        MLPClassifier.load(tmp_path / "rf.pkl")
+        MLPClassifier.load(tmp_path / "rf.hsm")
     assert make("bdt", boosting="gradient").boosting == "gradient"
 
 
@@ -293,7 +293,7 @@ def test_train_cli(tmp_path):
     out = run([sys.executable, "-c", code, str(tmp_path / "sig.root"), str(tmp_path / "bkg.root"), "--model", "bdt",
                "--features", *FEATURES, "--param", "n_estimators=20", "-o", str(tmp_path / "out"), "--seed", "3"])
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "out" / "model.onnx").is_file() and (tmp_path / "out" / "model.pkl").is_file()
+    assert (tmp_path / "out" / "model.onnx").is_file() and (tmp_path / "out" / "model.hsm").is_file()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["test"]["auc"] > 0.85
     bad = run([sys.executable, "-c", code, str(tmp_path / "sig.root"), "--features", "nope", "-o", str(tmp_path / "o2")])

@@ -5,10 +5,13 @@ self-describing ONNX file, score it inside RDataFrame event loops from C++ or Py
 (:mod:`hepsift.rdf`), and turn the scores into physics.
 
 Sub-packages are imported on demand (``import hepsift.rdf``) so that ``import hepsift`` stays
-light: it loads neither ROOT nor ONNX Runtime nor PyTorch.
+light: it loads neither ROOT nor ONNX Runtime nor PyTorch. :func:`hepsift.load` opens any saved
+estimator (classifier, anomaly detector or generator) and imports what it needs when called.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from hepsift._version import __version__
 from hepsift.errors import (
@@ -40,4 +43,14 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "load",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``hepsift.load`` is hepsift._saved.load, imported on first use to keep ``import hepsift`` light
+    if name == "load":
+        from hepsift._saved import load
+
+        return load
+    raise AttributeError(f"module 'hepsift' has no attribute {name!r}")

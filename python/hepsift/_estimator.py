@@ -2,7 +2,8 @@
 
 The supervised models (:mod:`hepsift.models`) and the anomaly detectors and generative
 models (:mod:`hepsift.anomaly`, :mod:`hepsift.generative`) keep their own configuration
-and persistence formats; what they share is the scikit-learn parameter protocol.
+classes; they share the scikit-learn parameter protocol (here) and the saved-estimator
+format (:mod:`hepsift._saved`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Example::
 
     hepsift anomaly ttbar.root wjets.root --detector hbos --feature-set sanitised \\
-        -o hbos.onnx --save hbos.pkl --seed 1
+        -o hbos.onnx --save hbos.hsm --seed 1
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-events", type=int, default=None, help="use at most this many events")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
-    p.add_argument("--save", default=None, help="also save the native detector here")
+    p.add_argument("--save", default=None, help="also save the native detector to this file (hepsift.load reads it; e.g. hbos.hsm)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
 
 

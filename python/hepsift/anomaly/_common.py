@@ -2,7 +2,7 @@
 
 * :class:`ConfigBase`: configuration dataclasses that round-trip to JSON;
 * :class:`Estimator`: the scikit-learn-like contract (``get_params``/``set_params``,
-  ``NotFittedError``, ``save``/``load`` with provenance);
+  ``NotFittedError``, ``save``/``load`` in the format of :mod:`hepsift._saved`);
 * input validation (finite values, feature lists, the ``-999`` convention for absent objects);
 * the ONNX export of a ``torch.nn.Module`` whose forward pass already holds the score head.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
 import platform
 import tempfile
 import time
@@ -26,6 +25,7 @@ import numpy as np
 
 from hepsift import errors
 from hepsift._estimator import Parameters
+from hepsift._saved import Saveable, load
 from hepsift._version import __version__
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
 
 #: Value of a feature whose object is absent (the convention of :mod:`hepsift.io.features`).
 MISSING: float = -999.0
-
-_FORMAT = "hepsift-estimator-1"
 
 C = TypeVar("C", bound="ConfigBase")
 
@@ -184,7 +182,7 @@ def sanitised_features(X: Any, feature_names: Sequence[str] | None = None) -> li
     return [n for n, k in zip(names, keep) if k]
 
 
-class Estimator(Parameters):
+class Estimator(Saveable, Parameters):
     """scikit-learn-like base: parameters are the fields of ``Config``; learned state ends in ``_``.
 
     The learned state is the attributes named in ``_state_attrs`` (common to a family of
@@ -252,55 +250,20 @@ class Estimator(Parameters):
         for k, v in state.items():
             setattr(self, k, v)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted estimator (configuration, learned state, provenance) to one file.
-
-        The file is a pickle: load only files you trust.
-        """
-        self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": _FORMAT,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "config": self.config.to_dict(),
-            "state": self._get_state(),
-            "hepsift": __version__,
-        }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        return path
+    # -- persistence (format and checks: hepsift._saved) ----------------------------
+    def _saved_config_(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Estimator:
-        """Read an estimator written by :meth:`save` (checks that it is of this class)."""
-        obj = load(path)
-        if not isinstance(obj, cls):
-            raise errors.ModelError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
+    def _from_saved_config_(cls, config: Mapping[str, Any]) -> Estimator:
+        return cls.from_config(config)
 
+    def _saved_state_(self) -> dict[str, Any]:
+        self._check_fitted()
+        return self._get_state()
 
-def load(path: str | os.PathLike[str]) -> Estimator:
-    """Read any hepsift anomaly detector or generative model written by ``save``."""
-    import importlib
-
-    path = Path(path)
-    if not path.is_file():
-        raise errors.ModelError(f"no model file {path}")
-    try:
-        with open(path, "rb") as f:
-            payload = pickle.load(f)
-    except Exception as exc:
-        raise errors.ModelError(f"{path} is not a hepsift model file ({exc})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise errors.ModelError(f"{path} is not a hepsift model file (format {_FORMAT})")
-    module, _, name = payload["class"].partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    obj = cls.from_config(cls.Config.from_dict(payload["config"]))
-    obj._set_state(payload["state"])
-    return obj
+    def _restore_saved_state_(self, state: dict[str, Any]) -> None:
+        self._set_state(state)
 
 
 def torch_to_onnx(

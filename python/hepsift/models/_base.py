@@ -6,7 +6,6 @@ import dataclasses
 import inspect
 import json
 import os
-import pickle
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -16,11 +15,11 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from hepsift._estimator import Parameters
+from hepsift._saved import Saveable, load  # noqa: F401  (re-exported as hepsift.models.load)
 from hepsift._version import __version__
-from hepsift.errors import ConfigurationError, DataError, ModelError, NotFittedError
+from hepsift.errors import ConfigurationError, DataError, NotFittedError
 
 TASKS = ("auto", "binary", "multiclass", "regression")
-_FORMAT = "hepsift-estimator/1"
 
 C = TypeVar("C", bound="Config")
 
@@ -223,7 +222,7 @@ def versions(*packages: str) -> dict[str, str]:
     return out
 
 
-class Estimator(Parameters):
+class Estimator(Saveable, Parameters):
     """Base class: scikit-learn-like parameters, provenance and persistence.
 
     Subclasses define ``__init__`` with keyword parameters only (stored unchanged), a
@@ -334,25 +333,26 @@ class Estimator(Parameters):
             bkg = target == 0
             self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
 
-    # ---- persistence --------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the estimator (parameters, learned state, provenance) to one file.
-
-        The file is a Python pickle: load only files you trust.
-        """
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        record = {"format": _FORMAT, "class": type(self).__name__, "hepsift": __version__,
-                  "config": self.to_config().to_dict(), "provenance": getattr(self, "provenance_", None),
-                  "estimator": self}
-        with open(p, "wb") as f:
-            pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
-        return p
+    # ---- persistence (format and checks: hepsift._saved) -----------------------------
+    def _saved_config_(self) -> dict[str, Any]:
+        return self.to_config().to_dict()  # type: ignore[no-any-return]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Read a file written by :meth:`save` (of this class or, on the base class, any)."""
-        return load(path, expected=None if cls is Estimator else cls)
+    def _from_saved_config_(cls, config: Mapping[str, Any]) -> Estimator:
+        return cls.from_config(config)
+
+    def _saved_state_(self) -> dict[str, Any]:
+        """Every attribute but the constructor parameters (as ``__getstate__`` gives them)."""
+        params = set(self._param_names())
+        return {k: v for k, v in dict(self.__getstate__() or {}).items() if k not in params}
+
+    def _restore_saved_state_(self, state: dict[str, Any]) -> None:
+        merged = {**self.__dict__, **state}
+        setstate = getattr(self, "__setstate__", None)
+        if setstate is not None:
+            setstate(merged)
+        else:
+            self.__dict__.update(merged)
 
     # ---- export -------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str], feature_names: Sequence[str] | None = None, *,
@@ -381,30 +381,6 @@ class Estimator(Parameters):
         return to_onnx(self, path, feature_names=names, kind=self._kind if getattr(self, "task_", "") != "regression"
                        else "regressor", sample=sample, thresholds=thresholds, mass_parameter=mass,
                        provenance=getattr(self, "provenance_", None), opset=opset)
-
-
-def load(path: str | os.PathLike[str], expected: type | None = None) -> Any:
-    """Load an estimator saved with ``save``.
-
-    Raises
-    ------
-    hepsift.ModelError
-        Missing or unreadable file, not a hepsift estimator, or of another class than expected.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"{p}: no such model file")
-    try:
-        with open(p, "rb") as f:
-            record = pickle.load(f)
-    except Exception as exc:
-        raise ModelError(f"{p}: not a hepsift estimator file ({exc})") from exc
-    if not isinstance(record, dict) or record.get("format") != _FORMAT:
-        raise ModelError(f"{p}: not a hepsift estimator file (format {record.get('format') if isinstance(record, dict) else '?'})")
-    est = record["estimator"]
-    if expected is not None and not isinstance(est, expected):
-        raise ModelError(f"{p} holds a {record['class']}, not a {expected.__name__}")
-    return est
 
 
 def threshold_table(scores_bkg: np.ndarray, w_bkg: np.ndarray, effs: Sequence[float] = (1e-2, 1e-3, 1e-4)) -> dict[str, float]:

@@ -5,7 +5,7 @@ Example::
     hepsift train ttbar.root zprime_m1000.root --model bdt --param n_estimators=300 \\
         --features full --luminosity 140000 -o trained/ --seed 1
 
-writes ``trained/model.pkl`` (the estimator), ``trained/model.onnx`` (for ``hepsift apply`` or
+writes ``trained/model.hsm`` (the estimator, for ``hepsift.load``), ``trained/model.onnx`` (for ``hepsift apply`` or
 ``hepsift.rdf.define``), ``trained/config.json`` and ``trained/summary.json`` (test metrics).
 """
 
@@ -60,6 +60,7 @@ def _value(text: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``hepsift train``; returns the exit status."""
     from hepsift import metrics
+    from hepsift._saved import EXTENSION
     from hepsift.data import Dataset
     from hepsift.models import MLPClassifier, make
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.pkl")
+    model.save(out / f"model{EXTENSION}")
     model.to_config().save(out / "config.json")
     onnx_path = model.export(out / "model.onnx", ds.feature_names, sample=test.X[:512])
     summary: dict[str, Any] = {"model": type(model).__name__, "features": ds.feature_names, "n_train": len(train),
