@@ -22,6 +22,7 @@ from hepsift.errors import (
     ModelError,
     NonFiniteInputError,
     NotFittedError,
+    OutputError,
     ProviderError,
 )
 
@@ -38,4 +39,5 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "OutputError",
 ]
