@@ -166,16 +166,32 @@ def _apply_run(args: argparse.Namespace) -> int:
 
 # ---- demo -----------------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="hepsift-demo", help="output folder (default hepsift-demo)")
+    p.add_argument("-o", "--output", default="hepsift-demo",
+                   help="output folder (default hepsift-demo): a new folder or one the demo wrote before")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2, help="ImplicitMT threads for the scoring step")
+    p.add_argument("--threads", type=_cliargs.int_at_least(0), default=2, help="ImplicitMT threads for the scoring step")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run")
 
 
+#: Marks a folder as the demo's own: it may overwrite its own files there, nothing else.
+DEMO_MARKER = ".hepsift-demo"
+
+
 def _demo_run(args: argparse.Namespace) -> int:
+    from hepsift import _signals
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise _cliargs.UsageError(f"-o/--output '{out}' is a file; the demo writes a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
+        raise _cliargs.UsageError(f"-o/--output '{out}' is a folder the demo did not write; "
+                                  "give a new folder (the demo overwrites only its own files)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text("written by hepsift demo; it may overwrite the files in this folder\n")
+    _signals.arm_native("hepsift demo")
     from hepsift.demo import run_demo
 
-    run_demo(Path(args.output), seed=args.seed, threads=args.threads, quick=args.quick)
+    run_demo(out, seed=args.seed, threads=args.threads, quick=args.quick)
     return 0
 
 

@@ -72,6 +72,6 @@ class DependencyError(HepsiftError, ImportError):
     """Raised when an optional dependency is missing; says what to install."""
 
 
-class OutputError(HepsiftError, OSError):
+class OutputError(ConfigurationError):
     """Raised when an output cannot be written: it is an input, exists without ``overwrite``, is a
     folder, or lies in a missing or read-only folder. Nothing was written."""

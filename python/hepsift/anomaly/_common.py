@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from hepsift import errors
+from hepsift._atomic import atomic_output
 from hepsift._estimator import Parameters
 from hepsift._version import __version__
 
@@ -81,7 +82,8 @@ class ConfigBase:
         """JSON text of the configuration; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            with atomic_output(path, overwrite=True) as tmp:
+                tmp.write_text(text + "\n")
         return text
 
     @classmethod
@@ -267,10 +269,8 @@ class Estimator(Parameters):
             "state": self._get_state(),
             "hepsift": __version__,
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as f:
             pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
         return path
 
     @classmethod

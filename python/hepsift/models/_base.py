@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from hepsift._atomic import atomic_output
 from hepsift._estimator import Parameters
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DataError, ModelError, NotFittedError
@@ -67,7 +68,8 @@ class Config:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON to ``path``."""
         p = Path(path)
-        p.write_text(self.to_json(indent=2) + "\n")
+        with atomic_output(p, overwrite=True) as tmp:
+            tmp.write_text(self.to_json(indent=2) + "\n")
         return p
 
     @classmethod
@@ -345,7 +347,7 @@ class Estimator(Parameters):
         record = {"format": _FORMAT, "class": type(self).__name__, "hepsift": __version__,
                   "config": self.to_config().to_dict(), "provenance": getattr(self, "provenance_", None),
                   "estimator": self}
-        with open(p, "wb") as f:
+        with atomic_output(p, overwrite=True) as tmp, open(tmp, "wb") as f:
             pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
         return p
 
