@@ -90,50 +90,40 @@ def check_names(what: str, asked: Iterable[str], existing: Sequence[str], where:
     raise errors.MissingBranchError(f"{what} {', '.join(parts)} not in {where}")
 
 
-def check_root_input(ROOT: Any, path: str, tree: str) -> str:
-    """Open ``path`` with ROOT and check that it holds ``tree`` (a TTree or an RNTuple); return its class.
+def check_root_input(path: str, tree: str) -> str:
+    """Check, without starting ROOT, that ``path`` is a ROOT file holding ``tree`` (a TTree or
+    an RNTuple, also ``folder/name``); return its class name.
 
     Raises
     ------
     hepsift.DataError
-        The file is missing, not a ROOT file, or unreadable.
+        The file is missing, a folder, not a ROOT file, or unreadable.
     hepsift.MissingBranchError
-        It has no object ``tree`` (lists the trees it has).
+        It has no tree ``tree`` (the message lists the trees it has and the nearest names).
     """
+    import uproot
+
     if not os.path.exists(path):
         raise errors.DataError(f"input file '{path}' does not exist")
     if os.path.isdir(path):
         raise errors.DataError(f"input '{path}' is a folder, not a ROOT file")
-    level = ROOT.gErrorIgnoreLevel
-    ROOT.gErrorIgnoreLevel = ROOT.kFatal
     try:
-        f = ROOT.TFile.Open(path, "READ")
-    except OSError:  # PyROOT raises where TFile::Open returns nullptr
-        f = None
-    finally:
-        ROOT.gErrorIgnoreLevel = level
-    if not f or f.IsZombie():
-        raise errors.DataError(f"input '{path}' is not a readable ROOT file")
-    try:
-        kinds = {}
-        for key in f.GetListOfKeys():
-            cls = str(key.GetClassName())
-            tclass = ROOT.TClass.GetClass(cls)
-            if "RNTuple" in cls or (tclass and tclass.InheritsFrom("TTree")):
-                kinds[str(key.GetName())] = cls
-        if tree not in kinds and "/" in tree:
-            obj = f.Get(tree)
-            if obj:
-                return str(type(obj).__cpp_name__)
-        if tree not in kinds:
-            near = difflib.get_close_matches(tree, sorted(kinds), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            raise errors.MissingBranchError(
-                f"input '{path}' has no tree '{tree}' (it has: {', '.join(sorted(kinds)) or 'no trees'}{hint}); "
-                "choose one with -t/--tree")
-        return kinds[tree]
-    finally:
-        f.Close()
+        with uproot.open(path) as f:
+            classes = {k.rsplit(";", 1)[0]: v for k, v in f.classnames(recursive=True).items()}
+    except Exception as exc:  # uproot raises ValueError, OSError, struct.error, ... on a bad file
+        raise errors.DataError(f"input '{path}' is not a readable ROOT file ({_short(exc)})") from exc
+    trees = {k: v for k, v in classes.items() if v.startswith(("TTree", "TNtuple")) or "RNTuple" in v}
+    if tree not in trees:
+        near = difflib.get_close_matches(tree, sorted(trees), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise errors.MissingBranchError(
+            f"input '{path}' has no tree '{tree}' (it has: {', '.join(sorted(trees)) or 'no trees'}{hint}); "
+            "choose one with -t/--tree")
+    return trees[tree]
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
 
 
 @contextmanager

@@ -130,10 +130,10 @@ def _apply_run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is found before the event loop starts.
     _atomic.check_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,
                          what="-o/--output")
+    for f in args.input:
+        _cliargs.check_root_input(f, args.tree)
     ROOT = hepsift.rdf.load_library()
     _signals.arm_native("hepsift apply")
-    for f in args.input:
-        _cliargs.check_root_input(ROOT, f, args.tree)
     model = hepsift.rdf.Model(args.model, provider=args.provider, allow_fallback=args.allow_fallback)
     if args.threads > 0:
         ROOT.EnableImplicitMT(args.threads)

@@ -83,9 +83,9 @@ def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
 
     if not args.signal or not args.background:
         raise _cliargs.UsageError("give --signal and at least one --background selection (or --workspace)")
+    _cliargs.check_root_input(args.file, args.tree)
     ROOT = import_root()
     _signals.arm_native("hepsift limits")
-    _cliargs.check_root_input(ROOT, args.file, args.tree)
     df = ROOT.RDataFrame(args.tree, args.file)
     names = column_names(df)
 
