@@ -270,3 +270,21 @@ def test_unexpected_errors_are_one_line(monkeypatch, capsys):
                    "not NoneType (run with --debug for the traceback)"]
     with pytest.raises(TypeError):
         cli.main(["--debug", "boom"])
+
+
+def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path):
+    """Process pools fork workers and may stop them with SIGTERM: that signal is the worker's,
+    not the command's (the guard's wake-up pipe is not inherited)."""
+    code = (
+        "import os, signal, time\n"
+        "from hepsift import _signals\n"
+        "_signals.install(); _signals.arm_native('t')\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(30); os._exit(0)\n"
+        "time.sleep(0.3); os.kill(pid, signal.SIGTERM); _, status = os.waitpid(pid, 0)\n"
+        "time.sleep(0.5); print('alive', os.WIFSIGNALED(status) and os.WTERMSIG(status))\n"
+    )
+    res = run([sys.executable, "-c", code], timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["alive", str(int(signal.SIGTERM))]

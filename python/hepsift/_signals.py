@@ -122,6 +122,9 @@ def arm_native(prefix: str = "hepsift") -> None:
         _atomic._LISTENERS.append(mirror)
     guard.start(read_fd, os.dup(2), prefix)  # stderr as it is now, even if fd 2 is redirected later
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    # A forked worker (multiprocessing, generate's and the toys' process pools) must not write
+    # its own signals into this process's pipe: a worker stopped with SIGTERM would end us.
+    os.register_at_fork(after_in_child=_forget_in_child)
     # From now on the guard alone ends the process on a signal; Python handlers stay set
     # (the wakeup pipe is written only for signals with a Python handler) but do nothing, so
     # that the exit status and the message do not depend on which one runs first.
@@ -134,3 +137,21 @@ def arm_native(prefix: str = "hepsift") -> None:
 
 def _ignore(signum: int, frame: Any) -> None:
     """Python-level handler while the native guard is armed (the guard acts)."""
+
+
+def _forget_in_child() -> None:
+    """In a forked child: no wake-up pipe, the usual handlers (the guard thread is not there)."""
+    global _ARMED, _PIPE
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # pragma: no cover - not the main thread of the child
+        pass
+    if _PIPE is not None:
+        for fd in _PIPE:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _ARMED, _PIPE = False, None

@@ -288,10 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = f"hepsift {args.command}"
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted by SIGINT; unfinished output removed", file=sys.stderr)
+        print(f"{prog}: interrupted by SIGINT; previous files unchanged", file=sys.stderr)
         return _signals.EXIT_CODES[signal.SIGINT]
     except _signals.Terminated:
-        print(f"{prog}: interrupted by SIGTERM; unfinished output removed", file=sys.stderr)
+        print(f"{prog}: interrupted by SIGTERM; previous files unchanged", file=sys.stderr)
         return _signals.EXIT_CODES[signal.SIGTERM]
     except errors.HepsiftError as exc:
         if debug:
