@@ -146,14 +146,16 @@ def _apply_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with _atomic.atomic_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,
                                what="-o/--output") as tmp:
-        node = hepsift.rdf.define(df, args.name, model, args.inputs, batch_size=args.batch_size)
-        cols = ROOT.std.vector["std::string"]([*branches, args.name])
-        opts = ROOT.RDF.RSnapshotOptions()
-        opts.fLazy = True
-        count = node.Count()
-        snap = node.Snapshot(args.tree, str(tmp), cols, opts)
         try:
+            # ROOT notes on stderr that a loop stopped by an error was interrupted; the one-line
+            # error says more. (A two-pass batched score runs its first loop inside define.)
             with _cliargs.drop_stderr_lines("RDataFrame::Run: event loop was interrupted"):
+                node = hepsift.rdf.define(df, args.name, model, args.inputs, batch_size=args.batch_size)
+                cols = ROOT.std.vector["std::string"]([*branches, args.name])
+                opts = ROOT.RDF.RSnapshotOptions()
+                opts.fLazy = True
+                count = node.Count()
+                snap = node.Snapshot(args.tree, str(tmp), cols, opts)
                 n = int(count.GetValue())  # runs the event loop (the Snapshot with it)
                 snap.GetValue()
         except errors.HepsiftError as exc:
