@@ -256,6 +256,28 @@ def test_anomaly_and_generate_refuse_to_overwrite(tmp_path):
                     "--events")
 
 
+def test_train_tune_nplm_limits_refuse_existing_outputs_before_working(tmp_path):
+    events = write_tree(tmp_path / "ev.root", {"score": np.linspace(0, 1, 100, dtype=np.float32),
+                                               "label": (np.arange(100) % 2).astype(np.int32)})
+    np.save(tmp_path / "ref.npy", np.zeros((50, 2)))
+    cases = {
+        "train": (["train", events, "--features", "score", "-o", tmp_path / "train"], "model.pkl"),
+        "tune": (["tune", events, "--pool", "max_depth=[2,3]", "-o", tmp_path / "tune"], "trials.csv"),
+        "nplm": (["nplm", "--reference", tmp_path / "ref.npy", "--data", tmp_path / "ref.npy", "--output-dir",
+                  tmp_path / "nplm"], "nplm.json"),
+        "limits": (["limits", events, "--tree", "Events", "--signal", "label == 1", "--background", "b=label == 0",
+                    "--output-dir", tmp_path / "limits"], "workspace.json"),
+    }
+    for name, (argv, existing) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / existing).write_text("an earlier result")
+        res = _hepsift(*argv, cwd=tmp_path)
+        _one_line_error(res, 2, str(folder / existing), "--overwrite")
+        assert (folder / existing).read_text() == "an earlier result"
+        assert sorted(p.name for p in folder.iterdir()) == [existing], name
+
+
 def test_unexpected_errors_are_one_line(monkeypatch, capsys):
     from hepsift import _signals, cli
 
