@@ -276,6 +276,11 @@ def test_train_tune_nplm_limits_refuse_existing_outputs_before_working(tmp_path)
         _one_line_error(res, 2, str(folder / existing), "--overwrite")
         assert (folder / existing).read_text() == "an earlier result"
         assert sorted(p.name for p in folder.iterdir()) == [existing], name
+    # The demo writes only into a new folder or one it wrote before.
+    _one_line_error(_hepsift("demo", "-o", tmp_path / "train", cwd=tmp_path), 2, str(tmp_path / "train"),
+                    "did not write")
+    _one_line_error(_hepsift("demo", "-o", events, cwd=tmp_path), 2, str(events), "is a file")
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == ["model.pkl"]
 
 
 def test_unexpected_errors_are_one_line(monkeypatch, capsys):
