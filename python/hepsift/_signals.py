@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from hepsift import _atomic, errors
@@ -84,8 +85,8 @@ def install() -> None:
     :class:`Terminated`. A signal that was ignored when the process started (``nohup``, a
     background job) stays ignored."""
     global _INSTALLED
-    if _INSTALLED:
-        return
+    if _INSTALLED or threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
@@ -100,7 +101,7 @@ def arm_native(prefix: str = "hepsift") -> None:
     few lines of C++ to cling). ``prefix`` starts the one-line message on stderr. Idempotent.
     """
     global _ARMED, _PIPE
-    if _ARMED:
+    if _ARMED or threading.current_thread() is not threading.main_thread():
         return
     install()
     from hepsift.rdf import load_library
