@@ -91,6 +91,10 @@ def install() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
         signal.signal(signal.SIGTERM, _raise_terminated)
+    # Forked workers (multiprocessing, the process pools of generate and of the toys) get the
+    # usual handlers back: a pool stops its workers with SIGTERM, which must end them, and
+    # they must not write their signals into the guard's pipe (a worker's SIGTERM would end us).
+    os.register_at_fork(after_in_child=_forget_in_child)
     _INSTALLED = True
 
 
@@ -123,9 +127,6 @@ def arm_native(prefix: str = "hepsift") -> None:
         _atomic._LISTENERS.append(mirror)
     guard.start(read_fd, os.dup(2), prefix)  # stderr as it is now, even if fd 2 is redirected later
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    # A forked worker (multiprocessing, generate's and the toys' process pools) must not write
-    # its own signals into this process's pipe: a worker stopped with SIGTERM would end us.
-    os.register_at_fork(after_in_child=_forget_in_child)
     # From now on the guard alone ends the process on a signal; Python handlers stay set
     # (the wakeup pipe is written only for signals with a Python handler) but do nothing, so
     # that the exit status and the message do not depend on which one runs first.
@@ -142,11 +143,13 @@ def _ignore(signum: int, frame: Any) -> None:
 
 def _forget_in_child() -> None:
     """In a forked child: no wake-up pipe, the usual handlers (the guard thread is not there)."""
-    global _ARMED, _PIPE
+    global _ARMED, _INSTALLED, _PIPE
     try:
         signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except ValueError:  # pragma: no cover - not the main thread of the child
         pass
     if _PIPE is not None:
@@ -155,4 +158,4 @@ def _forget_in_child() -> None:
                 os.close(fd)
             except OSError:
                 pass
-    _ARMED, _PIPE = False, None
+    _ARMED, _INSTALLED, _PIPE = False, False, None
