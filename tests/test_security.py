@@ -299,13 +299,14 @@ def test_unexpected_errors_are_one_line(monkeypatch, capsys):
         cli.main(["--debug", "boom"])
 
 
-def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path):
-    """Process pools fork workers and may stop them with SIGTERM: that signal is the worker's,
-    not the command's (the guard's wake-up pipe is not inherited)."""
+@pytest.mark.parametrize("arm", ["_signals.arm_native('t')", "pass"])
+def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path, arm):
+    """Process pools fork workers and may stop them with SIGTERM: that signal ends the worker
+    (the usual handler), not the command (the guard's wake-up pipe is not inherited)."""
     code = (
         "import os, signal, time\n"
         "from hepsift import _signals\n"
-        "_signals.install(); _signals.arm_native('t')\n"
+        f"_signals.install(); {arm}\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    time.sleep(30); os._exit(0)\n"
