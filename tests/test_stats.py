@@ -436,8 +436,11 @@ def test_limits_cli_on_root_file(tmp_path):
     assert json.loads((tmp_path / "out2" / "limit.json").read_text())["expected"] == pytest.approx(
         lim["expected"], rel=1e-3
     )
-    bad = _run_cli("hepsift.stats._cli", ["--workspace", "missing.json"], tmp_path)
-    assert bad.returncode == 2 and "cannot read" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "hepsift.cli", "limits", "--workspace", "missing.json"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert bad.returncode == 1 and "cannot read --workspace 'missing.json'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 @pytest.mark.validation

@@ -26,6 +26,7 @@ from hepsift.errors import (
     ModelError,
     NonFiniteInputError,
     NotFittedError,
+    OutputError,
     ProviderError,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "OutputError",
     "load",
 ]
 

@@ -27,7 +27,6 @@ import importlib
 import json
 import math
 import os
-import secrets
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -311,30 +310,15 @@ def save(est: Saveable, path: str | os.PathLike[str]) -> Path:
     members.update(writer.sklearn)
     manifest["members"] = sorted(members)
     text = json.dumps(manifest, indent=1, sort_keys=False, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name in the same folder (so that os.replace is atomic), created with the usual
-    # permissions (0o666 less the umask), removed again if anything fails before the rename
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise ModelError(f"cannot create a temporary file next to {path}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST, text)
-                for name, data in members.items():
-                    zf.writestr(name, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from hepsift._atomic import atomic_output
+
+    with atomic_output(path, overwrite=True, make_parents=True, what="saved estimator") as tmp, open(tmp, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST, text)
+            for name, data in members.items():
+                zf.writestr(name, data)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

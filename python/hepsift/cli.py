@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hepsift import _paths, errors
+from hepsift import _cliargs, _paths, errors
 from hepsift._version import __version__
 
 __all__ = ["main", "COMMANDS"]
@@ -111,12 +112,14 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX file")
     p.add_argument("input", nargs="+", help="ROOT file(s)")
     p.add_argument("-t", "--tree", default="Events", help="tree name (default Events)")
-    p.add_argument("-o", "--output", required=True, help="output ROOT file")
+    p.add_argument("-o", "--output", required=True, help="output ROOT file (never one of the inputs)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.add_argument("--name", default="score", help="score column (default score)")
     p.add_argument("--inputs", nargs="+", help="input columns/expressions (default: the model's feature names)")
     p.add_argument("--branches", nargs="+", help="branches to keep (default: all)")
-    p.add_argument("--threads", type=int, default=0, help="ImplicitMT threads (0: single-threaded)")
-    p.add_argument("--batch-size", type=int, default=4096,
+    p.add_argument("--threads", type=_cliargs.int_at_least(0), default=0,
+                   help="ImplicitMT threads (0: single-threaded)")
+    p.add_argument("--batch-size", type=_cliargs.int_at_least(1), default=4096,
                    help="events per model call (default 4096; 1: one call per event)")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--allow-fallback", action="store_true", help="fall back to CPU when CUDA is not usable")
@@ -124,22 +127,42 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
 
 def _apply_run(args: argparse.Namespace) -> int:
     import hepsift.rdf
+    from hepsift import _atomic, _signals
 
+    # Everything that can be wrong is found before the event loop starts.
+    _atomic.check_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,
+                         what="-o/--output")
+    for f in args.input:
+        _cliargs.check_root_input(f, args.tree)
     ROOT = hepsift.rdf.load_library()
+    _signals.arm_native("hepsift apply")
+    model = hepsift.rdf.Model(args.model, provider=args.provider, allow_fallback=args.allow_fallback)
     if args.threads > 0:
         ROOT.EnableImplicitMT(args.threads)
-    for f in args.input:
-        if not Path(f).is_file():
-            raise errors.DataError(f"input file '{f}' does not exist")
     files = ROOT.std.vector["std::string"](args.input)
     df = ROOT.RDataFrame(args.tree, files)
-    branches = args.branches or hepsift.rdf.column_names(df)
+    existing = hepsift.rdf.column_names(df)
+    if args.branches:
+        _cliargs.check_names("--branches", args.branches, existing, f"tree '{args.tree}' of {args.input[0]}")
+    branches = args.branches or existing
     start = time.perf_counter()
-    node = hepsift.rdf.define(df, args.name, args.model, args.inputs, provider=args.provider,
-                              allow_fallback=args.allow_fallback, batch_size=args.batch_size)
-    cols = ROOT.std.vector["std::string"]([*branches, args.name])
-    snap = node.Snapshot(args.tree, args.output, cols)
-    n = snap.Count().GetValue()
+    with _atomic.atomic_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,
+                               what="-o/--output") as tmp:
+        try:
+            # ROOT notes on stderr that a loop stopped by an error was interrupted; the one-line
+            # error says more. (A two-pass batched score runs its first loop inside define.)
+            with _cliargs.drop_stderr_lines("RDataFrame::Run: event loop was interrupted"):
+                node = hepsift.rdf.define(df, args.name, model, args.inputs, batch_size=args.batch_size)
+                cols = ROOT.std.vector["std::string"]([*branches, args.name])
+                opts = ROOT.RDF.RSnapshotOptions()
+                opts.fLazy = True
+                count = node.Count()
+                snap = node.Snapshot(args.tree, str(tmp), cols, opts)
+                n = int(count.GetValue())  # runs the event loop (the Snapshot with it)
+                snap.GetValue()
+        except errors.HepsiftError as exc:
+            hepsift.rdf._reraise(exc)  # the plain Python class, without cppyy's call prefix
+        del snap
     dt = time.perf_counter() - start
     print(f"hepsift: scored {n} events from {len(args.input)} file(s) in {dt:.1f} s -> {args.output}")
     return 0
@@ -147,16 +170,32 @@ def _apply_run(args: argparse.Namespace) -> int:
 
 # ---- demo -----------------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="hepsift-demo", help="output folder (default hepsift-demo)")
+    p.add_argument("-o", "--output", default="hepsift-demo",
+                   help="output folder (default hepsift-demo): a new folder or one the demo wrote before")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2, help="ImplicitMT threads for the scoring step")
+    p.add_argument("--threads", type=_cliargs.int_at_least(0), default=2, help="ImplicitMT threads for the scoring step")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run")
 
 
+#: Marks a folder as the demo's own: it may overwrite its own files there, nothing else.
+DEMO_MARKER = ".hepsift-demo"
+
+
 def _demo_run(args: argparse.Namespace) -> int:
+    from hepsift import _signals
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise _cliargs.UsageError(f"-o/--output '{out}' is a file; the demo writes a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
+        raise _cliargs.UsageError(f"-o/--output '{out}' is a folder the demo did not write; "
+                                  "give a new folder (the demo overwrites only its own files)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text("written by hepsift demo; it may overwrite the files in this folder\n")
+    _signals.arm_native("hepsift demo")
     from hepsift.demo import run_demo
 
-    run_demo(Path(args.output), seed=args.seed, threads=args.threads, quick=args.quick)
+    run_demo(out, seed=args.seed, threads=args.threads, quick=args.quick)
     return 0
 
 
@@ -181,12 +220,13 @@ _OPTIONAL = {
 
 def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The command group; optional sub-packages are imported only for their own command."""
-    parser = argparse.ArgumentParser(
+    parser = _cliargs.Parser(
         prog="hepsift",
         description="Machine learning for new-physics searches inside ROOT analyses.",
         epilog="example: hepsift apply model.onnx events.root -o scored.root --threads 2",
     )
     parser.add_argument("--version", action="version", version=f"hepsift {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     commands = dict(COMMANDS)
@@ -203,26 +243,70 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         text, add, run = commands[name]
         p = sub.add_parser(name, help=text, description=text)
         add(p)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
         p.set_defaults(_run=run)
     return parser
 
 
+#: Exit status of an error class: 2 for a wrong command line (argument, output refused), 1 for
+#: a failure while running (file contents, model, events).
+def _status(exc: BaseException) -> int:
+    return 2 if isinstance(exc, (_cliargs.UsageError, errors.OutputError)) else 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    if "=>" in text:  # an exception raised through cppyy: "<C++ signature> =>\n    <Class>: <what()>"
+        text = text.split("=>", 1)[1].strip()
+        head, sep, rest = text.partition(": ")
+        if sep and head.isidentifier():
+            text = rest
+    text = " ".join(text.split())
+    return text or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hepsift`` command; returns the exit status."""
+    """Entry point of the ``hepsift`` command; returns the exit status.
+
+    Exit status: 0 success; 1 a failure while running; 2 a wrong command line (bad argument,
+    output refused); 130 Ctrl-C (SIGINT); 143 SIGTERM. Every failure is one line on stderr;
+    ``--debug`` shows the traceback instead.
+    """
+    from hepsift import _signals
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    _signals.install()
+    prog = "hepsift"
     try:
-        parser = _parser(argv)
-    except errors.HepsiftError as exc:
-        print(f"hepsift: error: {exc}", file=sys.stderr)
-        return 1
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    try:
+        try:
+            parser = _parser(argv)
+        except errors.HepsiftError as exc:
+            print(f"hepsift: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            return 2
+        prog = f"hepsift {args.command}"
         return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted by SIGINT; previous files unchanged", file=sys.stderr)
+        return _signals.EXIT_CODES[signal.SIGINT]
+    except _signals.Terminated:
+        print(f"{prog}: interrupted by SIGTERM; previous files unchanged", file=sys.stderr)
+        return _signals.EXIT_CODES[signal.SIGTERM]
     except errors.HepsiftError as exc:
-        print(f"hepsift {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return _status(exc)
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"{prog}: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              "(run with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

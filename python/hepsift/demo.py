@@ -171,7 +171,9 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
                                         nplm_masks=(cols["zprime"].astype(bool) & odd, cols["bkg"].astype(bool) & odd))
     print(f"   statistics in {time.perf_counter() - t0:.0f} s")
 
-    with open(out_dir / "summary.json", "w") as fh:
+    from hepsift._atomic import atomic_output
+
+    with atomic_output(out_dir / "summary.json", overwrite=True) as tmp, open(tmp, "w") as fh:
         json.dump(summary, fh, indent=2, default=float)
     print(f"\nhepsift demo: done; results in {out_dir}/ (summary.json, score.png, ...)")
     return summary

@@ -22,6 +22,7 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "OutputError",
 ]
 
 
@@ -75,3 +76,8 @@ class NotFittedError(HepsiftError, AttributeError):
 
 class DependencyError(HepsiftError, ImportError):
     """Raised when an optional dependency is missing; says what to install."""
+
+
+class OutputError(ConfigurationError):
+    """Raised when an output cannot be written: it is an input, exists without ``overwrite``, is a
+    folder, or lies in a missing or read-only folder. Nothing was written."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
 from hepsift import errors
+from hepsift._cliargs import int_at_least
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -34,10 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-set", choices=["full", "sanitised"], default="full",
                    help="'sanitised' drops features holding -999 for absent objects")
     p.add_argument("--config", default=None, help="JSON file with the detector's configuration")
-    p.add_argument("--max-events", type=int, default=None, help="use at most this many events")
+    p.add_argument("--max-events", type=int_at_least(1), default=None, help="use at most this many events")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
     p.add_argument("--save", default=None, help="also save the native detector to this file (hepsift.load reads it; e.g. hbos.hsm)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
     p.add_argument("--progress", action="store_true", help="show progress bars")
 
 
@@ -55,6 +58,8 @@ def _read(files: Sequence[str], tree: str, features: list[str] | None, max_event
             raise errors.DataError(f"no file {f}") from exc
         except KeyError as exc:
             raise errors.MissingBranchError(f"{f} has no tree '{tree}'") from exc
+        except (ValueError, OSError) as exc:
+            raise errors.DataError(f"input '{f}' is not a readable ROOT file ({exc})") from exc
         keys = list(t.keys())
         if names is None:
             names = [n for n in FEATURE_NAMES if n in keys]
@@ -75,21 +80,23 @@ def _read(files: Sequence[str], tree: str, features: list[str] | None, max_event
 
 def run(args: argparse.Namespace) -> int:
     """Train, calibrate and export; print the thresholds. Returns the exit status."""
+    from hepsift._atomic import check_output
     from hepsift.anomaly import DETECTORS
 
-    try:
-        features = [s.strip() for s in args.features.split(",") if s.strip()] if args.features else None
-        X, names = _read(args.files, args.tree, features, args.max_events)
-        cls = DETECTORS[args.detector]
-        det = cls.from_config(args.config) if args.config else cls()
-        det.set_params(seed=args.seed, feature_set=args.feature_set)
-        det.fit(X, feature_names=names, progress=args.progress)
-        path = det.to_onnx(args.output)
-        if args.save:
-            det.save(args.save)
-    except errors.HepsiftError as exc:
-        print(f"hepsift anomaly: error: {exc}", file=sys.stderr)
-        return 1
+    features = [s.strip() for s in args.features.split(",") if s.strip()] if args.features else None
+    X, names = _read(args.files, args.tree, features, args.max_events)
+    outputs = [args.output, *([args.save] if args.save else [])]
+    if args.save and os.path.abspath(args.save) == os.path.abspath(args.output):
+        raise errors.OutputError(f"--save and -o/--output are the same file '{args.output}'")
+    for out in outputs:  # refused now, not after the training
+        check_output(out, inputs=[*args.files, *([args.config] if args.config else [])], overwrite=args.overwrite)
+    cls = DETECTORS[args.detector]
+    det = cls.from_config(args.config) if args.config else cls()
+    det.set_params(seed=args.seed, feature_set=args.feature_set)
+    det.fit(X, feature_names=names, progress=args.progress)
+    path = det.to_onnx(args.output)
+    if args.save:
+        det.save(args.save)
     print(f"{type(det).__name__} trained on {len(X)} events, {det.n_features_in_} features "
           f"({', '.join(det.feature_names_in_)}); wrote {path}")
     for key, cut in det.threshold_.items():
@@ -99,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run as ``python -m hepsift.anomaly._cli`` (the same as ``hepsift anomaly``)."""
-    parser = argparse.ArgumentParser(prog="hepsift anomaly", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    from hepsift.cli import main as cli_main
+
+    return cli_main(["anomaly", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

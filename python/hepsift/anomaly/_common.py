@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from hepsift import errors
+from hepsift._atomic import atomic_output
 from hepsift._estimator import Parameters
 from hepsift._saved import Saveable, load
 from hepsift._version import __version__
@@ -79,7 +80,8 @@ class ConfigBase:
         """JSON text of the configuration; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            with atomic_output(path, overwrite=True) as tmp:
+                tmp.write_text(text + "\n")
         return text
 
     @classmethod

@@ -200,9 +200,11 @@ def plot_score_correlation(
         ax.set_title(title)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="correlation")
+    from hepsift._atomic import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 

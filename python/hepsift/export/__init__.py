@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._atomic import atomic_output
 from hepsift._deps import install_hint
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DependencyError, ModelError
@@ -222,11 +223,8 @@ def to_onnx(
     seal(proto)
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save(proto, tmp)
+    with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+        onnx.save(proto, os.fspath(tmp))
         got = onnx_predict(tmp, sample)
         want = np.asarray(native(sample), dtype=np.float64).reshape(got.shape)
         bad = ~np.isclose(got, want, rtol=rtol, atol=atol)
@@ -236,10 +234,6 @@ def to_onnx(
                 f"the ONNX export of {type(model).__name__} disagrees with the native model on {int(bad.sum())} of "
                 f"{bad.size} values (largest difference {worst:.3g} > atol {atol} + rtol {rtol}); {path} was not written"
             )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

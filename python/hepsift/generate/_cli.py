@@ -14,8 +14,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from hepsift.errors import HepsiftError
+from hepsift._cliargs import UsageError, int_at_least
+from hepsift.errors import OutputError
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -36,15 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--preset", help="named set of samples, e.g. demo")
     what.add_argument("--list", action="store_true", help="list processes and presets, then exit")
     parser.add_argument("--mass", type=float, help="signal mass in GeV (signals only)")
-    parser.add_argument("--events", "-n", type=int, help="number of events (with --process)")
+    parser.add_argument("--events", "-n", type=int_at_least(1), help="number of events (with --process)")
     parser.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
     parser.add_argument("-o", "--output", help="output ROOT file or folder (preset: folder, default hepsift-PRESET)")
-    parser.add_argument("--workers", "-j", type=int, help="worker processes (default: all usable cores)")
-    parser.add_argument("--chunk-size", type=int, default=1000, help="events per Pythia run (default 1000)")
+    parser.add_argument("--workers", "-j", type=int_at_least(1), help="worker processes (default: all usable cores)")
+    parser.add_argument("--chunk-size", type=int_at_least(1), default=1000, help="events per Pythia run (default 1000)")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SETTING",
                         help="extra Pythia setting, e.g. --set 'PartonLevel:MPI = off' (repeatable)")  # fmt: skip
     parser.add_argument("--detector", metavar="JSON", help="detector parameters as a JSON file (DetectorConfig)")
-    parser.add_argument("--overwrite", action="store_true", help="regenerate even if the output is up to date")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an output that holds other events, and regenerate even if it is up to date")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -60,57 +63,77 @@ def _list() -> None:
         print(f"  {name:12s} {len(jobs)} samples, {sum(n for _, _, n in jobs)} events")
 
 
+def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
+    """Refuse, before any event is generated, to replace an existing file that does not hold
+    these very events (an up-to-date file is reused, not rewritten)."""
+    from hepsift.generate.core import _reusable, sample_name
+
+    if overwrite:
+        return
+    for cfg, out in jobs:
+        cfg = cfg.validated()
+        path = out / f"{sample_name(cfg.process, cfg.mass)}.root" if out.is_dir() else out
+        if path.is_dir():
+            raise OutputError(f"-o/--output '{path}' is a folder; give a file name")
+        if path.exists() and not _reusable(path, cfg.digest()):
+            raise OutputError(f"-o/--output '{path}' exists and holds other events; pass --overwrite to replace it")
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``hepsift generate`` with parsed ``args``; returns the exit status."""
-    from hepsift.generate import DetectorConfig, generate, generate_preset
+    from hepsift.generate import DetectorConfig, GenerationConfig, generate, generate_preset
+    from hepsift.generate.core import PRESETS
 
     if args.list:
         _list()
         return 0
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    try:
-        start = time.perf_counter()
-        if args.preset:
-            out = Path(args.output or f"hepsift-{args.preset}")
-            files = generate_preset(args.preset, out, seed=args.seed, workers=args.workers,
-                                    progress=not args.no_progress, overwrite=args.overwrite, log=log)  # fmt: skip
-            for name, path in files.items():
-                print(f"{name}\t{path}")
-        elif args.process:
-            if args.events is None:
-                print("hepsift generate: --events is required with --process", file=sys.stderr)
-                return 2
-            if not args.output:
-                print("hepsift generate: -o/--output is required with --process", file=sys.stderr)
-                return 2
-            detector = None
-            if args.detector:
-                try:
-                    detector = DetectorConfig.from_dict(json.loads(Path(args.detector).read_text()))
-                except (OSError, json.JSONDecodeError) as exc:
-                    print(f"hepsift generate: cannot read {args.detector}: {exc}", file=sys.stderr)
-                    return 2
-            path = generate(
-                args.process, mass=args.mass, events=args.events, seed=args.seed, output=args.output,
-                chunk_size=args.chunk_size, pythia_settings=args.settings, detector=detector,
-                workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite,
-            )  # fmt: skip
-            print(path)
-        else:
-            print("hepsift generate: give --process, --preset or --list", file=sys.stderr)
-            return 2
-        log(f"done in {time.perf_counter() - start:.1f} s")
-    except HepsiftError as exc:
-        print(f"hepsift generate: error: {exc}", file=sys.stderr)
-        return 1
+    start = time.perf_counter()
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise UsageError(f"argument --preset: unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+        out = Path(args.output or f"hepsift-{args.preset}")
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"-o/--output '{out}' is a file; a preset writes a folder")
+        if out.is_dir():
+            _refuse_other_files([(GenerationConfig(process=p, events=n, seed=args.seed, mass=m), out)
+                                 for p, m, n in PRESETS[args.preset]], args.overwrite)
+        files = generate_preset(args.preset, out, seed=args.seed, workers=args.workers,
+                                progress=not args.no_progress, overwrite=args.overwrite, log=log)  # fmt: skip
+        for name, path in files.items():
+            print(f"{name}\t{path}")
+    elif args.process:
+        if args.events is None:
+            raise UsageError("--events is required with --process")
+        if not args.output:
+            raise UsageError("-o/--output is required with --process")
+        detector = None
+        if args.detector:
+            try:
+                detector = DetectorConfig.from_dict(json.loads(Path(args.detector).read_text()))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise UsageError(f"--detector '{args.detector}' is not a readable JSON file: {exc}") from None
+        cfg = GenerationConfig(process=args.process, events=args.events, seed=args.seed, mass=args.mass,
+                               chunk_size=args.chunk_size, pythia_settings=tuple(args.settings),
+                               detector=detector or DetectorConfig())
+        _refuse_other_files([(cfg, Path(args.output))], args.overwrite)
+        path = generate(
+            args.process, mass=args.mass, events=args.events, seed=args.seed, output=args.output,
+            chunk_size=args.chunk_size, pythia_settings=args.settings, detector=detector,
+            workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite,
+        )  # fmt: skip
+        print(path)
+    else:
+        raise UsageError("give --process, --preset or --list")
+    log(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m hepsift.generate._cli``)."""
-    parser = argparse.ArgumentParser(prog="hepsift generate", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    """Stand-alone entry point (``python -m hepsift.generate._cli``), the same as ``hepsift generate``."""
+    from hepsift.cli import main as cli_main
+
+    return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

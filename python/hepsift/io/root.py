@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,16 +182,11 @@ def write_events(
     """
     import uproot
 
+    from hepsift._atomic import atomic_output
+
     dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        data = _group(branches)
+    data = _group(branches)
+    with atomic_output(dest, overwrite=True, make_parents=True) as tmp:
         with uproot.recreate(tmp) as f:
             tt = f.mktree(
                 tree,
@@ -205,12 +199,5 @@ def write_events(
                 f[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
             for key, text in (extra_strings or {}).items():
                 f[key] = text
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 

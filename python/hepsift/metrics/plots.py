@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +102,7 @@ def plot_scores(y_true: Any, scores: Any, sample_weight: Any = None, path: str |
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> None:
     if path is None:
         return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, bbox_inches="tight")
+    from hepsift._atomic import atomic_output
+
+    with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+        fig.savefig(tmp, bbox_inches="tight")

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from hepsift._atomic import atomic_output
 from hepsift._estimator import Parameters
 from hepsift._saved import Saveable, load  # noqa: F401  (re-exported as hepsift.models.load)
 from hepsift._version import __version__
@@ -66,7 +67,8 @@ class Config:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON to ``path``."""
         p = Path(path)
-        p.write_text(self.to_json(indent=2) + "\n")
+        with atomic_output(p, overwrite=True) as tmp:
+            tmp.write_text(self.to_json(indent=2) + "\n")
         return p
 
     @classmethod

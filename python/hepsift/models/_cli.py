@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hepsift.errors import ConfigurationError
+from hepsift._cliargs import UsageError, finite_float, positive_float
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,13 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="hyper-parameter (value parsed as JSON when possible); repeatable")
     p.add_argument("--config", help="JSON configuration of the model (fields of its config dataclass)")
     p.add_argument("--label-branch", help="branch with integer labels (default: signal_mass > 0)")
-    p.add_argument("--luminosity", type=float, default=1.0, help="pb^-1 applied to the weight branch (default 1)")
+    p.add_argument("--luminosity", type=positive_float, default=1.0, help="pb^-1 applied to the weight branch (default 1)")
     p.add_argument("--missing", choices=["keep", "drop_features", "drop_events"], default="keep",
                    help="missing-value (-999) policy (default keep)")
     p.add_argument("--require", nargs="+", default=[], help="features that must be present (events dropped otherwise)")
-    p.add_argument("--test-size", type=float, default=0.3, help="held-out fraction for the metrics (default 0.3)")
+    p.add_argument("--test-size", type=finite_float, default=0.3, help="held-out fraction for the metrics (default 0.3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the model (default 0)")
     p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace model.hsm, model.onnx, ... if they exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -60,9 +61,20 @@ def _value(text: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``hepsift train``; returns the exit status."""
     from hepsift import metrics
+    from hepsift._atomic import atomic_output, check_output
     from hepsift._saved import EXTENSION
     from hepsift.data import Dataset
     from hepsift.models import MLPClassifier, make
+
+    if not 0 < args.test_size < 1:
+        raise UsageError(f"argument --test-size: must be between 0 and 1, got {args.test_size:g}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o/--output '{out}' is a file; give a folder")
+    outputs = {name: out / name for name in (f"model{EXTENSION}", "config.json", "model.onnx", "summary.json")}
+    for path in outputs.values():  # refused now, not after the training
+        if out.is_dir():
+            check_output(path, inputs=args.files, overwrite=args.overwrite)
 
     features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
         else list(args.features)
@@ -75,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     for item in args.param:
         key, sep, val = item.partition("=")
         if not sep:
-            raise ConfigurationError(f"--param expects KEY=VALUE; got {item!r}")
+            raise UsageError(f"--param expects KEY=VALUE; got {item!r}")
         params[key] = _value(val)
     if kind == "pnn":
         inner = MLPClassifier(seed=args.seed, progress=not args.no_progress, **params)
@@ -91,11 +103,10 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model.fit(train.X, train.y, sample_weight=train.weight)
     seconds = time.perf_counter() - start
-    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / f"model{EXTENSION}")
-    model.to_config().save(out / "config.json")
-    onnx_path = model.export(out / "model.onnx", ds.feature_names, sample=test.X[:512])
+    model.save(outputs[f"model{EXTENSION}"])
+    model.to_config().save(outputs["config.json"])
+    onnx_path = model.export(outputs["model.onnx"], ds.feature_names, sample=test.X[:512])
     summary: dict[str, Any] = {"model": type(model).__name__, "features": ds.feature_names, "n_train": len(train),
                                "n_test": len(test), "fit_seconds": seconds, "onnx": str(onnx_path)}
     if getattr(model, "task_", "binary") == "binary":
@@ -105,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                                                 metrics.signal_efficiency_at(test.y, score, test.weight).items()}
     elif getattr(model, "task_", "") == "multiclass":
         summary["test"] = {"accuracy": metrics.accuracy(test.y, model.predict(test.X), test.weight)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    with atomic_output(outputs["summary.json"], inputs=args.files, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(f"hepsift train: {type(model).__name__} fitted on {len(train)} events in {seconds:.1f} s -> {onnx_path}")
     if "test" in summary:
         print("  test: " + ", ".join(f"{k} {v:.4f}" for k, v in summary["test"].items() if isinstance(v, float)))

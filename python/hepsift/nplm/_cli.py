@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._cliargs import UsageError, int_at_least, positive_float
 from hepsift.errors import ConfigurationError, DataError, HepsiftError, MissingBranchError
 
 __all__ = ["add_arguments", "run"]
@@ -36,18 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-weight", default=None, help="weight branch of the reference sample")
     parser.add_argument(
         "--n-expected",
-        type=float,
+        type=positive_float,
         default=None,
         help="N(R), events expected in data under the reference (default: sum of reference weights, or the data size)",
     )
     parser.add_argument("--mode", choices=("neural", "kernel"), default="kernel", help="NPLM mode (default: kernel)")
-    parser.add_argument("--toys", type=int, default=100, help="number of reference toys (default: 100)")
+    parser.add_argument("--toys", type=int_at_least(1), default=100, help="number of reference toys (default: 100)")
     parser.add_argument("--jobs", type=int, default=-1, help="parallel toy processes (default: all cores)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (neural mode)")
-    parser.add_argument("--centers", type=int, default=None, help="Nystroem centres (kernel mode)")
+    parser.add_argument("--epochs", type=int_at_least(1), default=None, help="training epochs (neural mode)")
+    parser.add_argument("--centers", type=int_at_least(1), default=None, help="Nystroem centres (kernel mode)")
     parser.add_argument("--device", default="cpu", help="torch device for the neural mode (cpu, cuda, auto)")
     parser.add_argument("--save-toys", default=None, help="JSON-lines file for toy results (resumable)")
     parser.add_argument("--output-dir", default="hepsift_nplm", help="where nplm.json, plots and f.onnx go")
+    parser.add_argument("--overwrite", action="store_true", help="replace nplm.json, nplm_null.png, nplm_f.onnx")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
@@ -96,6 +98,17 @@ def run(args: argparse.Namespace) -> int:
     from hepsift.nplm import calibrate, p_value, test_statistic
     from hepsift.stats.plots import plot_nplm_null
 
+    from hepsift._atomic import atomic_output, check_output
+
+    if args.jobs == 0 or args.jobs < -1:
+        raise UsageError(f"argument --jobs: must be -1 (all cores) or >= 1, got {args.jobs}")
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise UsageError(f"--output-dir '{args.output_dir}' is a file, not a folder")
+    outputs = {k: os.path.join(args.output_dir, k) for k in ("nplm_null.png", "nplm_f.onnx", "nplm.json")}
+    inputs = [args.reference, args.data]
+    if os.path.isdir(args.output_dir):
+        for path in outputs.values():  # refused now, not after the toys
+            check_output(path, inputs=inputs, overwrite=args.overwrite)
     try:
         ref, names, w = _read(args.reference, args.tree, args.features, args.reference_weight)
         dat, _, _ = _read(args.data, args.tree, args.features, None)
@@ -123,29 +136,31 @@ def run(args: argparse.Namespace) -> int:
             **opts,
         )
         pv = p_value(t, null)
-        os.makedirs(args.output_dir, exist_ok=True)
-        plot_nplm_null(null, t_obs=t, path=os.path.join(args.output_dir, "nplm_null.png"))
-        model.export_onnx(os.path.join(args.output_dir, "nplm_f.onnx"), features=names)
-    except (HepsiftError, ValueError) as exc:
-        print(f"hepsift nplm: error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        if isinstance(exc, HepsiftError):
+            raise
+        raise DataError(str(exc)) from exc
+    os.makedirs(args.output_dir, exist_ok=True)
+    plot_nplm_null(null, t_obs=t, path=outputs["nplm_null.png"])
+    model.export_onnx(outputs["nplm_f.onnx"], features=names)
     print(f"t = {t:.4g}")
     print(null)
     print(
         f"global p-value: {pv.p_chi2:.3g} (Z = {pv.z_chi2:.2f}, chi-square); "
         f"{pv.p_empirical:.3g} (Z = {pv.z_empirical:.2f}, empirical from {null.n_toys} toys)"
     )
-    with open(os.path.join(args.output_dir, "nplm.json"), "w", encoding="utf-8") as fh:
-        json.dump(
-            {
-                "t": t,
-                "null": null.to_dict(),
-                "p_chi2": pv.p_chi2,
-                "z_chi2": pv.z_chi2,
-                "p_empirical": pv.p_empirical,
-                "z_empirical": pv.z_empirical,
-            },
-            fh,
-            indent=2,
-        )
+    with atomic_output(outputs["nplm.json"], inputs=inputs, overwrite=True) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(
+                {
+                    "t": t,
+                    "null": null.to_dict(),
+                    "p_chi2": pv.p_chi2,
+                    "z_chi2": pv.z_chi2,
+                    "p_empirical": pv.p_empirical,
+                    "z_empirical": pv.z_empirical,
+                },
+                fh,
+                indent=2,
+            )
     return 0

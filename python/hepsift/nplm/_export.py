@@ -153,6 +153,8 @@ def export_onnx(
         if not err <= atol * max(1.0, float(np.max(np.abs(want)))):
             raise ModelError(f"ONNX Runtime disagrees with the fitted f(x) by {err:.3g}; not writing {path}")
     if path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))) or ".", exist_ok=True)
-        onnx.save(proto, os.fspath(path))
+        from hepsift._atomic import atomic_output
+
+        with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+            onnx.save(proto, os.fspath(tmp))
     return proto

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
-from hepsift.errors import ConfigurationError, HepsiftError
+from hepsift import _cliargs
+from hepsift.errors import DataError, HepsiftError
 
 __all__ = ["add_arguments", "run"]
 
@@ -51,14 +51,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="relative normalisation uncertainty of a sample (e.g. ttbar=0.05)",
     )
     parser.add_argument("--no-mc-stat", action="store_true", help="omit MC statistical uncertainties")
-    parser.add_argument("--bins", type=int, default=20, help="number of score bins (default: 20)")
+    parser.add_argument("--bins", type=_cliargs.int_at_least(1), default=20, help="number of score bins (default: 20)")
     parser.add_argument(
-        "--range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"), help="score range (default: 0 1)"
+        "--range", type=_cliargs.finite_float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
+        help="score range, LO < HI (default: 0 1)",
     )
-    parser.add_argument("--luminosity", type=float, default=1.0, help="integrated luminosity in 1/pb (default: 1)")
-    parser.add_argument("--sigma-theory", type=float, default=None, help="theory cross-section (pb) of the signal")
-    parser.add_argument("--cl", type=float, default=0.95, help="confidence level (default: 0.95)")
+    parser.add_argument("--luminosity", type=_cliargs.positive_float, default=1.0,
+                        help="integrated luminosity in 1/pb (default: 1)")
+    parser.add_argument("--sigma-theory", type=_cliargs.positive_float, default=None,
+                        help="theory cross-section (pb) of the signal")
+    parser.add_argument("--cl", type=_cliargs.finite_float, default=0.95, help="confidence level (default: 0.95)")
     parser.add_argument("--output-dir", default="hepsift_limits", help="where limit.json and workspace.json go")
+    parser.add_argument("--overwrite", action="store_true", help="replace limit.json and workspace.json if they exist")
     parser.add_argument("--seed", type=int, default=0, help="unused (asymptotic limits are deterministic)")
 
 
@@ -66,75 +70,131 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
         if "=" not in item:
-            raise ConfigurationError(f"{what} must look like NAME=VALUE, got {item!r}")
+            raise _cliargs.UsageError(f"{what} must look like NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
 
 
 def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
+    from hepsift import _signals
+    from hepsift.rdf import _quiet_cling, column_names
     from hepsift.stats.roostats import import_root
 
     if not args.signal or not args.background:
-        raise ConfigurationError("give --signal and at least one --background selection (or --workspace)")
-    if not os.path.exists(args.file):
-        raise ConfigurationError(f"no such file: {args.file}")
+        raise _cliargs.UsageError("give --signal and at least one --background selection (or --workspace)")
+    _cliargs.check_root_input(args.file, args.tree)
     ROOT = import_root()
+    _signals.arm_native("hepsift limits")
     df = ROOT.RDataFrame(args.tree, args.file)
-    df = df.Define("hepsift_score_", args.score)
+    names = column_names(df)
+
+    def define(node: Any, column: str, expression: str, what: str) -> Any:
+        try:
+            with _quiet_cling():
+                return node.Define(column, expression)
+        except Exception as exc:  # cling could not compile the expression
+            import difflib
+
+            near = difflib.get_close_matches(expression, names, n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise _cliargs.UsageError(f"{what} '{expression}' is neither a branch of {args.file}:{args.tree} "
+                                      f"nor a valid expression{hint}") from exc
+
+    df = define(df, "hepsift_score_", args.score, "--score")
     w = f"({args.weight}) * {args.luminosity!r}" if args.weight else repr(float(args.luminosity))
-    df = df.Define("hepsift_weight_", w)
+    df = define(df, "hepsift_weight_", w, "--weight")
     lo, hi = args.range
     model = ("h", "", int(args.bins), float(lo), float(hi))
 
-    def histo(name: str, sel: str, weighted: bool = True) -> Any:
-        node = df.Filter(sel, name)
+    def histo(name: str, sel: str, what: str, weighted: bool = True) -> Any:
+        try:
+            with _quiet_cling():
+                node = df.Filter(sel, name)
+        except Exception as exc:
+            raise _cliargs.UsageError(f"{what} '{sel}' is not a valid selection on {args.file}:{args.tree}") from exc
         return node.Histo1D(
             ROOT.RDF.TH1DModel(f"hepsift_{name}", "", *model[2:]),
             "hepsift_score_",
             *(["hepsift_weight_"] if weighted else []),
         )
 
-    sig = histo("signal", args.signal)
-    bkgs = {name: histo(name, sel) for name, sel in _pairs(args.background, "--background").items()}
-    data = histo("data", args.data, weighted=False) if args.data else None
+    sig = histo("signal", args.signal, "--signal")
+    bkgs = {name: histo(name, sel, f"--background {name}")
+            for name, sel in _pairs(args.background, "--background").items()}
+    data = histo("data", args.data, "--data", weighted=False) if args.data else None
     return sig.GetValue(), {k: v.GetValue() for k, v in bkgs.items()}, None if data is None else data.GetValue()
+
+
+def _check_workspace(path: str) -> None:
+    """Refuse a --workspace that is not a JSON object, naming the file."""
+    expected = "a pyhf workspace (a JSON object with 'channels', 'measurements', 'observations', 'version')"
+    if not os.path.isfile(path):
+        raise DataError(f"cannot read --workspace '{path}': no such file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            spec = json.load(fh)
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read --workspace '{path}': not a text file (a ROOT file?); expected {expected}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"cannot read --workspace '{path}': not valid JSON ({exc}); expected {expected}") from None
+    if not isinstance(spec, dict):
+        raise DataError(f"--workspace '{path}' holds a JSON {type(spec).__name__}; expected {expected}")
+    missing = [k for k in ("channels", "measurements", "observations") if k not in spec]
+    if missing:
+        raise DataError(f"--workspace '{path}' has no {', '.join(missing)}; expected {expected}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hepsift limits``; returns the exit status."""
+    from hepsift._atomic import atomic_output, check_output
     from hepsift.stats.limits import upper_limit, upper_limit_from_workspace
 
+    _cliargs.check_range("--range", *args.range)
+    if not 0 < args.cl < 1:
+        raise _cliargs.UsageError(f"argument --cl: must be between 0 and 1, got {args.cl:g}")
+    if bool(args.workspace) == bool(args.file):
+        raise _cliargs.UsageError("give either a ROOT file or --workspace (see hepsift limits --help)")
+    inputs = [args.workspace or args.file]
+    limit_json = os.path.join(args.output_dir, "limit.json")
+    workspace_json = os.path.join(args.output_dir, "workspace.json")
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise _cliargs.UsageError(f"--output-dir '{args.output_dir}' is a file, not a folder")
+    for out in ([limit_json] if args.workspace else [limit_json, workspace_json]):
+        if os.path.isdir(args.output_dir):
+            check_output(out, inputs=inputs, overwrite=args.overwrite, what="output")
     try:
-        os.makedirs(args.output_dir, exist_ok=True)
         if args.workspace:
+            _check_workspace(args.workspace)
             res = upper_limit_from_workspace(args.workspace, cl=args.cl, sigma_theory=args.sigma_theory)
-        elif args.file:
+        else:
             sig, bkgs, data = _histograms(args)
             norms = {k: float(v) for k, v in _pairs(args.norm, "--norm").items()}
-            res = upper_limit(
-                sig,
-                bkgs,
-                data=data,
-                cl=args.cl,
-                norm_uncertainties=norms,
-                mc_stat=not args.no_mc_stat,
-                sigma_theory=args.sigma_theory,
-                workspace_path=os.path.join(args.output_dir, "workspace.json"),
-            )
-        else:
-            raise ConfigurationError("give a ROOT file or --workspace (see hepsift limits --help)")
-    except (HepsiftError, ValueError) as exc:
-        print(f"hepsift limits: error: {exc}", file=sys.stderr)
-        return 2
+            with atomic_output(workspace_json, inputs=inputs, overwrite=args.overwrite, make_parents=True) as tmp:
+                res = upper_limit(
+                    sig,
+                    bkgs,
+                    data=data,
+                    cl=args.cl,
+                    norm_uncertainties=norms,
+                    mc_stat=not args.no_mc_stat,
+                    sigma_theory=args.sigma_theory,
+                    workspace_path=tmp,
+                )
+            res.workspace_path = workspace_json
+    except ValueError as exc:
+        if isinstance(exc, HepsiftError):
+            raise
+        raise DataError(str(exc)) from exc
     print(res)
     if res.sigma_theory is not None:
         print(
             f"cross-section limit: expected {res.xsec_expected:.4g} pb"
             + ("" if res.xsec_observed is None else f", observed {res.xsec_observed:.4g} pb")
         )
-    with open(os.path.join(args.output_dir, "limit.json"), "w", encoding="utf-8") as fh:
-        json.dump(res.to_dict(), fh, indent=2)
+    with atomic_output(limit_json, inputs=inputs, overwrite=args.overwrite, make_parents=True) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(res.to_dict(), fh, indent=2)
     if res.workspace_path:
         print(f"pyhf workspace: {res.workspace_path}")
     return 0

@@ -102,7 +102,10 @@ def demo_statistics(
         ax.set_xlabel("score cut")
         ax.set_ylabel(rf"$Z_A$ at {luminosity:g} pb$^{{-1}}$")
         ax.legend(loc="best", fontsize="small")
-        fig.savefig(files["cut_scan"], bbox_inches="tight", dpi=120)
+        from hepsift._atomic import atomic_output
+
+        with atomic_output(files["cut_scan"], overwrite=True) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", dpi=120)
     hs, hb = score_histograms(sig_scores, sig_weights, bkg_scores, bkg_weights, luminosity=luminosity, n_bins=n_bins)
     if np.any(hb["counts"] <= 0):
         raise DataError("background score histogram has empty or negative bins; use fewer bins")
@@ -125,7 +128,9 @@ def demo_statistics(
         f"  expected 95% CL limit on mu ({n_bins} score bins): {lim.expected:.4g} "
         f"(-1s {lim.bands[-1]:.4g}, +1s {lim.bands[1]:.4g}; -2s {lim.bands[-2]:.4g}, +2s {lim.bands[2]:.4g})"
     )
-    with open(os.path.join(out, "statistics.json"), "w", encoding="utf-8") as fh:
+    from hepsift._atomic import atomic_output
+
+    with atomic_output(os.path.join(out, "statistics.json"), overwrite=True) as tmp, open(tmp, "w") as fh:
         json.dump(report, fh, indent=2, default=float)
     return report
 
@@ -200,6 +205,8 @@ def demo_nplm(
         f"  global p = {pv.p_chi2:.3g} (Z = {pv.z_chi2:.2f}) from the chi-square; "
         f"empirical p = {pv.p_empirical:.3g} (Z = {pv.z_empirical:.2f}, limited by the toys)"
     )
-    with open(files["report"], "w", encoding="utf-8") as fh:
+    from hepsift._atomic import atomic_output
+
+    with atomic_output(files["report"], overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2, default=float)
     return report

@@ -507,9 +507,10 @@ def upper_limit(
     obs, exp = _pyhf_limits(model, obs_data, cl, rtol, guess if guess is not None else 1.0)
     path = None
     if workspace_path is not None:
+        from hepsift._atomic import atomic_output
+
         path = os.fspath(workspace_path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
+        with atomic_output(path, overwrite=True, make_parents=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(spec, fh, indent=2)
     if math.isnan(exp[2]):
         raise DataError("the limit computation did not converge")  # pragma: no cover

@@ -45,8 +45,10 @@ def hep_figure(figsize: tuple[float, float] = (7.0, 5.5)) -> Iterator[Any]:
 
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> None:
     if path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))) or ".", exist_ok=True)
-        fig.savefig(os.fspath(path), bbox_inches="tight", dpi=120)
+        from hepsift._atomic import atomic_output
+
+        with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+            fig.savefig(os.fspath(tmp), bbox_inches="tight", dpi=120)
 
 
 def brazil_plot(

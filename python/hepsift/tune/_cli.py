@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hepsift.errors import ConfigurationError
+from hepsift._cliargs import UsageError, finite_float, int_at_least
 
 __all__ = ["add_arguments", "run"]
 
@@ -35,13 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=["auc", "accuracy", "asimov", "ams"], default="auc")
     p.add_argument("--rel-sigma-b", type=float, default=0.0, help="relative background uncertainty (asimov)")
     p.add_argument("--luminosity", type=float, default=1.0, help="pb^-1 applied to the weight branch")
-    p.add_argument("--population", type=int, default=10)
-    p.add_argument("--parents", type=int, default=4)
-    p.add_argument("--generations", type=int, default=5)
-    p.add_argument("--mutation", type=float, default=0.1)
-    p.add_argument("--trials", type=int, default=20, help="bayesian: number of trials")
+    p.add_argument("--population", type=int_at_least(1), default=10)
+    p.add_argument("--parents", type=int_at_least(1), default=4)
+    p.add_argument("--generations", type=int_at_least(1), default=5)
+    p.add_argument("--mutation", type=finite_float, default=0.1, help="mutation rate in [0, 1]")
+    p.add_argument("--trials", type=int_at_least(1), default=20, help="bayesian: number of trials")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace trials.csv and trials.json if they exist")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -51,17 +52,27 @@ def run(args: argparse.Namespace) -> int:
     from hepsift.models import make
     from hepsift.tune import BayesianSearch, GeneticSearch
 
+    from hepsift._atomic import check_output
+
     if not args.pool:
-        raise ConfigurationError("give at least one --pool KEY=[values]")
+        raise UsageError("give at least one --pool KEY=[values]")
+    if not 0 <= args.mutation <= 1:
+        raise UsageError(f"argument --mutation: must be in [0, 1], got {args.mutation:g}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o/--output '{out}' is a file; give a folder")
+    if out.is_dir():
+        for name in ("trials.csv", "trials.json"):  # refused now, not after the search
+            check_output(out / name, inputs=args.files, overwrite=args.overwrite)
     pools: dict[str, Any] = {}
     for item in args.pool:
         key, sep, val = item.partition("=")
         try:
             values = json.loads(val)
         except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"--pool {item!r}: the value must be a JSON list ({exc})") from exc
+            raise UsageError(f"--pool {item!r}: the value must be a JSON list ({exc})") from exc
         if not sep or not isinstance(values, list) or not values:
-            raise ConfigurationError(f"--pool expects KEY=[v1,v2,...]; got {item!r}")
+            raise UsageError(f"--pool expects KEY=[v1,v2,...]; got {item!r}")
         pools[key] = [tuple(v) if isinstance(v, list) else v for v in values]
     features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
         else list(args.features)
@@ -71,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
     extra = {"boosting": "gradient"} if args.model == "gbdt" else {}
     est = make(kind, seed=args.seed, **extra)
     options = {"rel_sigma_b": args.rel_sigma_b} if args.objective == "asimov" else {}
-    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     common = dict(objective=args.objective, objective_options=options, seed=args.seed, record=out / "trials.csv",
                   progress=not args.no_progress)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._atomic import atomic_output
 from hepsift.errors import ConfigurationError, DataError, HepsiftError
 
 OBJECTIVES = ("auc", "accuracy", "asimov", "ams")
@@ -59,7 +60,8 @@ class SearchResult:
         p.parent.mkdir(parents=True, exist_ok=True)
         data = {"objective": self.objective, "best_params": self.best_params, "best_objective": self.best_objective,
                 "trials": [asdict(t) for t in self.trials]}
-        p.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        with atomic_output(p, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
         return p
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
@@ -67,7 +69,7 @@ class SearchResult:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted({k for t in self.trials for k in t.params})
-        with open(p, "w", newline="") as fh:
+        with atomic_output(p, overwrite=True) as tmp, open(tmp, "w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(["number", "generation", "objective", "seconds", "status", "cached", *keys])
             for t in self.trials:
