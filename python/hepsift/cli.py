@@ -161,7 +161,9 @@ def _apply_run(args: argparse.Namespace) -> int:
                 n = int(count.GetValue())  # runs the event loop (the Snapshot with it)
                 snap.GetValue()
         except errors.HepsiftError as exc:
-            hepsift.rdf._reraise(exc)  # the plain Python class, without cppyy's call prefix
+            from hepsift.rdf._library import _reraise
+
+            _reraise(exc)  # the plain Python class, without cppyy's call prefix
         del snap
     dt = time.perf_counter() - start
     print(f"hepsift: scored {n} events from {len(args.input)} file(s) in {dt:.1f} s -> {args.output}")
