@@ -9,7 +9,7 @@ def test_top_level_api():
     assert hepsift.__all__ == [
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "DataError", "MissingBranchError",
-        "NotFittedError", "DependencyError",
+        "NotFittedError", "DependencyError", "WorkerError",
     ]
 
 

@@ -23,6 +23,7 @@ from hepsift.errors import (
     NonFiniteInputError,
     NotFittedError,
     ProviderError,
+    WorkerError,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "WorkerError",
 ]

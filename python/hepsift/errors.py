@@ -21,6 +21,7 @@ __all__ = [
     "MissingBranchError",
     "NotFittedError",
     "DependencyError",
+    "WorkerError",
 ]
 
 
@@ -69,3 +70,7 @@ class NotFittedError(HepsiftError, AttributeError):
 
 class DependencyError(HepsiftError, ImportError):
     """Raised when an optional dependency is missing; says what to install."""
+
+
+class WorkerError(HepsiftError, RuntimeError):
+    """Raised when a worker process of a parallel loop dies, cannot start or cannot reply."""
