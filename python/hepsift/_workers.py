@@ -158,8 +158,8 @@ def map_unordered(
     stop = threading.Event()
     workers = [_Worker(env) for _ in range(n_workers)]
     threads = [
-        threading.Thread(target=w.run, args=(setup, tasks, results, stop, label, names), daemon=True, name=f"hepsift-worker-{k}")
-        for k, w in enumerate(workers)
+        threading.Thread(target=w.run, args=(setup, tasks, results, stop, label, names), daemon=True)
+        for w in workers
     ]
     finished = False
     try:

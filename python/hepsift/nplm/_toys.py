@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.nplm._core import NPLM, _active_features, _as_sample, _column_names
+from hepsift.nplm._core import NPLM, _active_features, _as_sample
 
 __all__ = ["NullDistribution", "PValue", "calibrate", "p_value", "fit_chi2"]
 
@@ -309,7 +309,7 @@ def calibrate(
                 f"reference sample of {ref.shape[0]} events is too small to split into a toy reference and "
                 f"pseudo-data of about {n_data:g} events; pass a larger reference or a separate pool"
             )
-    _active_features(ref, pool_arr, _column_names(reference, ref.shape[1]), stacklevel=2)  # refuse or warn once
+    _active_features(ref, pool_arr, stacklevel=2)  # refuse or warn once
     config = {
         "n_data": float(n_data),
         "n_reference": int(n_reference),
