@@ -210,6 +210,16 @@ class NPLM:
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            Samples that are empty, not finite or of different widths; a feature that is
+            constant in the reference but takes other values in the data (the density ratio is
+            then unbounded); every feature constant. A feature constant, with one value, in
+            reference and data is not an error: it carries no information and is left out of
+            f(x) with a ``UserWarning`` (``active_`` lists the features used); t is then exactly
+            the t without that feature.
         """
         self._validate()
         ref = _as_sample(reference, "reference")

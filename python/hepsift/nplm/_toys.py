@@ -271,8 +271,16 @@ def calibrate(
     vary : callable ``(events, rng) -> events``, optional
         Nuisance-parameter variation applied to the pseudo-data (e.g. an energy scale).
     n_jobs : int, default -1
-        Parallel worker processes (-1 = all cores). On a CUDA device toys run in
-        this process one after another.
+        Parallel worker processes (-1 = all usable cores). 1 runs the toys in this process,
+        one after another, with no worker at all (as on a CUDA device). Workers are fresh
+        ``python`` subprocesses (:mod:`hepsift._workers`), not :mod:`multiprocessing`
+        children: they never import the caller's ``__main__``, so ``calibrate`` works from a
+        script without an ``if __name__ == "__main__":`` guard, ``python -c``, standard
+        input, a Jupyter kernel and a Dask worker (a daemonic process). ``reweight`` and
+        ``vary`` travel to them with ``cloudpickle`` (closures and functions defined in a
+        script or notebook are fine; one holding a lock, an open file or a ROOT object is
+        refused with a :class:`~hepsift.errors.ConfigurationError`: use ``n_jobs=1``). A
+        toy's t is the same to the last bit whatever ``n_jobs`` is and wherever it runs.
     save_path : path, optional
         JSON-lines file where every finished toy is appended; rerunning with the same
         configuration resumes from it.
@@ -282,6 +290,27 @@ def calibrate(
     Returns
     -------
     NullDistribution
+
+    Raises
+    ------
+    WorkerError
+        A worker process died (killed, crashed, ``os._exit`` in a user function); raised as
+        soon as it happens, naming the toy, the exit status and the worker's last output.
+    DataError
+        Bad samples, or a feature constant in the reference but not in the pool (see
+        :meth:`NPLM.fit`); an error raised in a toy (e.g. by ``reweight``) keeps its type, with
+        the worker's traceback as its cause.
+
+    Examples
+    --------
+    No main guard is needed, in a script or anywhere else:
+
+    >>> import numpy as np
+    >>> from hepsift import nplm
+    >>> reference = np.random.default_rng(0).exponential(size=(1500, 1))
+    >>> null = nplm.calibrate(reference, 100, 4, mode="kernel", n_centers=30, n_jobs=2, progress=False)
+    >>> null.n_toys
+    4
     """
     from hepsift.nplm._core import _resolve_device
 
