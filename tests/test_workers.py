@@ -2,7 +2,8 @@
 
 Each way of running is a real subprocess: a script without a main guard, ``python -c``, standard
 input, a Jupyter kernel and a (daemonic) Dask worker. Each computes NPLM toys on two worker
-processes and must give the in-process toys' t values to the last bit.
+processes and must give the in-process toys' t values to the last bit; in the Dask worker,
+event generation on two workers must also give the events generated in this process.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ def test_jupyter_kernel(tmp_path: Path, expected: np.ndarray) -> None:
 
 
 def test_dask_worker(tmp_path: Path, expected: np.ndarray) -> None:
+    """Toys and event generation on two workers each, from inside a (daemonic) Dask worker."""
     pytest.importorskip("distributed")
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
     driver = textwrap.dedent(
         """\
         import json, multiprocessing
@@ -120,18 +124,35 @@ def test_dask_worker(tmp_path: Path, expected: np.ndarray) -> None:
             exec(SETUP, globals())
             return multiprocessing.current_process().daemon, toys(2)
 
+        def generation():
+            import hepsift.generate as gen
+            return str(gen.generate("ttbar", events=20, seed=5, output="dask.root", chunk_size=10, workers=2,
+                                    pythia_settings=["PartonLevel:MPI = off"], progress=False))
+
         if __name__ == "__main__":  # Dask's own worker processes need the guard
             with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
                 with Client(cluster) as client:
                     daemon, t = client.submit(job, pure=False).result(timeout=150)
+                    client.submit(generation, pure=False).result(timeout=150)
             print("daemon=" + str(daemon))
             print("T=" + json.dumps(t))
         """
     )
     (tmp_path / "driver.py").write_text(f"SETUP = {SETUP!r}\n" + driver)
     out = _run([sys.executable, "driver.py"], tmp_path)
-    assert "daemon=True" in out.stdout, "the job must run in a daemonic Dask worker process"
+    assert "daemon=True" in out.stdout, "the jobs must run in a daemonic Dask worker process"
     np.testing.assert_array_equal(_t_values(out.stdout), expected)
+
+    import awkward as ak
+    import hepsift.generate as gen
+    from hepsift.io import read_root
+
+    here = gen.generate("ttbar", events=20, seed=5, output=tmp_path / "here.root", chunk_size=10, workers=1,
+                        pythia_settings=["PartonLevel:MPI = off"], progress=False)  # fmt: skip
+    a, b = read_root(here), read_root(tmp_path / "dask.root")
+    assert a.fields == b.fields and len(a) == 20
+    for f in a.fields:
+        assert np.array_equal(np.asarray(ak.flatten(a[f], axis=None)), np.asarray(ak.flatten(b[f], axis=None))), f
 
 
 def test_one_job_runs_in_this_process() -> None:
@@ -144,10 +165,7 @@ def test_one_job_runs_in_this_process() -> None:
 
     kw = dict(seed=7, mode="kernel", n_centers=30, progress=False, vary=record)
     nplm.calibrate(reference, 100, 3, n_jobs=1, **kw)
-    assert calls == [os.getpid()] * 3
-    calls.clear()
-    nplm.calibrate(reference, 100, 3, n_jobs=2, **kw)
-    assert calls == [], "with two jobs the toys run in worker processes"
+    assert calls == [os.getpid()] * 3  # (with more jobs they run elsewhere: see test_dead_worker_raises_at_once)
 
 
 def _children() -> list[int]:
@@ -185,6 +203,37 @@ def test_dead_worker_raises_at_once(how: str) -> None:
     if how == "SIGSEGV":
         assert "Fatal Python error" in msg and "in die" in msg  # the worker's own stack is quoted
     assert _children() == before, "the other worker was stopped"
+
+
+def test_ctrl_c_stops_the_workers(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    script = (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started in background\n"
+        "import numpy as np\n"
+        "from hepsift import nplm\n"
+        "reference = np.random.default_rng(11).exponential(size=(1500, 1))\n"
+        "nplm.calibrate(reference, 100, 10_000, mode='kernel', n_centers=30, n_jobs=2, progress=False)\n"
+    )
+    (tmp_path / "long.py").write_text(script)
+    proc = subprocess.Popen([sys.executable, "long.py"], cwd=tmp_path, env=_env(tmp_path), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60.0
+        workers: list = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 2, "two workers should have started"
+        time.sleep(1.0)  # let them run toys
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        err = proc.communicate(timeout=30)[1]
+        assert time.monotonic() - start < 10.0
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, "no worker outlives the interrupted loop"
 
 
 def test_task_errors_keep_their_type_and_traceback() -> None:

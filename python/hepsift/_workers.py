@@ -126,8 +126,9 @@ def map_unordered(
     Workers are plain subprocesses (``sys.executable -c ...``), never ``multiprocessing``
     children, so the loop works from a script without a main guard, ``python -c``, standard
     input, a Jupyter kernel and a daemonic process such as a Dask worker, and the caller's
-    ``__main__`` is never imported. Leaving the loop early (an exception in the caller, a
-    ``break``, ``KeyboardInterrupt``) kills the workers.
+    ``__main__`` is never imported. Closing the generator early (``contextlib.closing``
+    around the loop, then an exception in the caller, a ``break`` or ``KeyboardInterrupt``)
+    kills the workers.
     """
     import cloudpickle
 
@@ -166,7 +167,12 @@ def map_unordered(
         for t in threads:
             t.start()
         for _ in range(len(payloads)):
-            kind, index, value = results.get()
+            while True:  # a blocking get() would not see Ctrl-C until a result came
+                try:
+                    kind, index, value = results.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    continue
             if kind == "ok":
                 yield index, value
             elif kind == "raised":
