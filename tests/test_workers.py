@@ -216,7 +216,9 @@ def test_ctrl_c_stops_the_workers(tmp_path: Path) -> None:
         "nplm.calibrate(reference, 100, 10_000, mode='kernel', n_centers=30, n_jobs=2, progress=False)\n"
     )
     (tmp_path / "long.py").write_text(script)
-    proc = subprocess.Popen([sys.executable, "long.py"], cwd=tmp_path, env=_env(tmp_path), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "long.py"], cwd=tmp_path, env=_env(tmp_path), stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60.0
         workers: list = []
