@@ -173,12 +173,9 @@ def map_unordered(
                     break
                 except queue.Empty:
                     continue
-            if kind == "ok":
-                yield index, value
-            elif kind == "raised":
+            if kind != "ok":  # "raised": the task's own exception; "died": a WorkerError
                 raise value
-            else:  # "died": value is the WorkerError
-                raise value
+            yield index, value
         finished = True
     finally:
         stop.set()
