@@ -9,7 +9,7 @@ def test_top_level_api():
     assert hepsift.__all__ == [
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "DataError", "MissingBranchError",
-        "NotFittedError", "DependencyError", "OutputError", "load",
+        "NotFittedError", "DependencyError", "OutputError", "WorkerError", "load",
     ]
 
 

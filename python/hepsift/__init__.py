@@ -28,6 +28,7 @@ from hepsift.errors import (
     NotFittedError,
     OutputError,
     ProviderError,
+    WorkerError,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "NotFittedError",
     "DependencyError",
     "OutputError",
+    "WorkerError",
     "load",
 ]
 

@@ -23,6 +23,7 @@ __all__ = [
     "NotFittedError",
     "DependencyError",
     "OutputError",
+    "WorkerError",
 ]
 
 
@@ -81,3 +82,7 @@ class DependencyError(HepsiftError, ImportError):
 class OutputError(ConfigurationError):
     """Raised when an output cannot be written: it is an input, exists without ``overwrite``, is a
     folder, or lies in a missing or read-only folder. Nothing was written."""
+
+
+class WorkerError(HepsiftError, RuntimeError):
+    """Raised when a worker process of a parallel loop dies, cannot start or cannot reply."""

@@ -345,24 +345,17 @@ def generate_many(
                 bar.update(task.events)
                 finish(task, result)
     else:
-        import concurrent.futures as cf
-        import multiprocessing as mp
+        from contextlib import closing
 
-        # fork: workers need no importable __main__ (scripts without a main guard work);
-        # they only run Pythia, fastjet and NumPy code, never the parent's threads.
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context(method)) as pool:
-            futures = {pool.submit(run_task, t): t for t in tasks}
-            with _progress(total, desc, progress) as bar:
-                try:
-                    for fut in cf.as_completed(futures):
-                        task = futures[fut]
-                        result = fut.result()
-                        bar.update(task.events)
-                        finish(task, result)
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+        from hepsift._workers import map_unordered
+
+        # subprocess workers, not multiprocessing: scripts without a main guard, standard input,
+        # notebooks and Dask workers (daemonic) all work; leaving early kills the workers
+        chunks = map_unordered(run_task, tasks, n_workers=n_workers, label="generation chunk")
+        with closing(chunks), _progress(total, desc, progress) as bar:
+            for k, result in chunks:
+                bar.update(tasks[k].events)
+                finish(tasks[k], result)
     return paths
 
 

@@ -119,6 +119,10 @@ class NPLM:
         N(R) used in the fit.
     n_features_in_ : int
         Number of features.
+    active_ : ndarray of int, shape (n_active,)
+        Indices of the features f(x) depends on: all but those that are constant, with the same
+        value, in reference and data (such a feature carries no information; it is left out
+        with a warning, and t is then the same as without it).
     """
 
     mode: str = "neural"
@@ -206,6 +210,16 @@ class NPLM:
         Returns
         -------
         self
+
+        Raises
+        ------
+        DataError
+            Samples that are empty, not finite or of different widths; a feature that is
+            constant in the reference but takes other values in the data (the density ratio is
+            then unbounded); every feature constant. A feature constant, with one value, in
+            reference and data is not an error: it carries no information and is left out of
+            f(x) with a ``UserWarning`` (``active_`` lists the features used); t is then exactly
+            the t without that feature.
         """
         self._validate()
         ref = _as_sample(reference, "reference")
@@ -223,16 +237,20 @@ class NPLM:
         if not (n_expected > 0 and math.isfinite(n_expected)):
             raise DataError(f"n_expected must be positive and finite, got {n_expected}")
         w = w * (n_expected / w.sum())
+        active = _active_features(ref, dat, stacklevel=3)
         self.n_features_in_ = ref.shape[1]
         self.n_expected_ = float(n_expected)
+        self.active_ = active
+        ref_a, dat_a = ref[:, active], dat[:, active]  # the same numbers as without the constant features
         if self.standardize:
-            mean = np.average(ref, axis=0, weights=w)
-            std = np.sqrt(np.average((ref - mean) ** 2, axis=0, weights=w))
+            mean = np.average(ref_a, axis=0, weights=w)
+            std = np.sqrt(np.average((ref_a - mean) ** 2, axis=0, weights=w))
             std[std == 0] = 1.0
         else:
-            mean, std = np.zeros(ref.shape[1]), np.ones(ref.shape[1])
-        self.mean_, self.scale_ = mean, std
-        zr, zd = (ref - mean) / std, (dat - mean) / std
+            mean, std = np.zeros(ref_a.shape[1]), np.ones(ref_a.shape[1])
+        self.mean_, self.scale_ = ref[0].copy(), np.ones(ref.shape[1])  # constant features: their value, 1
+        self.mean_[active], self.scale_[active] = mean, std
+        zr, zd = (ref_a - mean) / std, (dat_a - mean) / std
         if self.mode == "neural":
             self._fit_neural(zr, w, zd)
         else:
@@ -245,7 +263,7 @@ class NPLM:
         torch = _import_torch()
         device = _resolve_device(self.device)
         gen = torch.Generator().manual_seed(int(self.seed))
-        net = _make_net(torch, self.n_features_in_, tuple(int(h) for h in self.hidden), self.activation, gen)
+        net = _make_net(torch, zr.shape[1], tuple(int(h) for h in self.hidden), self.activation, gen)
         net = net.to(device=device, dtype=torch.float64)
         x = torch.as_tensor(np.concatenate([zr, zd]), dtype=torch.float64, device=device)
         wr = torch.as_tensor(w, dtype=torch.float64, device=device)
@@ -334,7 +352,8 @@ class NPLM:
         x = _as_sample(x, "x")
         if x.shape[1] != self.n_features_in_:
             raise DataError(f"expected {self.n_features_in_} features, got {x.shape[1]}")
-        return self._f_standardized((x - self.mean_) / self.scale_)
+        a = self.active_
+        return self._f_standardized((x[:, a] - self.mean_[a]) / self.scale_[a])
 
     @property
     def n_parameters_(self) -> int:
@@ -356,6 +375,46 @@ class NPLM:
         from hepsift.nplm._export import export_onnx
 
         return export_onnx(self, path, features=features)
+
+
+def _active_features(ref: np.ndarray, dat: np.ndarray, *, stacklevel: int = 2) -> np.ndarray:
+    """Indices of the features that vary in the reference sample.
+
+    A feature that has one value in every reference event and the same value in every data
+    event carries no information: f(x) cannot depend on it, so it is left out (with a
+    warning) and t is exactly the t of the remaining features. A feature that is constant in
+    the reference but takes other values in the data is refused: the reference has no events
+    where those data are, the density ratio n(x|D)/n(x|R) is unbounded there and t would only
+    measure the fit's regularisation.
+    """
+    spread = np.ptp(ref, axis=0)
+    const = np.flatnonzero(spread == 0)
+    for j in const:
+        value = ref[0, j]
+        off = np.flatnonzero(dat[:, j] != value)
+        if off.size:
+            raise DataError(
+                f"feature {int(j)} (counting from 0) is constant ({value:g}) in the reference sample but takes "
+                f"other values in the data ({dat[off[0], j]:g} at data row {int(off[0])}, {off.size} event(s) in all): "
+                "the reference has no events there, so the density ratio and t are not defined. Use a reference "
+                "sample that covers the data in this feature, or leave the feature out of both samples"
+            )
+    if const.size == ref.shape[1]:
+        raise DataError(
+            "every feature is constant, with the same value in reference and data: there is no shape to "
+            "compare (only the number of events, a Poisson counting test); give NPLM features that vary"
+        )
+    if const.size:
+        import warnings
+
+        which = ", ".join(f"{int(j)} (= {ref[0, j]:g})" for j in const)
+        warnings.warn(
+            f"NPLM: feature(s) {which}, counting from 0, constant, with the same value in reference and "
+            "data; it carries no information and f(x) is fitted without it",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return np.flatnonzero(spread != 0)
 
 
 def _expit(z: np.ndarray) -> np.ndarray:

@@ -22,8 +22,12 @@ def torch_module(model: Any) -> Any:
     except ImportError as exc:  # pragma: no cover
         raise DependencyError("exporting f(x) needs PyTorch: pip install 'torch==2.13.0'") from exc
 
-    mean = torch.as_tensor(model.mean_, dtype=torch.float32)
-    scale = torch.as_tensor(model.scale_, dtype=torch.float32)
+    # f(x) depends only on the features in model.active_ (constant ones are left out of the fit)
+    active = np.asarray(getattr(model, "active_", np.arange(model.n_features_in_)), dtype=np.int64)
+    subset = active.size != int(model.n_features_in_)
+    index = torch.as_tensor(active)
+    mean = torch.as_tensor(model.mean_[active], dtype=torch.float32)
+    scale = torch.as_tensor(model.scale_[active], dtype=torch.float32)
 
     if model.net_ is not None:
         import copy
@@ -33,11 +37,14 @@ def torch_module(model: Any) -> Any:
         class _Neural(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
+                self.register_buffer("index", index)
                 self.register_buffer("mean", mean)
                 self.register_buffer("scale", scale)
                 self.body = body
 
             def forward(self, x: Any) -> Any:
+                if subset:
+                    x = x.index_select(1, self.index)
                 return self.body((x - self.mean) / self.scale)
 
         return _Neural().eval()
@@ -56,6 +63,7 @@ def torch_module(model: Any) -> Any:
     class _Kernel(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
+            self.register_buffer("index", index)
             self.register_buffer("mean", mean)
             self.register_buffer("scale", scale)
             self.register_buffer("centers", centers)
@@ -64,6 +72,8 @@ def torch_module(model: Any) -> Any:
             self.register_buffer("intercept", intercept)
 
         def forward(self, x: Any) -> Any:
+            if subset:
+                x = x.index_select(1, self.index)
             z = (x.to(torch.float64) - self.mean) / self.scale
             d2 = (z * z).sum(-1, keepdim=True) - 2.0 * z @ self.centers.T + self.c2
             f = torch.exp(-gamma * torch.clamp(d2, min=0.0)) @ self.coef + self.intercept

@@ -11,10 +11,12 @@ imperfect machine", Eur. Phys. J. C 82 (2022) 275, arXiv:2111.13633).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.nplm._core import NPLM, _as_sample
+from hepsift.nplm._core import NPLM, _active_features, _as_sample
 
 __all__ = ["NullDistribution", "PValue", "calibrate", "p_value", "fit_chi2"]
 
@@ -175,12 +177,18 @@ def _toy(
     if threads > 0:
         from threadpoolctl import threadpool_limits
 
+        torch = None
         if params.get("mode") == "neural":
             import torch
 
+            before = torch.get_num_threads()
             torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
-            return _toy(i, pool, reference, n_data, n_reference, seed, params, reweight, vary, 0)
+        try:
+            with threadpool_limits(limits=threads):
+                return _toy(i, pool, reference, n_data, n_reference, seed, params, reweight, vary, 0)
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)
     rng = np.random.default_rng([seed, i])
     if reference is None:  # split the reference sample into toy reference and pseudo-data candidates
         perm = rng.permutation(pool.shape[0])
@@ -199,31 +207,22 @@ def _toy(
     if vary is not None:
         dat = np.asarray(vary(dat, rng), dtype=np.float64).reshape(dat.shape)
     model = NPLM(**{**params, "seed": int(rng.integers(2**31 - 1))})
-    model.fit(ref, dat, n_expected=n_data)
+    with warnings.catch_warnings():  # calibrate warned once already
+        warnings.filterwarnings("ignore", message="NPLM: .* constant", category=UserWarning)
+        model.fit(ref, dat, n_expected=n_data)
     return i, model.t_
 
 
-def _run_payload(payload: bytes) -> tuple[int, float]:
-    """Worker side of :func:`_parallel_toys`: one toy from a cloudpickled (function, args)."""
-    import cloudpickle
-
-    fn, args = cloudpickle.loads(payload)
-    return fn(*args)
-
-
 def _parallel_toys(todo: list[int], args: tuple[Any, ...], n_workers: int) -> Iterator[tuple[int, float]]:
-    """Toys in fresh worker processes (spawn: no inherited threads of torch or ROOT), as they
-    finish. Arguments travel with cloudpickle, so reweighting and variation functions may be
-    closures; a worker that dies raises BrokenProcessPool instead of leaving the loop waiting."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
+    """Toys in fresh worker processes (:func:`hepsift._workers.map_unordered`), as they finish.
 
-    import cloudpickle
+    Each worker runs one toy at a time with one thread (``_toy(..., threads=1)``), as the
+    in-process loop does, so a toy's t is the same to the last bit wherever it runs."""
+    from hepsift._workers import map_unordered
 
-    with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_run_payload, cloudpickle.dumps((_toy, (i, *args, 1)))) for i in todo]
-        for fut in cf.as_completed(futures):
-            yield fut.result()
+    with contextlib.closing(map_unordered(_toy, todo, n_workers=n_workers, common=(*args, 1), label="NPLM toy")) as it:
+        for _, result in it:
+            yield result
 
 
 def calibrate(
@@ -272,8 +271,16 @@ def calibrate(
     vary : callable ``(events, rng) -> events``, optional
         Nuisance-parameter variation applied to the pseudo-data (e.g. an energy scale).
     n_jobs : int, default -1
-        Parallel worker processes (-1 = all cores). On a CUDA device toys run in
-        this process one after another.
+        Parallel worker processes (-1 = all usable cores). 1 runs the toys in this process,
+        one after another, with no worker at all (as on a CUDA device). Workers are fresh
+        ``python`` subprocesses (:mod:`hepsift._workers`), not :mod:`multiprocessing`
+        children: they never import the caller's ``__main__``, so ``calibrate`` works from a
+        script without an ``if __name__ == "__main__":`` guard, ``python -c``, standard
+        input, a Jupyter kernel and a Dask worker (a daemonic process). ``reweight`` and
+        ``vary`` travel to them with ``cloudpickle`` (closures and functions defined in a
+        script or notebook are fine; one holding a lock, an open file or a ROOT object is
+        refused with a :class:`~hepsift.errors.ConfigurationError`: use ``n_jobs=1``). A
+        toy's t is the same to the last bit whatever ``n_jobs`` is and wherever it runs.
     save_path : path, optional
         JSON-lines file where every finished toy is appended; rerunning with the same
         configuration resumes from it.
@@ -283,6 +290,27 @@ def calibrate(
     Returns
     -------
     NullDistribution
+
+    Raises
+    ------
+    WorkerError
+        A worker process died (killed, crashed, ``os._exit`` in a user function); raised as
+        soon as it happens, naming the toy, the exit status and the worker's last output.
+    DataError
+        Bad samples, or a feature constant in the reference but not in the pool (see
+        :meth:`NPLM.fit`); an error raised in a toy (e.g. by ``reweight``) keeps its type, with
+        the worker's traceback as its cause.
+
+    Examples
+    --------
+    No main guard is needed, in a script or anywhere else:
+
+    >>> import numpy as np
+    >>> from hepsift import nplm
+    >>> reference = np.random.default_rng(0).exponential(size=(1500, 1))
+    >>> null = nplm.calibrate(reference, 100, 4, mode="kernel", n_centers=30, n_jobs=2, progress=False)
+    >>> null.n_toys
+    4
     """
     from hepsift.nplm._core import _resolve_device
 
@@ -310,6 +338,7 @@ def calibrate(
                 f"reference sample of {ref.shape[0]} events is too small to split into a toy reference and "
                 f"pseudo-data of about {n_data:g} events; pass a larger reference or a separate pool"
             )
+    _active_features(ref, pool_arr, stacklevel=2)  # refuse or warn once
     config = {
         "n_data": float(n_data),
         "n_reference": int(n_reference),
@@ -330,7 +359,9 @@ def calibrate(
     from hepsift.nplm._progress import progress_bar
 
     cuda = params["device"].startswith("cuda")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from hepsift._workers import usable_cores
+
+    cores = usable_cores()
     n_workers = 1 if cuda else (cores if n_jobs in (-1, None) else max(1, int(n_jobs)))
     n_workers = min(n_workers, max(1, len(todo)))
     fh = None
@@ -344,16 +375,17 @@ def calibrate(
     try:
         args = (pool_arr, fixed_ref, float(n_data), int(n_reference), int(seed), params, reweight, vary)
         with progress_bar(total=n_toys, initial=len(done), desc=f"NPLM toys ({mode})", disable=not progress) as bar:
-            if n_workers == 1:
-                results = (_toy(i, *args, 0 if cuda else 1) for i in todo)
+            if n_workers == 1:  # in this process, no pool
+                results: Iterator[tuple[int, float]] = (_toy(i, *args, 0 if cuda else 1) for i in todo)
             else:
                 results = _parallel_toys(todo, args, n_workers)
-            for i, t in results:
-                done[i] = t
-                if fh is not None:
-                    fh.write(json.dumps({"toy": i, "t": t}) + "\n")
-                    fh.flush()
-                bar.update(1)
+            with contextlib.closing(results):  # leaving early stops the workers at once
+                for i, t in results:
+                    done[i] = t
+                    if fh is not None:
+                        fh.write(json.dumps({"toy": i, "t": t}) + "\n")
+                        fh.flush()
+                    bar.update(1)
     finally:
         if fh is not None:
             fh.close()
