@@ -43,7 +43,7 @@ def toy(n: int = 3000, seed: int = 0, classes: int = 2):
 def quick(name: str):
     return {
         "mlp": lambda: MLPClassifier(hidden_layers=(32, 32), epochs=15, learning_rate=3e-3, seed=1),
-        "hist": lambda: BDTClassifier(),
+        "hist": lambda: BDTClassifier(threads=1),  # default hyper-parameters; one thread is fastest on a busy machine
         "adaboost": lambda: BDTClassifier(boosting="adaboost", n_estimators=40, max_depth=2),
         "gradient": lambda: BDTClassifier(boosting="gradient", n_estimators=40, max_depth=3, learning_rate=0.2),
         "rf": lambda: RandomForestClassifier(n_estimators=30, max_depth=8),

@@ -362,9 +362,8 @@ class Estimator(Parameters):
         rng = np.random.default_rng(self.seed)
         self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
         if task == "binary":
-            p = self.predict_proba(X)[:, 1]
-            bkg = target == 0
-            self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
+            bkg = target == 0  # the table needs the background scores only
+            self.thresholds_ = threshold_table(self.predict_proba(X[bkg])[:, 1], w_raw[bkg])
 
     # ---- persistence --------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
