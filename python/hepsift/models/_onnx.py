@@ -250,7 +250,10 @@ def hist_graph(estimator: Any, n_features: int, opset: int, task: str, signal_in
             leaf_target.append(np.full(len(leaves), c, np.int64))
             leaf_weight.append(nodes["value"][leaves].astype(np.float32))
     if getattr(estimator, "is_categorical_", None) is not None and np.any(estimator.is_categorical_):
-        raise NotImplementedError("categorical features are not exported")  # hepsift never enables them
+        from hepsift.errors import ModelError
+
+        raise ModelError("the histogram booster has categorical features, which hepsift does not export; "
+                         "fit it on numeric features")
     cat = {name: np.concatenate(v) for name, v in cols.items()}
     baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).ravel()
     g = GraphBuilder("hs_hist")

@@ -198,8 +198,8 @@ class BDTClassifier(_TreeEstimator):
         ``hist`` (default): gradient boosting on binned features (scikit-learn's
         ``HistGradientBoosting*``; Ke et al., LightGBM, NIPS 2017): each feature is cut into at most
         ``max_bins`` bins (quantiles of the training sample), trees grow leaf-wise up to
-        ``max_leaf_nodes`` leaves; fast (seconds for a million events) and as accurate as the
-        exact booster. ``gradient``: exact gradient boosting with log-loss or squared error
+        ``max_leaf_nodes`` leaves; about half a minute for a million events and 30 features
+        on one core. ``gradient``: exact gradient boosting with log-loss or squared error
         (Friedman, Ann. Statist. 29 (2001) 1189), hundreds of times slower on large samples.
         ``adaboost``: SAMME AdaBoost of depth-``max_depth`` trees (Freund & Schapire 1997;
         Zhu et al. 2009), as in TMVA analyses.
@@ -218,8 +218,7 @@ class BDTClassifier(_TreeEstimator):
     min_samples_leaf : int or "auto"
         ``"auto"``: 20 for ``hist``, 1 otherwise.
     max_leaf_nodes : int, None or "auto"
-        Leaves per tree (None: unlimited). ``"auto"``: 31 for ``hist``, None otherwise
-        (``adaboost`` ignores it unless given).
+        Leaves per tree (None: unlimited). ``"auto"``: 31 for ``hist``, None otherwise.
     l2_regularization : float
         ``hist`` only: L2 penalty on the leaf values.
     max_bins : int
@@ -304,16 +303,15 @@ class BDTClassifier(_TreeEstimator):
         check_choice("class_weight", self.class_weight, (None, "balanced"))
         check_choice("early_stopping", self.early_stopping, ("auto", True, False))
         r = self._resolved()
-        if not isinstance(r["n_estimators"], (int, np.integer)) or r["n_estimators"] < 1:
+        if not _is_int(r["n_estimators"], 1):
             raise ConfigurationError(f"n_estimators must be an integer >= 1 or 'auto'; got {self.n_estimators!r}")
-        if r["max_depth"] is not None and (not isinstance(r["max_depth"], (int, np.integer)) or r["max_depth"] < 1):
+        if r["max_depth"] is not None and not _is_int(r["max_depth"], 1):
             raise ConfigurationError(f"max_depth must be an integer >= 1, None or 'auto'; got {self.max_depth!r}")
         if not isinstance(r["learning_rate"], (int, float, np.number)) or not r["learning_rate"] > 0:
             raise ConfigurationError(f"learning_rate must be > 0 or 'auto'; got {self.learning_rate!r}")
-        if not isinstance(r["min_samples_leaf"], (int, np.integer)) or r["min_samples_leaf"] < 1:
+        if not _is_int(r["min_samples_leaf"], 1):
             raise ConfigurationError(f"min_samples_leaf must be an integer >= 1 or 'auto'; got {self.min_samples_leaf!r}")
-        leaves = r["max_leaf_nodes"]
-        if leaves is not None and (not isinstance(leaves, (int, np.integer)) or leaves < 2):
+        if r["max_leaf_nodes"] is not None and not _is_int(r["max_leaf_nodes"], 2):
             raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, None or 'auto'; got {self.max_leaf_nodes!r}")
         if not 0.0 < float(self.subsample) <= 1.0:
             raise ConfigurationError(f"subsample must be in (0, 1]; got {self.subsample}")
@@ -334,7 +332,7 @@ class BDTClassifier(_TreeEstimator):
             raise ConfigurationError(f"validation_fraction must be in (0, 1); got {self.validation_fraction}")
         if int(self.patience) < 1:
             raise ConfigurationError(f"patience must be >= 1; got {self.patience}")
-        if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
+        if self.threads is not None and not _is_int(self.threads, 1):
             raise ConfigurationError(f"threads must be an integer >= 1 or None; got {self.threads!r}")
 
     def _make(self, task: str, n_events: int) -> Any:
@@ -393,6 +391,13 @@ class BDTClassifier(_TreeEstimator):
         if self.boosting == "hist":
             edges = threshold_probes(self.estimator_, self._parity_sample, seed=int(self.seed))
             self._parity_sample = np.concatenate([self._parity_sample, edges])
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    """``value`` is a whole number (int, NumPy integer or integral float, not bool) >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return False
+    return float(value).is_integer() and value >= minimum
 
 
 def hist_thresholds(estimator: Any) -> list[tuple[int, np.ndarray]]:
