@@ -172,7 +172,8 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ConfigurationError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
 
 
-def validation_split(target: np.ndarray, fraction: float, seed: int, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(target: np.ndarray, fraction: float, seed: int,
+                     stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The (training, validation) event indices of an early-stopping hold-out.
 
     Parameters

@@ -31,7 +31,9 @@ __all__ = ["BOOSTER_DEFAULTS", "BDTClassifier", "BDTConfig", "RandomForestClassi
 class _TreeEstimator(Estimator):
     """Shared fit/predict/export of the scikit-learn tree ensembles."""
 
-    _uniform_weights_as_none: ClassVar[bool] = False
+    def _uniform_weights_as_none(self) -> bool:
+        """Whether equal event weights are passed to scikit-learn as no weights."""
+        return False
 
     def _make(self, task: str, n_events: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -67,7 +69,7 @@ class _TreeEstimator(Estimator):
         self.task_ = task
         self.n_features_in_ = X.shape[1]
         est = self._make(task, len(X))
-        if self._uniform_weights_as_none and np.all(w == w[0]):
+        if self._uniform_weights_as_none() and np.all(w == w[0]):
             # equal weights are no weights; scikit-learn's histogram booster then takes its
             # unweighted (and faster) binning path
             w = None
@@ -289,9 +291,8 @@ class BDTClassifier(_TreeEstimator):
         self.threads = threads
         self.seed = seed
 
-    @property
-    def _uniform_weights_as_none(self) -> bool:  # type: ignore[override]
-        return self.boosting == "hist"
+    def _uniform_weights_as_none(self) -> bool:
+        return bool(self.boosting == "hist")
 
     def _resolved(self) -> dict[str, Any]:
         """The per-booster parameters with ``"auto"`` replaced by :data:`BOOSTER_DEFAULTS`."""
@@ -310,9 +311,11 @@ class BDTClassifier(_TreeEstimator):
         if not isinstance(r["learning_rate"], (int, float, np.number)) or not r["learning_rate"] > 0:
             raise ConfigurationError(f"learning_rate must be > 0 or 'auto'; got {self.learning_rate!r}")
         if not _is_int(r["min_samples_leaf"], 1):
-            raise ConfigurationError(f"min_samples_leaf must be an integer >= 1 or 'auto'; got {self.min_samples_leaf!r}")
+            raise ConfigurationError(
+                f"min_samples_leaf must be an integer >= 1 or 'auto'; got {self.min_samples_leaf!r}")
         if r["max_leaf_nodes"] is not None and not _is_int(r["max_leaf_nodes"], 2):
-            raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, None or 'auto'; got {self.max_leaf_nodes!r}")
+            raise ConfigurationError(
+                f"max_leaf_nodes must be an integer >= 2, None or 'auto'; got {self.max_leaf_nodes!r}")
         if not 0.0 < float(self.subsample) <= 1.0:
             raise ConfigurationError(f"subsample must be in (0, 1]; got {self.subsample}")
         if self.subsample != 1.0 and self.boosting != "gradient":
