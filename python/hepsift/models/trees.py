@@ -1,8 +1,10 @@
-"""Boosted decision trees and random forests (scikit-learn underneath, skl2onnx for export).
+"""Boosted decision trees and random forests (scikit-learn underneath).
 
-Tree models take the raw features: a split on ``x <= -998`` handles the -999 sentinel of absent
-objects without imputation, and without a preprocessing step the exported file compares the
-very same float32 values against the very same thresholds as scikit-learn does.
+Export: skl2onnx for the exact boosters and the random forest, hepsift's own converter
+(:func:`hepsift.models._onnx.hist_graph`) for the histogram booster. Tree models take the raw
+features: a cut between -999 and the smallest real value handles the sentinel of absent objects
+without imputation, and without a preprocessing step the exported file compares the very same
+float32 values against float32 thresholds that route every float32 event as scikit-learn does.
 """
 
 from __future__ import annotations
