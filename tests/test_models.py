@@ -312,8 +312,10 @@ def adjacent_floats_toy(n: int = 4000, seed: int = 0):
     X, y, _ = toy(n, seed)
     present = rng.random(n) < np.where(y == 1, 0.8, 0.3)
     X[:, 3] = np.where(present, np.abs(X[:, 3]) * 30 + 20, -999.0)
-    lo = np.nextafter(np.float32(1.0), np.float32(2.0))  # 1 + 1 ulp (odd mantissa)
-    hi = np.nextafter(lo, np.float32(2.0))              # 1 + 2 ulp (even mantissa)
+    # 1000 + 1 ulp (odd mantissa) and 1000 + 2 ulp (even mantissa): 6e-5 apart, more than the
+    # 1e-7 below which scikit-learn's exact trees take two values for one
+    lo = np.nextafter(np.float32(1000.0), np.float32(2000.0))
+    hi = np.nextafter(lo, np.float32(2000.0))
     adj = np.where((y == 1) ^ (rng.random(n) < 0.15), hi, lo).astype(np.float32)
     return np.column_stack([X, adj]).astype(np.float32), y, (lo, hi)
 
@@ -522,3 +524,20 @@ def test_default_bdt_trains_as_fast_as_scikit_learn_hgb():
     assert times["bdt"] <= 1.5 * times["hgb"], times
     auc = default_aucs(data, ("bdt", "hgb"))
     assert auc["bdt"] >= auc["hgb"] - 1e-9, auc
+
+
+@pytest.mark.parametrize("name", ["gradient", "adaboost", "rf"])
+def test_exact_tree_exports_route_adjacent_floats_as_native(name, tmp_path):
+    """skl2onnx moves the cuts of the exact trees (float64 midpoints too) to float32 values that
+    preserve every comparison."""
+    X, y, (lo, hi) = adjacent_floats_toy(2000)
+    model = quick(name).fit(X, y)
+    P = X[:600].copy()
+    P[:, 5] = np.where(np.arange(600) % 2 == 0, lo, hi)
+    P[::3, 3] = -999.0
+    path = model.export(tmp_path / f"{name}.onnx", [*FEATURES, "adj"])
+    assert np.max(np.abs(onnx_predict(path, P) - model.predict_proba(P)[:, 1])) <= 1e-5
+    # the events at ``hi`` and ``lo`` do take different branches (else the check above would be empty)
+    Q = P.copy()
+    Q[:, 5] = lo
+    assert np.any(model.predict_proba(P)[:, 1] != model.predict_proba(Q)[:, 1])
