@@ -419,6 +419,14 @@ def test_mlp_validation_events_take_no_part_in_training():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     c = MLPClassifier(hidden_layers=(16,), epochs=a.best_epoch_ + 1, early_stopping=False, seed=3).fit(X, y)
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))  # the control: all events differ
+    # regression: the target's standardisation, too, comes from the training events alone
+    t = X[:, 0] * 2.0 + 0.5
+    ra = MLPClassifier(hidden_layers=(16,), epochs=4, patience=100, seed=3).fit(X, t)
+    rtr, rva = validation_split(t, 0.1, 3, stratify=False)
+    np.testing.assert_array_equal(ra.validation_indices_, np.sort(rva))
+    rb = MLPClassifier(hidden_layers=(16,), epochs=ra.best_epoch_ + 1, early_stopping=False, seed=3).fit(X[rtr], t[rtr])
+    assert (ra.y_mean_, ra.y_std_) == (rb.y_mean_, rb.y_std_)
+    np.testing.assert_array_equal(ra.predict(X), rb.predict(X))
 
 
 # ---- default-model quality against scikit-learn's defaults ----

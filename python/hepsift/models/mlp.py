@@ -103,8 +103,8 @@ class MLPClassifier(Estimator):
         Hold out ``validation_fraction`` of the events (stratified by class, seeded by ``seed``;
         their indices are kept in ``validation_indices_``), stop after ``patience`` epochs
         without a lower validation loss and restore the best weights. The held-out events take
-        no part in training: neither in the gradient steps nor in the standardisation and
-        imputation statistics.
+        no part in training: not in the gradient steps, the input standardisation and
+        imputation, or a regression target's scaling.
     patience : int
     validation_fraction : float
     loss : {"auto", "bce", "asimov", "cross_entropy", "mse"}
@@ -346,15 +346,6 @@ class MLPClassifier(Estimator):
             self.__dict__.pop(attr, None)
 
         target, w = self._fit_targets(y, task, w_raw)
-        if task == "regression":
-            self.y_mean_, self.y_std_ = float(np.average(y, weights=np.abs(w_raw))), float(np.std(y)) or 1.0
-            target = ((y - self.y_mean_) / self.y_std_).astype(np.float32)
-            n_out = 1
-        else:
-            n_out = 1 if task == "binary" else len(self.classes_)
-        self.task_ = task
-        self.loss_ = loss
-        self.n_features_in_ = X.shape[1]
         idx = np.arange(len(X), dtype=np.int64)
         if self.early_stopping:
             tr, va = validation_split(np.asarray(target), float(self.validation_fraction), int(self.seed),
@@ -362,7 +353,18 @@ class MLPClassifier(Estimator):
         else:
             tr, va = idx, idx[:0]
         self.validation_indices_ = np.sort(va).astype(np.int64)
-        # the held-out events stay out of everything the network learns from
+        # the held-out events stay out of everything the network learns from: the input
+        # standardisation and imputation, and the regression target's standardisation
+        if task == "regression":
+            self.y_mean_ = float(np.average(y[tr], weights=np.abs(w_raw[tr])))
+            self.y_std_ = float(np.std(y[tr])) or 1.0
+            target = ((y - self.y_mean_) / self.y_std_).astype(np.float32)
+            n_out = 1
+        else:
+            n_out = 1 if task == "binary" else len(self.classes_)
+        self.task_ = task
+        self.loss_ = loss
+        self.n_features_in_ = X.shape[1]
         self._fit_preprocessing(X[tr])
         Xp = self._transform(X)
         torch.manual_seed(int(self.seed))
