@@ -20,6 +20,7 @@ from hepsift.models import (
     leave_one_mass_out,
     load,
     make,
+    validation_split,
 )
 
 FEATURES = ["lep_pt", "met_pt", "m_jj", "jet3_pt", "n_jets"]
@@ -42,13 +43,14 @@ def toy(n: int = 3000, seed: int = 0, classes: int = 2):
 def quick(name: str):
     return {
         "mlp": lambda: MLPClassifier(hidden_layers=(32, 32), epochs=15, learning_rate=3e-3, seed=1),
+        "hist": lambda: BDTClassifier(threads=1),  # default hyper-parameters; one thread is fastest on a busy machine
         "adaboost": lambda: BDTClassifier(boosting="adaboost", n_estimators=40, max_depth=2),
         "gradient": lambda: BDTClassifier(boosting="gradient", n_estimators=40, max_depth=3, learning_rate=0.2),
         "rf": lambda: RandomForestClassifier(n_estimators=30, max_depth=8),
     }[name]()
 
 
-MODELS = ["mlp", "adaboost", "gradient", "rf"]
+MODELS = ["mlp", "hist", "adaboost", "gradient", "rf"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -84,7 +86,7 @@ def test_binary_learns_exports_and_scores_in_rdataframe(name, tmp_path, ROOT):
     assert "1e-2" in meta2["thresholds"] or "0.01" in meta2["thresholds"]
 
 
-@pytest.mark.parametrize("name", ["mlp", "gradient", "rf"])
+@pytest.mark.parametrize("name", ["mlp", "hist", "gradient", "rf"])
 def test_multiclass_softmax_discriminant_and_rdataframe(name, tmp_path, ROOT):
     import hepsift.rdf
 
@@ -112,7 +114,7 @@ def test_multiclass_softmax_discriminant_and_rdataframe(name, tmp_path, ROOT):
     assert np.max(np.abs(got - proba)) <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["mlp", "adaboost", "rf"])
+@pytest.mark.parametrize("name", ["mlp", "hist", "adaboost", "rf"])
 def test_regression(name, tmp_path):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(2000, 3)).astype(np.float32)
@@ -298,3 +300,252 @@ def test_train_cli(tmp_path):
     assert summary["test"]["auc"] > 0.85
     bad = run([sys.executable, "-c", code, str(tmp_path / "sig.root"), "--features", "nope", "-o", str(tmp_path / "o2")])
     assert bad.returncode == 1 and "no branch 'nope'" in bad.stderr
+
+
+# ---- the default BDT: histogram boosting whose export routes every float32 event as scikit-learn does ----
+
+def adjacent_floats_toy(n: int = 4000, seed: int = 0):
+    """Six features; ``jet3_pt`` is -999 (absent) in 70 % of background and 20 % of signal events;
+    ``adj`` takes two adjacent float32 values whose float64 midpoint (a histogram booster's cut)
+    rounds *up* to the larger one (a tie, rounded to the even mantissa)."""
+    rng = np.random.default_rng(seed)
+    X, y, _ = toy(n, seed)
+    present = rng.random(n) < np.where(y == 1, 0.8, 0.3)
+    X[:, 3] = np.where(present, np.abs(X[:, 3]) * 30 + 20, -999.0)
+    # 1000 + 1 ulp (odd mantissa) and 1000 + 2 ulp (even mantissa): 6e-5 apart, more than the
+    # 1e-7 below which scikit-learn's exact trees take two values for one
+    lo = np.nextafter(np.float32(1000.0), np.float32(2000.0))
+    hi = np.nextafter(lo, np.float32(2000.0))
+    adj = np.where((y == 1) ^ (rng.random(n) < 0.15), hi, lo).astype(np.float32)
+    return np.column_stack([X, adj]).astype(np.float32), y, (lo, hi)
+
+
+def test_hist_bdt_export_routes_events_at_the_cuts_and_at_minus_999_as_native(tmp_path, monkeypatch, ROOT):
+    import hepsift.rdf
+    from hepsift.models import _onnx
+    from hepsift.models.trees import hist_thresholds, threshold_probes
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    X, y, (lo, hi) = adjacent_floats_toy()
+    names = [*FEATURES, "adj"]
+    model = BDTClassifier(seed=0, threads=1).fit(X, y)  # one OpenMP thread: fast on a loaded machine too
+    assert model.booster_params_["max_leaf_nodes"] == 31 and model.n_iter_ == 100
+    # the default booster is scikit-learn's histogram booster, unchanged
+    with threadpool_limits(1):
+        ref = HistGradientBoostingClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), ref.predict_proba(X).astype(np.float32))
+
+    cuts = dict(hist_thresholds(model.estimator_))
+    present_min = X[X[:, 3] > -999, 3].min()
+    assert np.any((cuts[3] >= -999.0) & (cuts[3] < present_min))  # a cut separates the absent objects
+    t_adj = cuts[5][0]
+    assert lo < t_adj < hi and np.float32(t_adj) == hi  # nearest float32 rounding lands on a value
+
+    rng = np.random.default_rng(1)
+    probes = threshold_probes(model.estimator_, X, seed=2, n=4000)
+    absent = X[rng.integers(0, len(X), 500)].copy()
+    absent[:, 3] = -999.0
+    at_adj = X[rng.integers(0, len(X), 500)].copy()
+    at_adj[:, 5] = np.where(rng.random(500) < 0.5, lo, hi)
+    P = np.concatenate([probes, absent, at_adj])
+    native = model.predict_proba(P)[:, 1]
+
+    path = model.export(tmp_path / "bdt.onnx", names)
+    assert np.max(np.abs(onnx_predict(path, P) - native)) <= 1e-5
+    root = write_tree(tmp_path / "probes.root", {f: P[:, i] for i, f in enumerate(names)})
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(root)), "score", str(path)).AsNumpy(["score", *names])
+    np.testing.assert_array_equal(np.stack([out[f] for f in names], axis=1), P)
+    assert np.max(np.abs(out["score"] - native)) <= 1e-5
+
+    # control: cuts rounded to the nearest float32 send the events at ``hi`` down the wrong branch
+    monkeypatch.setattr(_onnx, "float32_floor", lambda t: np.asarray(t, dtype=np.float64).astype(np.float32))
+    with pytest.raises(hepsift.ModelError, match="disagree|differ"):
+        to_onnx(model, tmp_path / "nearest.onnx", feature_names=names, sample=at_adj)
+    assert not (tmp_path / "nearest.onnx").exists()
+
+
+def test_bdt_boosting_options_and_errors():
+    X, y, _ = toy(1500)
+    assert BDTClassifier().boosting == "hist" and BDTClassifier(boosting="adaboost").fit(X, y).booster_params_ == {
+        "n_estimators": 200, "max_depth": 3, "learning_rate": 0.5, "min_samples_leaf": 1, "max_leaf_nodes": None,
+        "early_stopping": False}
+    big, yb, _ = toy(12000, seed=5)  # above 10 000 events early stopping switches on
+    m = BDTClassifier(n_estimators=300, seed=1, threads=1).fit(big, yb)
+    assert m.booster_params_["early_stopping"] is True and m.n_iter_ < 300
+    g = BDTClassifier(boosting="gradient", n_estimators=300, early_stopping=True, patience=3).fit(X, y)
+    assert g.n_iter_ < 300
+    with pytest.raises(hepsift.ConfigurationError, match="early_stopping is not available for boosting='adaboost'"):
+        BDTClassifier(boosting="adaboost", early_stopping=True).fit(X, y)
+    with pytest.raises(hepsift.ConfigurationError, match="l2_regularization applies to boosting='hist' only"):
+        BDTClassifier(boosting="gradient", l2_regularization=1.0).fit(X, y)
+    with pytest.raises(hepsift.ConfigurationError, match="subsample applies to boosting='gradient' only"):
+        BDTClassifier(subsample=0.5).fit(X, y)
+    with pytest.raises(hepsift.ConfigurationError, match="n_estimators must be an integer >= 1 or 'auto'"):
+        BDTClassifier(n_estimators="many").fit(X, y)
+    with pytest.raises(hepsift.ConfigurationError, match="max_bins must be in"):
+        BDTClassifier(max_bins=1000).fit(X, y)
+    with pytest.raises(hepsift.ConfigurationError, match="threads must be an integer >= 1 or None"):
+        BDTClassifier(threads=0).fit(X, y)
+
+
+def test_bdt_weights_class_weight_save_load(tmp_path):
+    X, y, w = toy(2000)
+    m = BDTClassifier(class_weight="balanced", threads=1).fit(X, y, sample_weight=w)
+    m.save(tmp_path / "bdt.pkl")
+    again = load(tmp_path / "bdt.pkl")
+    np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
+    assert again.provenance_["booster_params"]["learning_rate"] == 0.1
+    # event weights matter: doubling the weight of signal events moves the scores up
+    heavier = BDTClassifier(threads=1).fit(X, y, sample_weight=np.where(y == 1, 2.0, 1.0))
+    plain = BDTClassifier(threads=1).fit(X, y)
+    assert heavier.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean() + 0.02
+
+
+# ---- the default MLP: early stopping on events that never train ----
+
+def test_mlp_validation_events_take_no_part_in_training():
+    X, y, _ = toy(1200, seed=4)
+    a = MLPClassifier(hidden_layers=(16,), epochs=6, patience=100, seed=3).fit(X, y)
+    tr, va = validation_split(y, 0.1, 3)
+    assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(X)
+    assert len(va) == 120 and abs(y[va].mean() - y.mean()) < 0.01  # stratified
+    np.testing.assert_array_equal(a.validation_indices_, np.sort(va))
+    # the same network trained on the training events alone, for as many epochs as the restored
+    # best one, is the same network bit for bit: the validation events changed nothing but the
+    # choice of epoch (nor the standardisation)
+    b = MLPClassifier(hidden_layers=(16,), epochs=a.best_epoch_ + 1, early_stopping=False, seed=3).fit(X[tr], y[tr])
+    np.testing.assert_array_equal(a.mean_, b.mean_)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = MLPClassifier(hidden_layers=(16,), epochs=a.best_epoch_ + 1, early_stopping=False, seed=3).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))  # the control: all events differ
+    # regression: the target's standardisation, too, comes from the training events alone
+    t = X[:, 0] * 2.0 + 0.5
+    ra = MLPClassifier(hidden_layers=(16,), epochs=4, patience=100, seed=3).fit(X, t)
+    rtr, rva = validation_split(t, 0.1, 3, stratify=False)
+    np.testing.assert_array_equal(ra.validation_indices_, np.sort(rva))
+    rb = MLPClassifier(hidden_layers=(16,), epochs=ra.best_epoch_ + 1, early_stopping=False, seed=3).fit(X[rtr], t[rtr])
+    assert (ra.y_mean_, ra.y_std_) == (rb.y_mean_, rb.y_std_)
+    np.testing.assert_array_equal(ra.predict(X), rb.predict(X))
+
+
+# ---- default-model quality against scikit-learn's defaults ----
+
+def quality_task(name: str):
+    if name == "higgsml":
+        from conftest import SHARED_DATA
+
+        from hepsift.data import Dataset
+
+        folder = SHARED_DATA / "atlas_higgsml"
+        if not folder.is_dir():
+            pytest.skip("shared HiggsML sample not present")
+        train, test = Dataset.from_higgsml(folder).split(0.5, seed=1)
+        return train.X, train.y, test.X, test.y
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=10000, n_features=30, n_informative=12, n_redundant=6, flip_y=0.05,
+                               class_sep=0.7, random_state=0)
+    X = X.astype(np.float32)
+    return X[:6000], y[:6000], X[6000:], y[6000:]
+
+
+def default_aucs(data, models=("bdt", "hgb", "mlp", "skmlp")) -> dict[str, float]:
+    """ROC AUC on the test part of hepsift's and scikit-learn's default models (one thread each)."""
+    import warnings
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.neural_network import MLPClassifier as SkMLP
+    from threadpoolctl import threadpool_limits
+
+    Xtr, ytr, Xte, yte = data
+    make = {"bdt": lambda: BDTClassifier(seed=1), "hgb": lambda: HistGradientBoostingClassifier(random_state=1),
+            "mlp": lambda: MLPClassifier(seed=1), "skmlp": lambda: SkMLP(random_state=1)}
+    out = {}
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's MLP may stop at max_iter
+        for key in models:
+            out[key] = float(roc_auc_score(yte, make[key]().fit(Xtr, ytr).predict_proba(Xte)[:, 1]))
+    return out
+
+
+#: AUC by which hepsift's default BDT / MLP may fall short of scikit-learn's default HGB / MLP.
+AUC_TOLERANCE = 0.005
+
+
+@pytest.mark.parametrize("task", ["higgsml", "synthetic"])
+def test_default_models_match_scikit_learn_defaults(task):
+    auc = default_aucs(quality_task(task))
+    assert auc["bdt"] >= auc["hgb"] - AUC_TOLERANCE, auc
+    assert auc["mlp"] >= auc["skmlp"] - AUC_TOLERANCE, auc
+    assert auc["bdt"] > 0.85 and auc["mlp"] > 0.85, auc  # both learn (chance is 0.5)
+
+
+@pytest.fixture(scope="module")
+def generated_tasks(tmp_path_factory):
+    pytest.importorskip("pythia8mc")
+    from hepsift.data import Dataset
+    from hepsift.generate import generate
+
+    out = tmp_path_factory.mktemp("quality")
+    bkg = generate("ttbar", events=8000, seed=1, output=out / "ttbar.root", progress=False)
+    tasks = {}
+    for process, mass in (("zprime_tt", 1000.0), ("tprime_pair", 1200.0)):
+        sig = generate(process, mass=mass, events=4000, seed=1, output=out / f"{process}.root", progress=False)
+        train, test = Dataset.from_root([bkg, sig], "full").split(0.5, seed=1)
+        tasks[process] = (train.X, train.y, test.X, test.y)
+    return tasks
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("task", ["higgsml", "zprime_tt", "tprime_pair"])
+def test_default_models_on_the_physics_tasks(task, request):
+    data = quality_task("higgsml") if task == "higgsml" else request.getfixturevalue("generated_tasks")[task]
+    auc = default_aucs(data)
+    assert auc["bdt"] >= auc["hgb"] - AUC_TOLERANCE, auc
+    assert auc["mlp"] >= auc["skmlp"] - AUC_TOLERANCE, auc
+
+
+@pytest.mark.validation
+def test_default_bdt_trains_as_fast_as_scikit_learn_hgb():
+    """200k x 30 events, one thread each, best of two: hepsift's default BDT (fit, parity sample and
+    threshold table included) within 1.5 times scikit-learn's ``HistGradientBoostingClassifier()``."""
+    import time
+
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    X, y = make_classification(n_samples=220_000, n_features=30, n_informative=12, n_redundant=6, flip_y=0.05,
+                               class_sep=0.7, random_state=0)
+    X = X.astype(np.float32)
+    data = (X[:200_000], y[:200_000], X[200_000:], y[200_000:])
+    times: dict[str, float] = {"bdt": np.inf, "hgb": np.inf}
+    with threadpool_limits(1):
+        for _ in range(2):
+            for key, make in (("hgb", lambda: HistGradientBoostingClassifier(random_state=1)),
+                              ("bdt", lambda: BDTClassifier(seed=1))):
+                t0 = time.perf_counter()
+                make().fit(data[0], data[1])
+                times[key] = min(times[key], time.perf_counter() - t0)
+    assert times["bdt"] <= 1.5 * times["hgb"], times
+    auc = default_aucs(data, ("bdt", "hgb"))
+    assert auc["bdt"] >= auc["hgb"] - 1e-9, auc
+
+
+@pytest.mark.parametrize("name", ["gradient", "adaboost", "rf"])
+def test_exact_tree_exports_route_adjacent_floats_as_native(name, tmp_path):
+    """skl2onnx moves the cuts of the exact trees (float64 midpoints too) to float32 values that
+    preserve every comparison."""
+    X, y, (lo, hi) = adjacent_floats_toy(2000)
+    model = quick(name).fit(X, y)
+    P = X[:600].copy()
+    P[:, 5] = np.where(np.arange(600) % 2 == 0, lo, hi)
+    P[::3, 3] = -999.0
+    path = model.export(tmp_path / f"{name}.onnx", [*FEATURES, "adj"])
+    assert np.max(np.abs(onnx_predict(path, P) - model.predict_proba(P)[:, 1])) <= 1e-5
+    # the events at ``hi`` and ``lo`` do take different branches (else the check above would be empty)
+    Q = P.copy()
+    Q[:, 5] = lo
+    assert np.any(model.predict_proba(P)[:, 1] != model.predict_proba(Q)[:, 1])

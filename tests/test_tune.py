@@ -77,3 +77,14 @@ def test_objectives_and_errors():
                         n_parents=1, generations=1, seed=0, progress=False).run(X, y, X, y)
     assert any(t.status.startswith("failed") for t in res.trials) or all(t.params["activation"] == "relu"
                                                                         for t in res.trials)
+
+
+def test_search_over_the_default_histogram_bdt():
+    X, y = xor_toy(1500, 0)
+    Xv, yv = xor_toy(1000, 1)
+    res = GeneticSearch(BDTClassifier(threads=1), {"n_estimators": [5, 100], "max_depth": [1, 3]}, population=4,
+                        n_parents=2, generations=2, seed=1, progress=False).run(X, y, Xv, yv)
+    assert all(t.status == "ok" for t in res.trials)
+    # the xor needs depth and iterations: stumps or 5 iterations stay far below
+    assert res.best_params == {"n_estimators": 100, "max_depth": 3} and res.best_objective > 0.95
+    assert max(t.objective for t in res.trials if t.params["max_depth"] == 1) < 0.8

@@ -3,8 +3,9 @@
 * :class:`MLPClassifier`: fully connected network (PyTorch): binary, multi-class (softmax, with
   the combined discriminant ``ln(p_sig / sum_k f_k p_k)``) and regression; BCE or the Asimov
   loss (:mod:`hepsift.models.losses`).
-* :class:`BDTClassifier`: AdaBoost or gradient-boosted trees; :class:`RandomForestClassifier`
-  with its out-of-bag error.
+* :class:`BDTClassifier`: histogram gradient boosting (default; scikit-learn's
+  ``HistGradientBoosting*``, exported by hepsift's own converter with float32-exact cuts), exact
+  gradient boosting or AdaBoost; :class:`RandomForestClassifier` with its out-of-bag error.
 * :class:`ParameterizedClassifier`: the signal mass as an input (Baldi et al. 2016), with
   :func:`leave_one_mass_out`.
 
@@ -25,7 +26,7 @@ Binary classifiers export one ``score`` output (the signal probability); multi-c
 
 from __future__ import annotations
 
-from hepsift.models._base import Config, Estimator, load
+from hepsift.models._base import Config, Estimator, load, validation_split
 from hepsift.models.mlp import PRESETS, MLPClassifier, MLPConfig
 from hepsift.models.parameterized import (
     LeaveOneMassOut,
@@ -53,6 +54,7 @@ __all__ = [
     "leave_one_mass_out",
     "load",
     "make",
+    "validation_split",
 ]
 
 _NAMES = {"mlp": "MLPClassifier", "nn": "MLPClassifier", "bdt": "BDTClassifier", "rf": "RandomForestClassifier",
@@ -62,7 +64,7 @@ _NAMES = {"mlp": "MLPClassifier", "nn": "MLPClassifier", "bdt": "BDTClassifier",
 def make(name: str, **params: object) -> Estimator:
     """An estimator by short name: ``mlp``, ``bdt``, ``rf`` or ``pnn`` (parameters passed on).
 
-    ``bdt`` takes ``boosting="adaboost"`` or ``"gradient"``; ``pnn`` an ``estimator=``.
+    ``bdt`` takes ``boosting="hist"`` (default), ``"gradient"`` or ``"adaboost"``; ``pnn`` an ``estimator=``.
     """
     from hepsift.errors import ConfigurationError
 

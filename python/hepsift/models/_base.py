@@ -173,6 +173,39 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ConfigurationError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
 
 
+def validation_split(target: np.ndarray, fraction: float, seed: int,
+                     stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The (training, validation) event indices of an early-stopping hold-out.
+
+    Parameters
+    ----------
+    target : ndarray, shape (n_events,); class indices (stratified) or regression targets
+    fraction : float in (0, 1); share of the events held out
+    seed : int
+    stratify : bool; keep the class fractions in both parts (classification)
+
+    Returns
+    -------
+    (train, validation) : two int64 arrays that partition ``arange(n_events)``: no event is in
+        both (scikit-learn's ``train_test_split`` of the indices); ``train`` in the seeded
+        shuffled order that training uses.
+
+    Raises
+    ------
+    hepsift.DataError
+        A class too small to be split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(target), dtype=np.int64)
+    try:
+        tr, va = train_test_split(idx, test_size=float(fraction), random_state=int(seed),
+                                  stratify=target if stratify else None)
+    except ValueError as exc:
+        raise DataError(f"cannot hold out a stratified validation set: {exc}") from exc
+    return tr, va
+
+
 def background_fractions(classes: np.ndarray, signal_index: int, given: Any, y_idx: np.ndarray,
                          w: np.ndarray) -> np.ndarray:
     """Fractions f_k of the combined discriminant (0 for the signal, sum 1)."""
@@ -331,9 +364,8 @@ class Estimator(Saveable, Parameters):
         rng = np.random.default_rng(self.seed)
         self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
         if task == "binary":
-            p = self.predict_proba(X)[:, 1]
-            bkg = target == 0
-            self.thresholds_ = threshold_table(p[bkg], w_raw[bkg])
+            bkg = target == 0  # the table needs the background scores only
+            self.thresholds_ = threshold_table(self.predict_proba(X[bkg])[:, 1], w_raw[bkg])
 
     # ---- persistence (format and checks: hepsift._saved) -----------------------------
     def _saved_config_(self) -> dict[str, Any]:

@@ -181,3 +181,109 @@ def _prune(proto: Any) -> None:
     inits = [t for t in proto.graph.initializer if t.name in used]
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(inits)
+
+
+def float32_floor(values: Any) -> np.ndarray:
+    """The largest float32 ``t32 <= t`` for every float64 ``t``.
+
+    For every float32 ``x``: ``x <= t`` exactly when ``x <= t32`` (``t32 <= t`` gives one
+    direction; a float32 ``x <= t`` is at most the largest float32 below ``t``, the other). An
+    ONNX tree ensemble compares float32 inputs with float32 thresholds; rounding ``t`` to the
+    nearest float32 instead can land on the float32 just above ``t``, where ``x <= t`` and
+    ``x <= round(t)`` disagree.
+
+    Parameters
+    ----------
+    values : array_like, float64, any shape
+
+    Returns
+    -------
+    ndarray, float32, same shape
+    """
+    t = np.asarray(values, dtype=np.float64)
+    t32 = t.astype(np.float32)
+    above = t32.astype(np.float64) > t
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+    return t32
+
+
+def hist_graph(estimator: Any, n_features: int, opset: int, task: str, signal_index: int = 1,
+               fractions: np.ndarray | None = None, eps: float = 1e-7) -> tuple[Any, str, list[str]]:
+    """ONNX graph of a fitted scikit-learn ``HistGradientBoostingClassifier`` / ``Regressor``.
+
+    One ``ai.onnx.ml`` ``TreeEnsembleRegressor`` sums the leaf values of every tree onto the
+    baseline (the raw score, one column per class for multi-class models), then the score head:
+    binary ``score`` = sigmoid(raw) ``[batch, 1]``; multi-class ``probabilities`` = softmax(raw)
+    ``[batch, K]`` and ``discriminant`` ``[batch, 1]``; regression ``prediction`` ``[batch, 1]``.
+
+    Every cut ``t`` (a float64 midpoint between two training values) is written as
+    :func:`float32_floor` ``(t)``, so that each float32 event takes the branch it takes in
+    scikit-learn. Events are never NaN in hepsift (inputs are checked), so the missing-value
+    branches of the ensemble are not exported.
+
+    Returns
+    -------
+    (proto, score_output, outputs), as :func:`sklearn_graph`.
+    """
+    from onnx import helper
+
+    predictors = estimator._predictors
+    k = len(predictors[0]) if predictors else 1
+    cols: dict[str, list[np.ndarray]] = {n: [] for n in ("tree", "node", "feat", "mode", "value", "true", "false")}
+    leaf_tree, leaf_node, leaf_target, leaf_weight = [], [], [], []
+    for it, per_iter in enumerate(predictors):
+        for c, predictor in enumerate(per_iter):
+            nodes = predictor.nodes
+            n = len(nodes)
+            tid = it * k + c
+            is_leaf = nodes["is_leaf"].astype(bool)
+            cols["tree"].append(np.full(n, tid, np.int64))
+            cols["node"].append(np.arange(n, dtype=np.int64))
+            cols["feat"].append(np.where(is_leaf, 0, nodes["feature_idx"]).astype(np.int64))
+            cols["mode"].append(is_leaf)
+            cols["value"].append(np.where(is_leaf, np.float32(0), float32_floor(nodes["num_threshold"])))
+            cols["true"].append(np.where(is_leaf, 0, nodes["left"]).astype(np.int64))
+            cols["false"].append(np.where(is_leaf, 0, nodes["right"]).astype(np.int64))
+            leaves = np.flatnonzero(is_leaf)
+            leaf_tree.append(np.full(len(leaves), tid, np.int64))
+            leaf_node.append(leaves.astype(np.int64))
+            leaf_target.append(np.full(len(leaves), c, np.int64))
+            leaf_weight.append(nodes["value"][leaves].astype(np.float32))
+    if getattr(estimator, "is_categorical_", None) is not None and np.any(estimator.is_categorical_):
+        from hepsift.errors import ModelError
+
+        raise ModelError("the histogram booster has categorical features, which hepsift does not export; "
+                         "fit it on numeric features")
+    cat = {name: np.concatenate(v) for name, v in cols.items()}
+    baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).ravel()
+    g = GraphBuilder("hs_hist")
+    raw = g._name("raw")
+    g.nodes.append(helper.make_node(
+        "TreeEnsembleRegressor", [INPUT], [raw], name=g._name("n_trees"), domain="ai.onnx.ml",
+        n_targets=k, aggregate_function="SUM", post_transform="NONE",
+        base_values=[float(b) for b in baseline.astype(np.float32)],
+        nodes_treeids=cat["tree"].tolist(), nodes_nodeids=cat["node"].tolist(),
+        nodes_featureids=cat["feat"].tolist(),
+        nodes_modes=["LEAF" if leaf else "BRANCH_LEQ" for leaf in cat["mode"]],
+        nodes_values=cat["value"].astype(np.float32).tolist(),
+        nodes_truenodeids=cat["true"].tolist(), nodes_falsenodeids=cat["false"].tolist(),
+        target_treeids=np.concatenate(leaf_tree).tolist(), target_nodeids=np.concatenate(leaf_node).tolist(),
+        target_ids=np.concatenate(leaf_target).tolist(),
+        target_weights=np.concatenate(leaf_weight).tolist()))
+    if task == "binary":
+        g.op("Sigmoid", [raw], output="score")
+        outs: list[tuple[str, int | None]] = [("score", 1)]
+        score = "score"
+    elif task == "multiclass":
+        assert fractions is not None
+        g.op("Softmax", [raw], output="probabilities", axis=1)
+        g.discriminant("probabilities", signal_index, fractions, eps, "discriminant")
+        outs = [("probabilities", k), ("discriminant", 1)]
+        score = "probabilities"
+    else:
+        g.op("Identity", [raw], output="prediction")
+        outs = [("prediction", 1)]
+        score = "prediction"
+    proto = g.model(outs, n_features, opset, name="hepsift_hist_bdt")
+    proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", 3))
+    return proto, score, [o for o, _ in outs]
