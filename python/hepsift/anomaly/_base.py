@@ -27,6 +27,7 @@ from hepsift.anomaly._common import (
     set_metadata,
     torch_threads,
 )
+from hepsift.export._metadata import efficiency_key
 
 __all__ = ["Detector", "EFFICIENCIES", "efficiency_key", "Standardiser"]
 
@@ -34,13 +35,6 @@ __all__ = ["Detector", "EFFICIENCIES", "efficiency_key", "Standardiser"]
 EFFICIENCIES: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
 
 FEATURE_SETS = ("full", "sanitised")
-
-
-def efficiency_key(eps: float) -> str:
-    """``1e-3`` -> ``"1e-3"`` (the key of :attr:`Detector.threshold_` and of the ONNX metadata)."""
-    mant, exp = f"{float(eps):.6e}".split("e")
-    mant = mant.rstrip("0").rstrip(".")
-    return f"{mant}e{int(exp)}"
 
 
 class Standardiser:

@@ -36,11 +36,19 @@ from typing import Any
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError
 
-__all__ = ["KINDS", "DIGEST_KEY", "add_metadata", "read_metadata", "seal", "digest", "verify_digest"]
+__all__ = ["KINDS", "DIGEST_KEY", "efficiency_key", "add_metadata", "read_metadata", "seal", "digest", "verify_digest"]
 
 DIGEST_KEY = "hepsift.digest"
 
 KINDS = ("classifier", "regressor", "anomaly", "generator", "density_ratio")
+
+
+def efficiency_key(eps: float) -> str:
+    """The key of a background efficiency in ``hepsift.thresholds``: ``1e-3`` -> ``"1e-3"``,
+    ``0.05`` -> ``"5e-2"`` (every hepsift threshold table uses it)."""
+    mant, exp = f"{float(eps):.6e}".split("e")
+    mant = mant.rstrip("0").rstrip(".")
+    return f"{mant}e{int(exp)}"
 
 
 def add_metadata(

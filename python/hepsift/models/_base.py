@@ -19,6 +19,7 @@ from hepsift._estimator import Parameters
 from hepsift._saved import Saveable, load  # noqa: F401  (re-exported as hepsift.models.load)
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, DataError, NotFittedError
+from hepsift.export._metadata import efficiency_key
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 
@@ -430,5 +431,5 @@ def threshold_table(scores_bkg: np.ndarray, w_bkg: np.ndarray, effs: Sequence[fl
         if e < 1.0 / len(s):
             continue
         i = int(np.searchsorted(frac, e))
-        out[f"{e:g}"] = float(s[min(i, len(s) - 1)])
+        out[efficiency_key(e)] = float(s[min(i, len(s) - 1)])
     return out
