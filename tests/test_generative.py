@@ -105,9 +105,9 @@ def test_bad_input_gives_clear_errors(models, tmp_path, ROOT):
 
 
 def test_save_load_and_config(models, tmp_path):
-    for m in models.values():
-        m.save(tmp_path / "g.hsm")
-        back = load(tmp_path / "g.hsm")
+    for name, m in models.items():
+        m.save(tmp_path / f"{name}.hsm")
+        back = load(tmp_path / f"{name}.hsm")
         np.testing.assert_array_equal(back.sample(50, seed=2), m.sample(50, seed=2))
         assert type(m.config).from_json(m.config.to_json()) == m.config
     flow = models["flow"]

@@ -310,8 +310,10 @@ def test_save_is_atomic_and_refuses_unknown_values(fitted, saved, tmp_path, monk
     before = target.read_bytes()
     m = hepsift.load(target)
     m.bad_ = object()
-    with pytest.raises(hepsift.ModelError, match="cannot save state/bad_: values of type builtins.object"):
+    with pytest.raises(hepsift.OutputError, match="exists; pass --overwrite"):
         m.save(target)
+    with pytest.raises(hepsift.ModelError, match="cannot save state/bad_: values of type builtins.object"):
+        m.save(target, overwrite=True)
     del m.bad_
 
     def boom(self, *args, **kwargs):
@@ -319,7 +321,7 @@ def test_save_is_atomic_and_refuses_unknown_values(fitted, saved, tmp_path, monk
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", boom)
     with pytest.raises(OSError, match="disk full"):
-        m.save(target)
+        m.save(target, overwrite=True)
     monkeypatch.undo()
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.hsm"]  # no temporary file left

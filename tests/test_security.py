@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from conftest import mixed_arrays, run, write_tree
 
+import hepsift
 from hepsift import OutputError, _atomic
 
 
@@ -316,3 +317,29 @@ def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path, a
     res = run([sys.executable, "-c", code], timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["alive", str(int(signal.SIGTERM))]
+
+
+def test_python_writers_refuse_an_existing_file_unless_asked(tmp_path, mlp_onnx):
+    """to_onnx, an estimator's save and export leave an existing file byte-identical unless
+    overwrite=True; with it the file is replaced."""
+    from conftest import MIXED, mixed_arrays
+
+    from hepsift.export import to_onnx
+    from hepsift.models import BDTClassifier
+
+    before = Path(mlp_onnx).read_bytes()
+    X = np.stack([v.astype(np.float32) for v in mixed_arrays(400, seed=5).values()], axis=1)
+    y = (X[:, 0] > 0).astype(int)
+    bdt = BDTClassifier(n_estimators=5, seed=1).fit(X, y)
+    with pytest.raises(hepsift.OutputError, match="exists; pass --overwrite"):
+        bdt.export(mlp_onnx, MIXED)
+    with pytest.raises(hepsift.OutputError, match="exists"):
+        to_onnx(bdt, mlp_onnx, feature_names=MIXED, sample=X[:50])
+    assert Path(mlp_onnx).read_bytes() == before
+    saved = bdt.save(tmp_path / "bdt.hsm")
+    first = saved.read_bytes()
+    with pytest.raises(hepsift.OutputError, match="bdt.hsm' exists"):
+        BDTClassifier(n_estimators=3, seed=2).fit(X, y).save(saved)
+    assert saved.read_bytes() == first
+    bdt.export(mlp_onnx, MIXED, overwrite=True)
+    assert Path(mlp_onnx).read_bytes() != before and hepsift.load(saved).n_estimators == 5

@@ -135,7 +135,7 @@ class Saveable:
         """Set the learned state returned by :meth:`_saved_state_` on an unfitted estimator."""
         raise NotImplementedError
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the estimator (configuration, learned state, provenance) to one file.
 
         The file holds data only (JSON, safetensors, skops); loading it runs no code from it.
@@ -144,6 +144,7 @@ class Saveable:
         Parameters
         ----------
         path : output file (hepsift's command line uses the extension ``.hsm``)
+        overwrite : replace an existing file (default False: refuse it with :class:`hepsift.OutputError`)
 
         Returns
         -------
@@ -156,7 +157,7 @@ class Saveable:
         hepsift.NotFittedError
             For estimator families that save fitted estimators only.
         """
-        return save(self, path)
+        return save(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls: type[S], path: str | os.PathLike[str]) -> S:
@@ -277,11 +278,13 @@ def _info(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda x: x.tolist() if hasattr(x, "tolist") else str(x)))
 
 
-def save(est: Saveable, path: str | os.PathLike[str]) -> Path:
+def save(est: Saveable, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``est`` to ``path`` atomically (see :meth:`Saveable.save`)."""
     from hepsift._version import __version__
 
-    path = Path(path)
+    from hepsift._atomic import check_output
+
+    path = check_output(path, overwrite=overwrite, make_parents=True, what="saved estimator")
     writer = _Writer()
     tree = writer.estimator(est, "state")
     thresholds = getattr(est, "thresholds_", None)
@@ -312,7 +315,7 @@ def save(est: Saveable, path: str | os.PathLike[str]) -> Path:
     text = json.dumps(manifest, indent=1, sort_keys=False, allow_nan=False)
     from hepsift._atomic import atomic_output
 
-    with atomic_output(path, overwrite=True, make_parents=True, what="saved estimator") as tmp, open(tmp, "wb") as f:
+    with atomic_output(path, overwrite=overwrite, make_parents=True, what="saved estimator") as tmp, open(tmp, "wb") as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(MANIFEST, text)
             for name, data in members.items():

@@ -105,7 +105,8 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     print(f"   trained in {time.perf_counter() - t0:.0f} s")
 
     t0 = _step("3. export: one self-describing ONNX file per model, checked against the native model")
-    paths = {"mlp": mlp.export(out_dir / "mlp.onnx", features), "bdt": bdt.export(out_dir / "bdt.onnx", features)}
+    paths = {"mlp": mlp.export(out_dir / "mlp.onnx", features, overwrite=True),
+             "bdt": bdt.export(out_dir / "bdt.onnx", features, overwrite=True)}
     for name, path in paths.items():
         print(f"   {name}: {path} ({path.stat().st_size / 1024:.0f} kB)")
 
@@ -197,7 +198,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
     paths = {}
     for name, det in detectors.items():
         det.fit(data["X"][train & bkg], feature_names=features)
-        paths[name] = det.to_onnx(out_dir / f"{name}.onnx", sample=data["X"][~train & bkg][:1000])
+        paths[name] = det.to_onnx(out_dir / f"{name}.onnx", sample=data["X"][~train & bkg][:1000], overwrite=True)
     ROOT = hepsift.rdf.load_library()
     node = ROOT.RDataFrame("Events", ROOT.std.vector["std::string"]([str(p) for p in every.values()]))
     node = node.Filter("event % 2 == 1")

@@ -317,7 +317,7 @@ class Detector(Estimator):
 
     def to_onnx(
         self, path: str | os.PathLike[str], *, sample: np.ndarray | None = None, rtol: float = 1e-5,
-        atol: float = 1e-5, opset: int = 17,
+        atol: float = 1e-5, opset: int = 17, overwrite: bool = False,
     ) -> Path:
         """Export with :func:`hepsift.export.to_onnx` (features, ``kind="anomaly"``, thresholds, provenance).
 
@@ -326,9 +326,11 @@ class Detector(Estimator):
         path : output ONNX file
         sample : ndarray, shape (n, n_features), optional
             Events for the parity check (default: standard-normal events).
+        overwrite : replace an existing file (default False)
         """
         from hepsift.export import to_onnx
 
         self._check_fitted()
         return to_onnx(self, path, feature_names=self.feature_names_in_, kind="anomaly", sample=sample,
-                       thresholds=self.threshold_, provenance=self.provenance_, rtol=rtol, atol=atol, opset=opset)
+                       thresholds=self.threshold_, provenance=self.provenance_, rtol=rtol, atol=atol, opset=opset,
+                       overwrite=overwrite)

@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
     det = cls.from_config(args.config) if args.config else cls()
     det.set_params(seed=args.seed, feature_set=args.feature_set)
     det.fit(X, feature_names=names, progress=args.progress)
-    path = det.to_onnx(args.output)
+    path = det.to_onnx(args.output, overwrite=args.overwrite)
     if args.save:
-        det.save(args.save)
+        det.save(args.save, overwrite=args.overwrite)
     print(f"{type(det).__name__} trained on {len(X)} events, {det.n_features_in_} features "
           f"({', '.join(det.feature_names_in_)}); wrote {path}")
     for key, cut in det.threshold_.items():

@@ -76,11 +76,12 @@ class ConfigBase:
             kwargs[k] = v
         return cls(**kwargs)
 
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """JSON text of the configuration; also written to ``path`` when given."""
+    def to_json(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> str:
+        """JSON text of the configuration; also written to ``path`` when given (atomically; an
+        existing file only with ``overwrite=True``)."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            with atomic_output(path, overwrite=True) as tmp:
+            with atomic_output(path, overwrite=overwrite) as tmp:
                 tmp.write_text(text + "\n")
         return text
 

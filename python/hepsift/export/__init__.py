@@ -161,6 +161,7 @@ def to_onnx(
     mass_parameter: str | None = None,
     provenance: Mapping[str, Any] | None = None,
     opset: int = 17,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``model`` as one self-describing ONNX file and check it against the native model.
 
@@ -178,6 +179,7 @@ def to_onnx(
     rtol, atol : parity tolerance between ONNX Runtime and the native model.
     thresholds, mass_parameter, provenance : stored in the metadata.
     opset : ONNX opset.
+    overwrite : replace an existing file (default False: refuse it with :class:`hepsift.OutputError`).
 
     Returns
     -------
@@ -223,7 +225,7 @@ def to_onnx(
     seal(proto)
 
     path = Path(path)
-    with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+    with atomic_output(path, overwrite=overwrite, make_parents=True) as tmp:
         onnx.save(proto, os.fspath(tmp))
         got = onnx_predict(tmp, sample)
         want = np.asarray(native(sample), dtype=np.float64).reshape(got.shape)

@@ -185,7 +185,7 @@ class Generator(Estimator):
         return proto, native, "features"
 
     def to_onnx(self, path: str | os.PathLike[str], *, rtol: float = 1e-5, atol: float = 1e-5,
-                opset: int = 17) -> Path:  # fmt: skip
+                opset: int = 17, overwrite: bool = False) -> Path:  # fmt: skip
         """Export the sampler with :func:`hepsift.export.to_onnx` (``kind="generator"``).
 
         The file's input features are the noise columns :attr:`noise_names_`; its output
@@ -196,7 +196,7 @@ class Generator(Estimator):
 
         self._check_fitted()
         return to_onnx(self, path, feature_names=self.noise_names_, kind="generator", provenance=self.provenance_,
-                       rtol=rtol, atol=atol, opset=opset)
+                       rtol=rtol, atol=atol, opset=opset, overwrite=overwrite)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

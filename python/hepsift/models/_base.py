@@ -65,10 +65,10 @@ class Config:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the JSON to ``path``."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the JSON to ``path`` (atomically; an existing file only with ``overwrite=True``)."""
         p = Path(path)
-        with atomic_output(p, overwrite=True) as tmp:
+        with atomic_output(p, overwrite=overwrite) as tmp:
             tmp.write_text(self.to_json(indent=2) + "\n")
         return p
 
@@ -391,7 +391,7 @@ class Estimator(Saveable, Parameters):
 
     # ---- export -------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str], feature_names: Sequence[str] | None = None, *,
-               sample: np.ndarray | None = None, opset: int = 17) -> Path:
+               sample: np.ndarray | None = None, opset: int = 17, overwrite: bool = False) -> Path:
         """Export to one ONNX file with :func:`hepsift.export.to_onnx`, filling the metadata.
 
         Parameters
@@ -401,6 +401,7 @@ class Estimator(Saveable, Parameters):
             else ``f0, f1, ...``)
         sample : ndarray, shape (n, n_features), optional; events for the parity check
             (default: the stored training sample)
+        overwrite : replace an existing file (default False)
         """
         from hepsift.export import to_onnx
 
@@ -415,7 +416,7 @@ class Estimator(Saveable, Parameters):
             names[self.mass_index_] = mass
         return to_onnx(self, path, feature_names=names, kind=self._kind if getattr(self, "task_", "") != "regression"
                        else "regressor", sample=sample, thresholds=thresholds, mass_parameter=mass,
-                       provenance=getattr(self, "provenance_", None), opset=opset)
+                       provenance=getattr(self, "provenance_", None), opset=opset, overwrite=overwrite)
 
 
 def threshold_table(scores_bkg: np.ndarray, w_bkg: np.ndarray, effs: Sequence[float] = (1e-2, 1e-3, 1e-4)) -> dict[str, float]:

@@ -104,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
     model.fit(train.X, train.y, sample_weight=train.weight)
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
-    model.save(outputs[f"model{EXTENSION}"])
-    model.to_config().save(outputs["config.json"])
-    onnx_path = model.export(outputs["model.onnx"], ds.feature_names, sample=test.X[:512])
+    model.save(outputs[f"model{EXTENSION}"], overwrite=args.overwrite)
+    model.to_config().save(outputs["config.json"], overwrite=args.overwrite)
+    onnx_path = model.export(outputs["model.onnx"], ds.feature_names, sample=test.X[:512], overwrite=args.overwrite)
     summary: dict[str, Any] = {"model": type(model).__name__, "features": ds.feature_names, "n_train": len(train),
                                "n_test": len(test), "fit_seconds": seconds, "onnx": str(onnx_path)}
     if getattr(model, "task_", "binary") == "binary":

@@ -370,11 +370,11 @@ class NPLM:
 
         return torch_module(self)
 
-    def export_onnx(self, path: Any, *, features: Any = None) -> Any:
+    def export_onnx(self, path: Any, *, features: Any = None, overwrite: bool = False) -> Any:
         """Write f(x) as a self-describing ONNX file; see :func:`hepsift.nplm.export_onnx`."""
         from hepsift.nplm._export import export_onnx
 
-        return export_onnx(self, path, features=features)
+        return export_onnx(self, path, features=features, overwrite=overwrite)
 
 
 def _active_features(ref: np.ndarray, dat: np.ndarray, *, stacklevel: int = 2) -> np.ndarray:

@@ -89,6 +89,7 @@ def export_onnx(
     features: Sequence[str] | None = None,
     check: bool = True,
     atol: float = 1e-4,
+    overwrite: bool = False,
 ) -> Any:
     """Write the fitted f(x) of an :class:`~hepsift.nplm.NPLM` as an ONNX file.
 
@@ -109,6 +110,8 @@ def export_onnx(
     check : bool, default True
         Compare ONNX Runtime with the Python f(x) on a sample and refuse to write on
         disagreement beyond ``atol``.
+    overwrite : bool, default False
+        Replace an existing file (otherwise :class:`hepsift.OutputError`).
 
     Returns
     -------
@@ -165,6 +168,6 @@ def export_onnx(
     if path is not None:
         from hepsift._atomic import atomic_output
 
-        with atomic_output(path, overwrite=True, make_parents=True) as tmp:
+        with atomic_output(path, overwrite=overwrite, make_parents=True) as tmp:
             onnx.save(proto, os.fspath(tmp))
     return proto
