@@ -45,17 +45,23 @@ class Parameters:
         Parameters
         ----------
         deep : bool
-            Accepted for scikit-learn compatibility; hepsift estimators hold no sub-estimators.
+            Also list the parameters of sub-estimators (e.g. the ``estimator`` of
+            :class:`hepsift.models.ParameterizedClassifier`) as ``<name>__<parameter>``.
 
         Returns
         -------
         dict
             Parameter name -> current value.
         """
-        return {name: getattr(self, name) for name in self._param_names()}
+        out = {name: getattr(self, name) for name in self._param_names()}
+        if deep:
+            for name, value in list(out.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return out
 
     def set_params(self: P, **params: Any) -> P:
-        """Set constructor parameters.
+        """Set constructor parameters; ``<name>__<parameter>`` sets a sub-estimator's.
 
         Returns
         -------
@@ -67,12 +73,25 @@ class Parameters:
             A name that is not a parameter (the names before it are already set).
         """
         valid = set(self._param_names())
+        nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
-            if key not in valid:
+            head, sep, rest = key.partition("__")
+            if head not in valid:
                 raise ConfigurationError(
-                    f"{type(self).__name__} has no parameter {key!r}; {self._params_word}: {sorted(valid)}"
+                    f"{type(self).__name__} has no parameter {head!r}; {self._params_word}: {sorted(valid)}"
                 )
-            setattr(self, key, value)
+            if sep:
+                nested.setdefault(head, {})[rest] = value
+            else:
+                setattr(self, key, value)
+        for head, sub in nested.items():
+            inner = getattr(self, head)
+            if not hasattr(inner, "set_params"):
+                raise ConfigurationError(
+                    f"{type(self).__name__}.{head} is {type(inner).__name__}, which has no parameters to set "
+                    f"({', '.join(f'{head}__{k}' for k in sub)})"
+                )
+            inner.set_params(**sub)
         return self
 
     def __repr__(self) -> str:

@@ -13,12 +13,12 @@ Every estimator: ``__init__`` only stores parameters, ``fit(X, y, sample_weight=
 the estimator, learned state ends in ``_``, ``predict_proba`` / ``decision_function`` /
 ``predict``, ``get_params`` / ``set_params``, a configuration dataclass (``to_config`` /
 ``from_config``, JSON round trip), ``save`` / :func:`load`, and export to one ONNX file with
-the preprocessing and the score head inside, either by ``model.export(path, feature_names)``
+the preprocessing and the score head inside, either by ``model.to_onnx(path, feature_names)``
 or by :func:`hepsift.export.to_onnx`::
 
     from hepsift.models import MLPClassifier
     clf = MLPClassifier(hidden_layers=(64, 64), epochs=30, seed=1).fit(X, y, sample_weight=w)
-    clf.export("mlp.onnx", feature_names)          # then hepsift.rdf.define(df, "score", "mlp.onnx")
+    clf.to_onnx("mlp.onnx", feature_names)         # then hepsift.rdf.define(df, "score", "mlp.onnx")
 
 Binary classifiers export one ``score`` output (the signal probability); multi-class ones
 ``probabilities`` (the score, K wide) and ``discriminant``; regressors ``prediction``.

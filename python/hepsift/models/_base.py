@@ -419,6 +419,12 @@ class Estimator(Saveable, Parameters):
                        provenance=getattr(self, "provenance_", None), opset=opset, overwrite=overwrite)
 
 
+    def to_onnx(self, path: str | os.PathLike[str], feature_names: Sequence[str] | None = None, *,
+                sample: np.ndarray | None = None, opset: int = 17, overwrite: bool = False) -> Path:
+        """Export to one ONNX file: the spelling every hepsift estimator shares (see :meth:`export`)."""
+        return self.export(path, feature_names, sample=sample, opset=opset, overwrite=overwrite)
+
+
 def threshold_table(scores_bkg: np.ndarray, w_bkg: np.ndarray, effs: Sequence[float] = (1e-2, 1e-3, 1e-4)) -> dict[str, float]:
     """Score cuts at which the weighted background efficiency is ``effs`` (where resolvable)."""
     order = np.argsort(-scores_bkg)

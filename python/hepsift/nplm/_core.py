@@ -370,6 +370,11 @@ class NPLM:
 
         return torch_module(self)
 
+    def to_onnx(self, path: Any, *, features: Any = None, overwrite: bool = False) -> Any:
+        """Write f(x) as a self-describing ONNX file (the spelling every hepsift estimator
+        shares); see :func:`hepsift.nplm.export_onnx`."""
+        return self.export_onnx(path, features=features, overwrite=overwrite)
+
     def export_onnx(self, path: Any, *, features: Any = None, overwrite: bool = False) -> Any:
         """Write f(x) as a self-describing ONNX file; see :func:`hepsift.nplm.export_onnx`."""
         from hepsift.nplm._export import export_onnx
