@@ -436,7 +436,7 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("wjets", None, 3000),
         ("zjets", None, 2000),
         ("diboson", None, 1500),
-        ("qcd", None, 2000),
+        ("qcd", None, 12000),
         ("zprime_tt", 500.0, 1500),
         ("zprime_tt", 750.0, 1500),
         ("zprime_tt", 1000.0, 1500),
@@ -447,11 +447,11 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
     ),
     # A few hundred events of everything: a smoke test of the whole chain in seconds.
     "smoke": (
-        ("ttbar", None, 400),
+        ("ttbar", None, 1200),
         ("wjets", None, 300),
         ("zjets", None, 200),
         ("diboson", None, 200),
-        ("qcd", None, 200),
+        ("qcd", None, 1500),
         ("zprime_tt", 1000.0, 300),
         ("tprime_pair", 1200.0, 200),
         ("wprime_lnu", 2000.0, 200),
