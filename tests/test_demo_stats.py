@@ -60,8 +60,8 @@ def test_background_model_weights_the_loose_qcd_selection_by_the_fake_rate() -> 
     full = (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1) & (cols["n_leptons"] == 1) & odd
     loose = (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1) & odd
     assert np.sum(bkgs["ttbar"]) == pytest.approx(np.sum(cols["weight"][full & (pid == 1)]))
-    qcd_b = (pid == 5) & (cols["n_bjets"] >= 1)
-    f, lo, hi = sd.fake_rate(int(np.sum(qcd_b & (cols["n_leptons"] == 1))), int(qcd_b.sum()))
+    qcd = pid == 5
+    f, lo, hi = sd.fake_rate(int(np.sum(qcd & (cols["n_leptons"] == 1))), int(qcd.sum()))
     assert np.sum(bkgs["qcd_fake"]) == pytest.approx(f * np.sum(cols["weight"][loose & (pid == 5)]))
     assert np.all(bkgs["qcd_fake"][pid != 5] == 0)
     assert norms["qcd_fake"] == pytest.approx((lo / f, hi / f))
