@@ -434,6 +434,9 @@ def demo_statistics(
         f"  expected 95% CL limit on mu (pyhf, {len(s)} bins): {lim.expected:.4g} "
         f"(-1s {lim.bands[-1]:.4g}, +1s {lim.bands[1]:.4g}; -2s {lim.bands[-2]:.4g}, +2s {lim.bands[2]:.4g})"
     )
+    for c in getattr(lim, "checks", None) or []:  # the limit's own verification, where it keeps one
+        print(f"  self-check of the {c.quantity} limit {c.mu:.4g}: CLs {c.cls:.4f} there, {c.cls_below:.4f} / "
+              f"{c.cls_above:.4f} just below / above (target {c.target:g})")
     labels = {-2: "-2s", -1: "-1s", 0: "median", 1: "+1s", 2: "+2s"}
     print("  independent refit of workspace.json with pyhf.infer.hypotest, expected CLs at each limit: "
           + ", ".join(f"{labels[k]} {v:.4f}" for k, v in refit.items()) + f" (target {target:g})")
