@@ -445,13 +445,15 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("tprime_pair", 1200.0, 1500),
         ("wprime_lnu", 2000.0, 1000),
     ),
-    # A few hundred events of everything: a smoke test of the whole chain in seconds.
+    # A smoke test of the whole chain (about 45 s of generation on 2 cores): a few hundred
+    # events of everything, and enough t tbar and QCD for the demo's limit (background MC
+    # statistics near 13% in five score bins).
     "smoke": (
-        ("ttbar", None, 1200),
+        ("ttbar", None, 4000),
         ("wjets", None, 300),
         ("zjets", None, 200),
         ("diboson", None, 200),
-        ("qcd", None, 1500),
+        ("qcd", None, 4000),
         ("zprime_tt", 1000.0, 300),
         ("tprime_pair", 1200.0, 200),
         ("wprime_lnu", 2000.0, 200),

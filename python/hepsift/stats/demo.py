@@ -239,8 +239,16 @@ def limit_estimate(
     return z / math.sqrt(info), per_bin
 
 
+#: MINUIT settings tried in turn when a fit is not valid (MINUIT's EDM or Hesse checks fail).
+_MINUIT_TRIES: tuple[dict[str, Any], ...] = (
+    {"tolerance": 1e-3},
+    {"tolerance": 1e-3, "strategy": 2},
+    {"tolerance": 1e-2},
+)
+
+
 @contextlib.contextmanager
-def _minuit() -> Iterator[None]:
+def _minuit(**options: Any) -> Iterator[None]:
     """pyhf with the MINUIT optimiser (numpy tensors) inside the block, the previous backend after.
 
     pyhf's default SLSQP fits stop at their starting point when the yields are large (1e6
@@ -253,7 +261,7 @@ def _minuit() -> Iterator[None]:
 
     previous = pyhf.get_backend()
     try:
-        pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(tolerance=1e-3))
+        pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(**(options or {"tolerance": 1e-3})))
     except pyhf.exceptions.ImportBackendError as exc:
         raise DependencyError("the demo's limit needs MINUIT: pip install iminuit==2.33.0") from exc
     try:
@@ -269,7 +277,8 @@ def refit_workspace(
 
     Loads ``path`` with plain pyhf (``pyhf.Workspace``, its model and data) and runs
     ``pyhf.infer.hypotest`` (test statistic q~_mu, asymptotic formulae, Cowan et al.,
-    arXiv:1007.1727; MINUIT fits) at each value; returns, for k in (-2, -1, 0, 1, 2), the k-sigma expected
+    arXiv:1007.1727; MINUIT fits, retried with strategy 2 and then a looser tolerance when
+    MINUIT declares a fit invalid) at each value; returns, for k in (-2, -1, 0, 1, 2), the k-sigma expected
     CLs evaluated at the k-sigma limit (``expected`` for k = 0, ``bands[k]`` otherwise).
     Each should equal 1 - ``cl`` when the limit is right.
     """
@@ -288,14 +297,17 @@ def refit_workspace(
     points = {0: float(expected), **{int(k): float(v) for k, v in bands.items()}}
     out = {}
     for k, mu in sorted(points.items()):
-        try:
-            with warnings.catch_warnings(), _minuit():
-                # a failed fit shows as a NaN CLs, which the caller reports
-                warnings.simplefilter("ignore", RuntimeWarning)
-                _, exp_set = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
-            out[k] = float(exp_set[k + 2])
-        except (ValueError, RuntimeError, FloatingPointError, pyhf.exceptions.FailedMinimization):
-            out[k] = math.nan
+        out[k] = math.nan  # stays NaN, which the caller reports, when every fit fails
+        for options in _MINUIT_TRIES:
+            try:
+                with warnings.catch_warnings(), _minuit(**options):
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    _, exp_set = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
+            except (ValueError, RuntimeError, FloatingPointError, pyhf.exceptions.FailedMinimization):
+                continue
+            if math.isfinite(float(exp_set[k + 2])):
+                out[k] = float(exp_set[k + 2])
+                break
     return out
 
 
@@ -427,7 +439,8 @@ def demo_statistics(
     try:
         lim = upper_limit_from_workspace(files["workspace"], observed=False)
     except pyhf.exceptions.FailedMinimization as exc:
-        raise EvaluationError(f"a fit of the CLs limit on {files['workspace']} did not converge: {exc}") from exc
+        raise EvaluationError(f"a fit of the CLs limit on {files['workspace']} did not converge (pyhf: {exc}); "
+                              "no limit is reported") from exc
     refit = refit_workspace(files["workspace"], lim.expected, lim.bands)
     target = 1.0 - lim.cl
     print(
