@@ -239,6 +239,20 @@ def limit_estimate(
     return z / math.sqrt(info), per_bin
 
 
+@contextlib.contextmanager
+def _pyhf_log_silenced() -> Iterator[None]:
+    """pyhf logs every failed fit with its traceback; the refit retries or reports them itself."""
+    import logging
+
+    logger = logging.getLogger("pyhf.optimize.mixins")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
 #: MINUIT settings tried in turn when a fit is not valid (MINUIT's EDM or Hesse checks fail).
 _MINUIT_TRIES: tuple[dict[str, Any], ...] = (
     {"tolerance": 1e-3},
@@ -300,7 +314,7 @@ def refit_workspace(
         out[k] = math.nan  # stays NaN, which the caller reports, when every fit fails
         for options in _MINUIT_TRIES:
             try:
-                with warnings.catch_warnings(), _minuit(**options):
+                with warnings.catch_warnings(), _minuit(**options), _pyhf_log_silenced():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     _, exp_set = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
             except (ValueError, RuntimeError, FloatingPointError, pyhf.exceptions.FailedMinimization):
