@@ -10,7 +10,12 @@
    against ONNX Runtime's Python API;
 5. anomaly detection: detectors trained on background only, evaluated on every signal;
 6. statistics: significance, luminosity reach, expected CLs limit with bands, and a quick
-   model-independent NPLM test on pseudo-data with injected signal.
+   model-independent NPLM test on pseudo-data with injected signal. The background of the
+   limit is the simulation of t tbar, W/Z + jets and dibosons in the selection, and for QCD a
+   fake-lepton template (the QCD events without the lepton requirement times the fake rate
+   measured on the QCD sample); the limit is checked against the MC statistics of each bin, a
+   back-of-envelope estimate from s and b, and a refit of the written workspace with pyhf
+   (:func:`hepsift.stats.demo.demo_statistics`).
 
 Everything goes into one output folder, with a ``summary.json``.
 """
@@ -18,6 +23,7 @@ Everything goes into one output folder, with a ``summary.json``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -83,7 +89,12 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
 
     preset = "smoke" if quick else "demo"
     t0 = _step(f"1. events: Pythia 8 + detector model (preset '{preset}'; reused when present)")
-    every = {k: Path(v) for k, v in generate.generate_preset(preset, out_dir / "data" / preset, seed=seed).items()}
+    cpu0 = os.times()
+    every = {k: Path(v) for k, v in generate.generate_preset(preset, out_dir / "data" / preset, seed=seed,
+                                                             log=lambda m: print(f"   {m}", flush=True)).items()}
+    cpu1 = os.times()
+    cpu = sum(getattr(cpu1, a) - getattr(cpu0, a) for a in ("user", "system", "children_user", "children_system"))
+    print(f"   events ready in {time.perf_counter() - t0:.0f} s wall, {cpu:.0f} s CPU (this process and its workers)")
     # The supervised search: Z' -> t tbar (all masses) against the Standard Model backgrounds.
     files = {k: v for k, v in every.items() if not k.startswith(("tprime", "wprime"))}
     others = {k: v for k, v in every.items() if k.startswith(("tprime", "wprime"))}
@@ -98,7 +109,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     # Even event numbers train, odd ones test (the same split inside RDataFrame below).
     train = data["event"] % 2 == 0
     Xtr, ytr = data["X"][train], data["y"][train]
-    mlp = MLPClassifier(hidden_layers=(64, 64, 64), epochs=4 if quick else 15, batch_size=256, seed=seed)
+    mlp = MLPClassifier(hidden_layers=(64, 64, 64), epochs=15, batch_size=256, seed=seed)
     mlp.fit(Xtr, ytr)
     bdt = BDTClassifier(boosting="gradient", n_estimators=60 if quick else 150, max_depth=3, learning_rate=0.2,
                         seed=seed).fit(Xtr, ytr)
@@ -124,7 +135,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     scored = scored.Define("zprime", f"process_id == {zprime_id}").Define("bkg", "signal_mass == 0")
     h_sig = scored.Filter("zprime").Histo1D(("sig", "Z' signal;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
     h_bkg = scored.Filter("bkg").Histo1D(("bkg", "background;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
-    cols = scored.AsNumpy(["mlp", "bdt", "weight", "zprime", "bkg", "event", "signal_mass", *features])
+    cols = scored.AsNumpy(["mlp", "bdt", "weight", "zprime", "bkg", "event", "signal_mass", "process_id", *features])
     dt = time.perf_counter() - t0
     if threads > 1:
         ROOT.DisableImplicitMT()
@@ -160,15 +171,12 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
 
     t0 = _step("6. statistics (one lepton, >= 4 jets, >= 1 b-tag; Z' at 1 TeV): significance, "
                "luminosity reach, CLs limit, NPLM")
-    # The semileptonic t tbar selection removes the QCD multijet and most V+jets events, whose
-    # few simulated events carry weights of up to 1e8 events each at this luminosity.
     # Odd events only (not used in training), their weights doubled to keep the yields.
-    selected = (cols["n_leptons"] == 1) & (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1) & (cols["event"] % 2 == 1)
     cols = dict(cols, weight=2.0 * cols["weight"])
-    signal = cols["zprime"].astype(bool) & (cols["signal_mass"] == 1000.0) & selected
-    background = cols["bkg"].astype(bool) & selected
     odd = cols["event"] % 2 == 1
-    summary["statistics"] = _statistics(cols, signal, background, out_dir, seed, quick,
+    signal = cols["zprime"].astype(bool) & (cols["signal_mass"] == 1000.0) & odd & _selection(cols, lepton=True)
+    backgrounds, norms = _background_model(cols, odd)
+    summary["statistics"] = _statistics(cols, signal, backgrounds, norms, out_dir, seed, quick,
                                         nplm_masks=(cols["zprime"].astype(bool) & odd, cols["bkg"].astype(bool) & odd))
     print(f"   statistics in {time.perf_counter() - t0:.0f} s")
 
@@ -223,15 +231,70 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
     return report
 
 
-def _statistics(cols: dict[str, np.ndarray], signal: np.ndarray, background: np.ndarray, out_dir: Path,
-                seed: int, quick: bool, nplm_masks: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _selection(cols: dict[str, np.ndarray], *, lepton: bool) -> np.ndarray:
+    """The semileptonic t tbar selection: >= 4 jets, >= 1 b-tag and (``lepton``) exactly one
+    isolated electron or muon."""
+    sel = (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1)
+    return sel & (cols["n_leptons"] == 1) if lepton else sel
+
+
+def _background_model(cols: dict[str, np.ndarray], odd: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Per-sample background masks and weights in the selection, and their normalisation
+    uncertainties.
+
+    t tbar, W/Z + jets and dibosons are taken from their simulation in the full selection.
+    QCD multijet events almost never contain an isolated lepton (one in several thousand
+    events above pT-hat = 100 GeV), so a direct simulation leaves either no event or a few
+    carrying 1e5-1e8 events each. Its template is instead the QCD events of the selection
+    without the lepton requirement, each weighted by the fake-lepton rate f, the fraction of
+    all simulated QCD events that have exactly one isolated lepton (Jeffreys estimate, assumed
+    independent of the jet and b-tag multiplicities and of pT-hat: the QCD events with a
+    b-tag, where heavy-flavour leptons are more frequent, are too few to measure it); the
+    Jeffreys 68% interval of f becomes a normalisation uncertainty of the template.
+    """
+    from hepsift import generate
+    from hepsift.stats.demo import fake_rate
+
+    pid = cols["process_id"]
+    names = {generate.get_process(p).pid: p for p in generate.list_processes()}
+    qcd_id = generate.get_process("qcd").pid
+    full, loose = _selection(cols, lepton=True) & odd, _selection(cols, lepton=False) & odd
+    out: dict[str, np.ndarray] = {}
+    for p in sorted(set(pid[cols["bkg"].astype(bool)].tolist())):
+        if p != qcd_id:
+            out[names[p]] = np.where(full & (pid == p), cols["weight"], 0.0)
+    qcd = pid == qcd_id
+    n_qcd, n_lep = int(qcd.sum()), int((qcd & (cols["n_leptons"] == 1)).sum())
+    if n_qcd == 0:
+        raise DataError("the data set has no QCD events: the fake-lepton rate cannot be measured")
+    f, f_lo, f_hi = fake_rate(n_lep, n_qcd)
+    out["qcd_fake"] = np.where(loose & qcd, f * cols["weight"], 0.0)
+    direct = float(np.sum(cols["weight"][full & qcd]) * LUMINOSITY)
+    print(f"   QCD multijet: {n_lep} of {n_qcd} simulated events (all, even and odd) have exactly one "
+          f"isolated lepton: fake rate f = {f:.3g} (68% interval {f_lo:.2g}-{f_hi:.2g}); template = "
+          f"{int((loose & qcd).sum())} QCD events with >= 4 jets, >= 1 b-tag, any lepton, times f: "
+          f"{float(np.sum(out['qcd_fake'])) * LUMINOSITY:.3g} events (direct simulation in the selection: "
+          f"{int((full & qcd).sum())} events, {direct:.3g})")
+    return out, {"qcd_fake": (f_lo / f, f_hi / f)}
+
+
+def _statistics(cols: dict[str, np.ndarray], signal: np.ndarray, backgrounds: dict[str, np.ndarray],
+                norms: dict[str, Any], out_dir: Path, seed: int, quick: bool,
+                nplm_masks: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     from hepsift.stats.demo import demo_nplm, demo_statistics
 
     score, w = cols["mlp"], cols["weight"]
-    # A 10% background normalisation uncertainty in the significance (the limit has the MC
-    # statistical uncertainties of the templates).
-    report = demo_statistics(score[signal], w[signal], score[background], w[background], luminosity=LUMINOSITY,
-                             out_dir=out_dir, seed=seed, rel_sigma_b=0.1)
+    masks = {k: v > 0 for k, v in backgrounds.items()}
+    empty = [k for k, m in masks.items() if not m.any()]
+    if empty:
+        print(f"   no simulated event of {', '.join(empty)} passes the selection")
+    masks = {k: m for k, m in masks.items() if m.any()}
+    # A 10% background normalisation uncertainty in the significance; the limit has the MC
+    # statistical uncertainties of the templates and the fake-rate uncertainty of QCD.
+    report = demo_statistics(score[signal], w[signal], {k: score[m] for k, m in masks.items()},
+                             {k: backgrounds[k][m] for k, m in masks.items()}, luminosity=LUMINOSITY,
+                             out_dir=out_dir, seed=seed, rel_sigma_b=0.1, norm_uncertainties=norms,
+                             n_bins=5 if quick else 10)
     # NPLM on two features of the held-out events (no selection: it needs no weights):
     # reference = background; data = background + a visible signal.
     rng = np.random.default_rng(seed)

@@ -429,7 +429,7 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("wjets", None, 3000),
         ("zjets", None, 2000),
         ("diboson", None, 1500),
-        ("qcd", None, 2000),
+        ("qcd", None, 12000),
         ("zprime_tt", 500.0, 1500),
         ("zprime_tt", 750.0, 1500),
         ("zprime_tt", 1000.0, 1500),
@@ -438,13 +438,15 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("tprime_pair", 1200.0, 1500),
         ("wprime_lnu", 2000.0, 1000),
     ),
-    # A few hundred events of everything: a smoke test of the whole chain in seconds.
+    # A smoke test of the whole chain (about 45 s of generation on 2 cores): a few hundred
+    # events of everything, and enough t tbar and QCD for the demo's limit (background MC
+    # statistics near 13% in five score bins).
     "smoke": (
-        ("ttbar", None, 400),
+        ("ttbar", None, 4000),
         ("wjets", None, 300),
         ("zjets", None, 200),
         ("diboson", None, 200),
-        ("qcd", None, 200),
+        ("qcd", None, 4000),
         ("zprime_tt", 1000.0, 300),
         ("tprime_pair", 1200.0, 200),
         ("wprime_lnu", 2000.0, 200),

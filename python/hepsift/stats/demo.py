@@ -1,16 +1,148 @@
-"""The statistics part of ``hepsift demo``: significance, luminosity reach, CLs limit, NPLM."""
+"""The statistics part of ``hepsift demo``: significance, luminosity reach, CLs limit, NPLM.
+
+The limit is only reported when its inputs and its result pass these checks:
+
+* **Background MC statistics.** Score bins are merged from the top until the total
+  background of every bin has a relative MC statistical uncertainty
+  ``sqrt(sum w^2) / sum w <= max_mc_stat`` (20% by default); a background that cannot
+  reach that even in one bin (a few heavily weighted events) is refused.
+* **Independent refit.** The pyhf workspace written to disk is loaded again with plain
+  pyhf and ``pyhf.infer.hypotest`` is evaluated at the reported expected limit and at each
+  band: the median expected CLs at the expected limit, and the k-sigma expected CLs at the
+  k-sigma band, must equal 1 - CL within ``cls_tolerance``.
+* **Order of magnitude.** The expected limit must lie within a factor ``sanity_factor`` of
+  the back-of-envelope estimate ``mu_up ~ 1.96 / sqrt(sum_i s_i^2 / (b_i + sigma_b,i^2))``
+  (the median expected CLs limit of a Gaussian counting experiment, s << b: CLs = 0.05
+  at CL_b = 0.5 means CL_s+b = 0.025, i.e. 1.96 standard deviations of mu), where
+  sigma_b,i is the MC statistical uncertainty of the background of bin i (normalisation
+  uncertainties are left out: the fit constrains them with the bins of little signal).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from hepsift.errors import DataError
+from hepsift._atomic import atomic_output
+from hepsift.errors import ConfigurationError, DataError, EvaluationError
 
-__all__ = ["demo_statistics", "demo_nplm", "score_histograms"]
+__all__ = [
+    "demo_statistics",
+    "demo_nplm",
+    "score_histograms",
+    "merge_bins",
+    "fake_rate",
+    "refit_workspace",
+    "limit_estimate",
+]
+
+
+def fake_rate(n_pass: int, n_total: int, *, cl: float = 0.6827) -> tuple[float, float, float]:
+    """Binomial efficiency ``n_pass / n_total`` with its Jeffreys interval.
+
+    The estimate is the mean of the Jeffreys posterior Beta(n_pass + 1/2, n_total - n_pass + 1/2),
+    ``(n_pass + 1/2) / (n_total + 1)``, which stays positive when no event passes; the interval
+    is its central ``cl`` interval (Brown, Cai, DasGupta, Statist. Sci. 16 (2001) 101).
+
+    Parameters
+    ----------
+    n_pass, n_total : int
+        Events passing and events tried (unweighted counts).
+    cl : float, default 0.6827
+        Coverage of the interval (one standard deviation).
+
+    Returns
+    -------
+    (float, float, float)
+        Estimate, lower and upper end of the interval.
+
+    Examples
+    --------
+    >>> f, lo, hi = fake_rate(50, 1000)
+    >>> round(f, 4), lo < 0.05 < hi
+    (0.0504, True)
+    """
+    from scipy.stats import beta
+
+    if isinstance(n_pass, bool) or isinstance(n_total, bool):
+        raise ConfigurationError("n_pass and n_total must be integer counts")
+    n_pass, n_total = int(n_pass), int(n_total)
+    if n_total < 1 or not 0 <= n_pass <= n_total:
+        raise ConfigurationError(f"need 0 <= n_pass <= n_total and n_total >= 1, got {n_pass} of {n_total}")
+    if not 0 < cl < 1:
+        raise ConfigurationError(f"cl must be in (0, 1), got {cl}")
+    a, b = n_pass + 0.5, n_total - n_pass + 0.5
+    lo, hi = beta.ppf([(1 - cl) / 2, (1 + cl) / 2], a, b)
+    return a / (a + b), float(lo), float(hi)
+
+
+def merge_bins(
+    counts: Any, sumw2: Any, edges: Any, *, max_mc_stat: float = 0.2
+) -> np.ndarray:
+    """Merge adjacent bins, from the highest score down, until each bin's relative MC
+    statistical uncertainty ``sqrt(sumw2) / counts`` is at most ``max_mc_stat``.
+
+    Parameters
+    ----------
+    counts, sumw2 : array_like, shape (n_bins,)
+        Total background yield and sum of squared weights per bin.
+    edges : array_like, shape (n_bins + 1,)
+        Bin edges, increasing.
+    max_mc_stat : float, default 0.2
+        Largest relative MC statistical uncertainty allowed in a bin.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_merged + 1,)
+        The edges of the merged bins (a subset of ``edges``). A last group at the low end
+        that cannot reach ``max_mc_stat`` on its own is merged into the group above it.
+
+    Raises
+    ------
+    DataError
+        The whole background together has a relative MC statistical uncertainty above
+        ``max_mc_stat`` (a degenerate background: a few heavily weighted events).
+    """
+    c, v, e = (np.asarray(x, dtype=np.float64) for x in (counts, sumw2, edges))
+    if c.ndim != 1 or c.shape != v.shape or e.shape != (len(c) + 1,):
+        raise ConfigurationError(f"counts {c.shape}, sumw2 {v.shape} and edges {e.shape} do not match")
+    if not 0 < max_mc_stat:
+        raise ConfigurationError(f"max_mc_stat must be positive, got {max_mc_stat}")
+    total, var = float(c.sum()), float(v.sum())
+    if not total > 0 or math.sqrt(var) > max_mc_stat * total:
+        rel = math.sqrt(var) / total if total > 0 else math.inf
+        raise DataError(
+            f"the background is degenerate: all bins together have a relative MC statistical uncertainty of "
+            f"{rel:.0%} (effective number of events {total**2 / var if var > 0 else 0:.1f}), above the "
+            f"{max_mc_stat:.0%} allowed in a bin; a few heavily weighted events dominate it: generate more "
+            "events where the selection is, or model that background from a looser selection"
+        )
+    groups: list[tuple[int, float, float]] = []  # (lowest bin index, counts, sumw2), from the top down
+    acc_c = acc_v = 0.0
+    for i in range(len(c) - 1, -1, -1):
+        acc_c += c[i]
+        acc_v += v[i]
+        if acc_c > 0 and math.sqrt(acc_v) <= max_mc_stat * acc_c:
+            groups.append((i, acc_c, acc_v))
+            acc_c = acc_v = 0.0
+    # the low-end remainder fails on its own: it joins the groups above it until it passes
+    # (all bins together pass, so this ends)
+    if not groups or groups[-1][0] != 0:
+        while True:
+            _, gc, gv = groups.pop()
+            acc_c += gc
+            acc_v += gv
+            if acc_c > 0 and math.sqrt(acc_v) <= max_mc_stat * acc_c:
+                groups.append((0, acc_c, acc_v))
+                break
+    keep = [len(c), *(g[0] for g in groups)]
+    return e[np.array(sorted(set(keep)))]
 
 
 def score_histograms(
@@ -21,24 +153,177 @@ def score_histograms(
     *,
     luminosity: float,
     n_bins: int = 10,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    max_mc_stat: float | None = 0.2,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
     """Signal and background score histograms (counts, sumw2, edges) scaled to ``luminosity``.
 
-    Bin edges are quantiles of the background scores (equal numbers of background MC events
-    per bin), so that every bin has background, as a binned likelihood requires.
+    The starting edges are ``n_bins`` quantiles of the background scores (equal numbers of
+    background MC events per bin); bins are then merged from the top (:func:`merge_bins`)
+    until the total background of each bin has a relative MC statistical uncertainty of at
+    most ``max_mc_stat`` (``None``: no merging).
+
+    Parameters
+    ----------
+    sig_scores, sig_weights : array_like, shape (n_sig,)
+        Signal scores and weights (per 1/pb).
+    bkg_scores, bkg_weights : array_like of shape (n_bkg,), or mappings name -> array
+        Background scores and weights, one array (one sample called ``"background"``) or
+        one per background sample (same keys).
+    luminosity : float
+        Integrated luminosity (1/pb).
+
+    Returns
+    -------
+    (dict, dict)
+        Signal histogram and a mapping sample name -> background histogram, each a dict with
+        ``counts``, ``sumw2`` (float64, shape (n,)) and ``edges`` (shape (n + 1,)).
     """
+    if isinstance(bkg_scores, Mapping) != isinstance(bkg_weights, Mapping):
+        raise ConfigurationError("bkg_scores and bkg_weights must both be arrays or both be mappings")
+    if not isinstance(bkg_scores, Mapping):
+        bkg_scores, bkg_weights = {"background": bkg_scores}, {"background": bkg_weights}
+    if set(bkg_scores) != set(bkg_weights):
+        raise ConfigurationError(f"background names differ: {sorted(bkg_scores)} vs {sorted(bkg_weights)}")
     xs, ws = np.asarray(sig_scores, float), np.asarray(sig_weights, float) * luminosity
-    xb, wb = np.asarray(bkg_scores, float), np.asarray(bkg_weights, float) * luminosity
-    edges = np.unique(np.quantile(xb, np.linspace(0.0, 1.0, n_bins + 1)))
-    lo, hi = min(xs.min(), xb.min()), max(xs.max(), xb.max())
+    xb = {k: np.asarray(v, float) for k, v in bkg_scores.items()}
+    wb = {k: np.asarray(bkg_weights[k], float) * luminosity for k in xb}
+    for k in xb:
+        if xb[k].shape != wb[k].shape:
+            raise ConfigurationError(f"background {k!r}: {xb[k].shape} scores but {wb[k].shape} weights")
+    if len(xs) == 0 or xs.shape != ws.shape:
+        raise DataError(f"signal: need equal, non-zero numbers of scores and weights, got {xs.shape}, {ws.shape}")
+    all_b = np.concatenate(list(xb.values()))
+    if len(all_b) == 0:
+        raise DataError("no background events after the selection")
+    edges = np.unique(np.quantile(all_b, np.linspace(0.0, 1.0, n_bins + 1)))
+    lo, hi = min(xs.min(), all_b.min()), max(xs.max(), all_b.max())
     edges[0], edges[-1] = lo - 1e-9 * (1 + abs(lo)), hi + 1e-9 * (1 + abs(hi))
 
-    def h(x: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
-        c, _ = np.histogram(x, edges, weights=w)
-        v, _ = np.histogram(x, edges, weights=w**2)
-        return {"counts": c, "sumw2": v, "edges": edges}
+    def h(x: np.ndarray, w: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
+        c, _ = np.histogram(x, e, weights=w)
+        v, _ = np.histogram(x, e, weights=w**2)
+        return {"counts": c, "sumw2": v, "edges": e}
 
-    return h(xs, ws), h(xb, wb)
+    if max_mc_stat is not None:
+        total = h(all_b, np.concatenate([wb[k] for k in xb]), edges)
+        edges = merge_bins(total["counts"], total["sumw2"], edges, max_mc_stat=max_mc_stat)
+    return h(xs, ws, edges), {k: h(xb[k], wb[k], edges) for k in xb}
+
+
+def limit_estimate(
+    s: Any, b: Any, sigma_b: Any, *, z: float = 1.959964
+) -> tuple[float, np.ndarray]:
+    """Back-of-envelope expected upper limit on mu from per-bin s and b.
+
+    Each bin measures mu with a Gaussian standard deviation sqrt(b_i + sigma_b,i^2) / s_i;
+    the bins combine to ``sigma_mu = 1 / sqrt(sum_i s_i^2 / (b_i + sigma_b,i^2))`` and the
+    median expected 95% CLs limit is ``z * sigma_mu`` with z = 1.96 (s << b).
+
+    Parameters
+    ----------
+    s, b, sigma_b : array_like, shape (n_bins,)
+        Signal at mu = 1, background, and the absolute uncertainty of the background per bin.
+
+    Returns
+    -------
+    (float, numpy.ndarray)
+        The combined estimate and the one-bin estimates ``z sqrt(b_i + sigma_b,i^2) / s_i``
+        (inf where s_i = 0).
+    """
+    s, b, sb = (np.asarray(x, dtype=np.float64) for x in (s, b, sigma_b))
+    var = b + sb**2
+    with np.errstate(divide="ignore"):
+        per_bin = np.where(s > 0, z * np.sqrt(var) / np.where(s > 0, s, 1.0), np.inf)
+    info = float(np.sum(s**2 / var))
+    if not info > 0:
+        raise DataError("no bin has signal; no limit estimate")
+    return z / math.sqrt(info), per_bin
+
+
+@contextlib.contextmanager
+def _pyhf_log_silenced() -> Iterator[None]:
+    """pyhf logs every failed fit with its traceback; the refit retries or reports them itself."""
+    import logging
+
+    logger = logging.getLogger("pyhf.optimize.mixins")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+#: MINUIT settings tried in turn when a fit is not valid (MINUIT's EDM or Hesse checks fail).
+_MINUIT_TRIES: tuple[dict[str, Any], ...] = (
+    {"tolerance": 1e-3},
+    {"tolerance": 1e-3, "strategy": 2},
+    {"tolerance": 1e-2},
+)
+
+
+@contextlib.contextmanager
+def _minuit(**options: Any) -> Iterator[None]:
+    """pyhf with the MINUIT optimiser (numpy tensors) inside the block, the previous backend after.
+
+    pyhf's default SLSQP fits stop at their starting point when the yields are large (1e6
+    events per bin with a 20% MC statistical uncertainty: its first quasi-Newton step jumps
+    to a parameter bound); MINUIT's variable-metric steps are scaled by the parameter errors.
+    """
+    import pyhf
+
+    from hepsift.errors import DependencyError
+
+    previous = pyhf.get_backend()
+    try:
+        pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(**(options or {"tolerance": 1e-3})))
+    except pyhf.exceptions.ImportBackendError as exc:
+        raise DependencyError("the demo's limit needs MINUIT: pip install iminuit==2.33.0") from exc
+    try:
+        yield
+    finally:
+        pyhf.set_backend(*previous)
+
+
+def refit_workspace(
+    path: str | os.PathLike[str], expected: float, bands: Mapping[int, float], *, cl: float = 0.95
+) -> dict[int, float]:
+    """Expected CLs values of a written pyhf workspace at a reported limit and its bands.
+
+    Loads ``path`` with plain pyhf (``pyhf.Workspace``, its model and data) and runs
+    ``pyhf.infer.hypotest`` (test statistic q~_mu, asymptotic formulae, Cowan et al.,
+    arXiv:1007.1727; MINUIT fits, retried with strategy 2 and then a looser tolerance when
+    MINUIT declares a fit invalid) at each value; returns, for k in (-2, -1, 0, 1, 2), the k-sigma expected
+    CLs evaluated at the k-sigma limit (``expected`` for k = 0, ``bands[k]`` otherwise).
+    Each should equal 1 - ``cl`` when the limit is right.
+    """
+    import warnings
+
+    import pyhf
+
+    del cl
+    with open(path, encoding="utf-8") as fh:
+        spec = json.load(fh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pyhf's schema validation uses jsonschema.RefResolver
+        ws = pyhf.Workspace(spec)
+        model = ws.model()
+        data = ws.data(model)
+    points = {0: float(expected), **{int(k): float(v) for k, v in bands.items()}}
+    out = {}
+    for k, mu in sorted(points.items()):
+        out[k] = math.nan  # stays NaN, which the caller reports, when every fit fails
+        for options in _MINUIT_TRIES:
+            try:
+                with warnings.catch_warnings(), _minuit(**options), _pyhf_log_silenced():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    _, exp_set = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
+            except (ValueError, RuntimeError, FloatingPointError, pyhf.exceptions.FailedMinimization):
+                continue
+            if math.isfinite(float(exp_set[k + 2])):
+                out[k] = float(exp_set[k + 2])
+                break
+    return out
 
 
 def demo_statistics(
@@ -52,14 +337,19 @@ def demo_statistics(
     seed: int = 0,
     rel_sigma_b: float = 0.0,
     n_bins: int = 10,
+    max_mc_stat: float = 0.2,
+    norm_uncertainties: Mapping[str, Any] | None = None,
+    cls_tolerance: float = 0.005,
+    sanity_factor: float = 2.0,
 ) -> dict[str, Any]:
-    """Significance, luminosity reach and expected CLs limit of a classifier score.
+    """Significance, luminosity reach and expected CLs limit of a classifier score, with the
+    checks of the module docstring.
 
     Parameters
     ----------
-    sig_scores, bkg_scores : array_like, shape (n_sig,), (n_bkg,)
-        Classifier scores.
-    sig_weights, bkg_weights : array_like, same shapes
+    sig_scores, bkg_scores : array_like, shape (n_sig,), (n_bkg,), or mapping name -> array
+        Classifier scores; the background may be given per sample (a mapping).
+    sig_weights, bkg_weights : array_like, same shapes (or mapping, like the scores)
         Per-event weights at 1/pb of integrated luminosity.
     luminosity : float
         Integrated luminosity (1/pb).
@@ -71,22 +361,47 @@ def demo_statistics(
     rel_sigma_b : float
         Relative background uncertainty for the significance.
     n_bins : int
-        Number of score bins for the limit.
+        Number of score bins before merging.
+    max_mc_stat : float
+        Largest relative MC statistical uncertainty of the total background in a bin.
+    norm_uncertainties : mapping, optional
+        Normalisation uncertainties of background samples, as for
+        :func:`hepsift.stats.upper_limit`: a relative uncertainty or a ``(lo, hi)`` pair.
+    cls_tolerance : float
+        Largest allowed |CLs - (1 - CL)| in the independent refit.
+    sanity_factor : float
+        The expected limit must lie within this factor of :func:`limit_estimate`.
 
     Returns
     -------
     dict
         ``best_cut``, ``significance``, ``s``, ``b``, ``lumi_3sigma``, ``lumi_5sigma`` (1/pb),
-        ``limit`` (expected, bands), ``files``.
+        ``bins`` (edges, s, b, MC stat per bin), ``limit`` (expected, bands), ``refit_cls``,
+        ``estimate``, ``files``.
+
+    Raises
+    ------
+    DataError
+        A degenerate background (see :func:`merge_bins`).
+    EvaluationError
+        The refit of the written workspace or the order-of-magnitude check disagrees with
+        the limit.
     """
-    from hepsift.stats.limits import upper_limit
+    from hepsift.stats.limits import build_workspace, upper_limit_from_workspace
     from hepsift.stats.plots import hep_figure, plot_significance_vs_luminosity
     from hepsift.stats.significance import best_cut, significance_vs_luminosity
 
     del seed
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
-    scan = best_cut(sig_scores, sig_weights, bkg_scores, bkg_weights, luminosity=luminosity, rel_sigma_b=rel_sigma_b)
+    bkg_map = bkg_scores if isinstance(bkg_scores, Mapping) else {"background": bkg_scores}
+    wgt_map = bkg_weights if isinstance(bkg_weights, Mapping) else {"background": bkg_weights}
+    hs, hb = score_histograms(sig_scores, sig_weights, bkg_map, wgt_map, luminosity=luminosity,
+                              n_bins=n_bins, max_mc_stat=max_mc_stat)  # fmt: skip
+    norms = dict(norm_uncertainties or {})
+    xb = np.concatenate([np.asarray(bkg_map[k], float) for k in bkg_map])
+    wb = np.concatenate([np.asarray(wgt_map[k], float) for k in bkg_map])
+    scan = best_cut(sig_scores, sig_weights, xb, wb, luminosity=luminosity, rel_sigma_b=rel_sigma_b)
     lumi = significance_vs_luminosity(scan.s, scan.b, rel_sigma_b=rel_sigma_b, reference_luminosity=luminosity)
     files = {
         "significance_vs_luminosity": os.path.join(out, "significance_vs_luminosity.png"),
@@ -102,14 +417,58 @@ def demo_statistics(
         ax.set_xlabel("score cut")
         ax.set_ylabel(rf"$Z_A$ at {luminosity:g} pb$^{{-1}}$")
         ax.legend(loc="best", fontsize="small")
-        from hepsift._atomic import atomic_output
-
         with atomic_output(files["cut_scan"], overwrite=True) as tmp:
             fig.savefig(tmp, bbox_inches="tight", dpi=120)
-    hs, hb = score_histograms(sig_scores, sig_weights, bkg_scores, bkg_weights, luminosity=luminosity, n_bins=n_bins)
-    if np.any(hb["counts"] <= 0):
-        raise DataError("background score histogram has empty or negative bins; use fewer bins")
-    lim = upper_limit(hs, {"background": hb}, workspace_path=files["workspace"])
+
+    edges = hs["edges"]
+    s = hs["counts"]
+    b = np.sum([h["counts"] for h in hb.values()], axis=0)
+    b_var = np.sum([h["sumw2"] for h in hb.values()], axis=0)
+    mc_stat = np.sqrt(b_var) / b
+    # Normalisation uncertainties are left out of the estimate: one parameter for all bins, the
+    # fit constrains them with the bins of little signal.
+    estimate, per_bin = limit_estimate(s, b, np.sqrt(b_var))
+
+    print(f"statistics at {luminosity:g} /pb:")
+    print(f"  best cut score >= {scan.cut:.4g}: s = {scan.s:.4g}, b = {scan.b:.4g}, Z_A = {scan.significance:.3g}")
+    print(f"  luminosity for 3 sigma: {lumi.lumi_3sigma:.4g} /pb, for 5 sigma: {lumi.lumi_5sigma:.4g} /pb")
+    names = list(hb)
+    print(f"  {len(s)} score bins (from {n_bins} background quantiles, merged from the top to background "
+          f"MC stat <= {max_mc_stat:.0%}):")  # fmt: skip
+    print(f"    {'score bin':>17s} {'s (mu=1)':>10s} {'b':>10s} {'MC stat':>8s} {'mu_up(bin)':>10s}  "
+          + " ".join(f"{n:>10s}" for n in names))
+    order = np.argsort(per_bin)
+    for i in range(len(s)):
+        mark = " *" if i in order[:3] else ""
+        print(f"    [{edges[i]:7.4f},{edges[i + 1]:7.4f}) {s[i]:10.4g} {b[i]:10.4g} {mc_stat[i]:8.1%} "
+              f"{per_bin[i]:10.3g}  " + " ".join(f"{hb[n]['counts'][i]:10.3g}" for n in names) + mark)
+    best = order[0]
+    print(f"  (* the most sensitive bins) back-of-envelope: best bin 1.96 sqrt(b + db^2) / s = "
+          f"1.96 sqrt({b[best]:.3g} + ({math.sqrt(b_var[best]):.3g})^2) / {s[best]:.3g} "
+          f"= {per_bin[best]:.3g}; all bins 1.96 / sqrt(sum s^2 / (b + db^2)) = {estimate:.3g}")
+    # the POI range reaches far beyond the estimate, so the solver never meets its bound
+    spec = build_workspace(hs, hb, norm_uncertainties=norms or None, poi_bounds=(0.0, 1000.0 * estimate))
+    with atomic_output(files["workspace"], overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(spec, fh, indent=2)
+    import pyhf
+
+    try:
+        lim = upper_limit_from_workspace(files["workspace"], observed=False)
+    except pyhf.exceptions.FailedMinimization as exc:
+        raise EvaluationError(f"a fit of the CLs limit on {files['workspace']} did not converge (pyhf: {exc}); "
+                              "no limit is reported") from exc
+    refit = refit_workspace(files["workspace"], lim.expected, lim.bands)
+    target = 1.0 - lim.cl
+    print(
+        f"  expected 95% CL limit on mu (pyhf, {len(s)} bins): {lim.expected:.4g} "
+        f"(-1s {lim.bands[-1]:.4g}, +1s {lim.bands[1]:.4g}; -2s {lim.bands[-2]:.4g}, +2s {lim.bands[2]:.4g})"
+    )
+    for c in getattr(lim, "checks", None) or []:  # the limit's own verification, where it keeps one
+        print(f"  self-check of the {c.quantity} limit {c.mu:.4g}: CLs {c.cls:.4f} there, {c.cls_below:.4f} / "
+              f"{c.cls_above:.4f} just below / above (target {c.target:g})")
+    labels = {-2: "-2s", -1: "-1s", 0: "median", 1: "+1s", 2: "+2s"}
+    print("  independent refit of workspace.json with pyhf.infer.hypotest, expected CLs at each limit: "
+          + ", ".join(f"{labels[k]} {v:.4f}" for k, v in refit.items()) + f" (target {target:g})")
     report = {
         "luminosity": luminosity,
         "best_cut": scan.cut,
@@ -118,20 +477,30 @@ def demo_statistics(
         "b": scan.b,
         "lumi_3sigma": lumi.lumi_3sigma,
         "lumi_5sigma": lumi.lumi_5sigma,
+        "bins": {"edges": edges.tolist(), "s": s.tolist(), "b": b.tolist(), "mc_stat": mc_stat.tolist(),
+                 "b_per_sample": {n: hb[n]["counts"].tolist() for n in names}},
         "limit": lim.to_dict(),
+        "refit_cls": {str(k): v for k, v in refit.items()},
+        "estimate": {"combined": estimate, "best_bin": float(per_bin[best])},
         "files": files,
     }
-    print(f"statistics at {luminosity:g} /pb:")
-    print(f"  best cut score >= {scan.cut:.4g}: s = {scan.s:.4g}, b = {scan.b:.4g}, Z_A = {scan.significance:.3g}")
-    print(f"  luminosity for 3 sigma: {lumi.lumi_3sigma:.4g} /pb, for 5 sigma: {lumi.lumi_5sigma:.4g} /pb")
-    print(
-        f"  expected 95% CL limit on mu ({n_bins} score bins): {lim.expected:.4g} "
-        f"(-1s {lim.bands[-1]:.4g}, +1s {lim.bands[1]:.4g}; -2s {lim.bands[-2]:.4g}, +2s {lim.bands[2]:.4g})"
-    )
-    from hepsift._atomic import atomic_output
-
-    with atomic_output(os.path.join(out, "statistics.json"), overwrite=True) as tmp, open(tmp, "w") as fh:
+    statistics_json = os.path.join(out, "statistics.json")
+    with atomic_output(statistics_json, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2, default=float)
+    bad = {k: v for k, v in refit.items() if not abs(v - target) <= cls_tolerance}
+    if bad:
+        raise EvaluationError(
+            "the refit of " + files["workspace"] + " with pyhf disagrees with the reported limit: expected CLs "
+            + ", ".join(f"{labels[k]} {v:.4g}" for k, v in bad.items())
+            + f" instead of {target:g} +- {cls_tolerance:g}; the limit is not reliable"
+        )
+    if not estimate / sanity_factor <= lim.expected <= estimate * sanity_factor:
+        raise EvaluationError(
+            f"the expected limit mu < {lim.expected:.4g} is not within a factor {sanity_factor:g} of the "
+            f"back-of-envelope estimate {estimate:.4g} from s and b; the limit is not reliable"
+        )
+    print(f"  checks passed: background MC stat <= {max_mc_stat:.0%} in every bin (largest {mc_stat.max():.1%}), "
+          f"refit CLs within {cls_tolerance:g} of {target:g}, limit / estimate = {lim.expected / estimate:.2f}")
     return report
 
 
@@ -205,8 +574,6 @@ def demo_nplm(
         f"  global p = {pv.p_chi2:.3g} (Z = {pv.z_chi2:.2f}) from the chi-square; "
         f"empirical p = {pv.p_empirical:.3g} (Z = {pv.z_empirical:.2f}, limited by the toys)"
     )
-    from hepsift._atomic import atomic_output
-
     with atomic_output(files["report"], overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(report, fh, indent=2, default=float)
     return report
