@@ -93,16 +93,16 @@ def _preconditioned_minimize(func: Any, x0: np.ndarray, bounds: Any, maxiter: in
     hi = np.array([b[1] for b in bounds], dtype=np.float64)
     start = np.clip(x0, lo, hi)
     result = None
-    for _ in range(3):  # re-precondition at the previous minimum if it did not converge
+    for _ in range(8):  # re-precondition at the previous minimum if it did not converge
         d = np.ones(start.size)
-        for j in range(start.size):
+        _, g0 = _value_and_grad(func, start)
+        for j in range(start.size):  # forward differences of the exact gradient: the diagonal curvature
             h = 1e-4 * abs(start[j]) if start[j] != 0 else 1e-4
-            xp, xm = start.copy(), start.copy()
-            xp[j] = min(start[j] + h, hi[j])
-            xm[j] = max(start[j] - h, lo[j])
-            if xp[j] <= xm[j]:
+            xs = start.copy()
+            xs[j] = start[j] + h if start[j] + h <= hi[j] else start[j] - h
+            if xs[j] == start[j] or not (lo[j] <= xs[j] <= hi[j]):
                 continue
-            hjj = (_value_and_grad(func, xp)[1][j] - _value_and_grad(func, xm)[1][j]) / (xp[j] - xm[j])
+            hjj = (_value_and_grad(func, xs)[1][j] - g0[j]) / (xs[j] - start[j])
             if math.isfinite(hjj) and hjj > 0:
                 d[j] = 1.0 / math.sqrt(hjj)
         ylo, yhi = (lo - start) / d, (hi - start) / d
@@ -149,18 +149,25 @@ def fit_backend() -> Iterator[Any]:
         warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
         import pyhf
 
+        import torch
+
         old_tensorlib, old_optimizer = pyhf.tensorlib, pyhf.optimizer
-        logger = logging.getLogger("pyhf")
-        old_level, old_disabled = logger.level, logger.disabled
-        logger.disabled = True
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tensors of a few dozen numbers: threads only add overhead
+        loggers = [logging.getLogger(n) for n in ("pyhf", "pyhf.optimize.mixins")]
+        old_state = [(lg.level, lg.disabled) for lg in loggers]
+        for lg in loggers:
+            lg.disabled = True
         try:
             pyhf.set_backend("pytorch", _optimizer_class()(), precision="64b")
             with contextlib.redirect_stdout(io.StringIO()):
                 yield pyhf
         finally:
             pyhf.set_backend(old_tensorlib, old_optimizer)
-            logger.setLevel(old_level)
-            logger.disabled = old_disabled
+            torch.set_num_threads(old_threads)
+            for lg, (level, disabled) in zip(loggers, old_state, strict=True):
+                lg.setLevel(level)
+                lg.disabled = disabled
 
 
 def cls_from_q(q: float, q_asimov: float) -> tuple[float, list[float]]:
@@ -196,12 +203,14 @@ def cls_from_q(q: float, q_asimov: float) -> tuple[float, list[float]]:
 class FitOutcome:
     """One maximum-likelihood fit: fitted parameters, -2 ln L at the minimum, convergence."""
 
-    def __init__(self, label: str, pars: np.ndarray, twice_nll: float, result: Any, error: str | None) -> None:
+    def __init__(self, label: str, pars: np.ndarray, twice_nll: float, result: Any, error: str | None,
+                 at_bound: list[str] | None = None) -> None:
         self.label = label
         self.pars = pars
         self.twice_nll = twice_nll
         self.result = result
         self.error = error
+        self.at_bound = at_bound or []
 
     @property
     def converged(self) -> bool:
@@ -212,9 +221,11 @@ def run_fit(pyhf: Any, label: str, data: Any, model: Any, init: list[float], bou
             poi: float | None = None) -> FitOutcome:
     """A free fit (``poi=None``) or a fit with the POI fixed at ``poi``; never raises on failure.
 
-    The outcome's ``error`` names what went wrong: the optimiser's message, and the parameters
-    that ended on a bound other than the POI's lower bound (a ``staterror`` parameter at its
-    lower bound means a bin whose background the fit wants to remove).
+    The outcome's ``error`` names what went wrong (the convergence criterion's message);
+    ``at_bound`` lists the free parameters that ended on a bound other than the POI's lower
+    bound (a ``staterror`` parameter at its lower bound is a bin whose background the fit
+    removes): a constrained minimum, legitimate far from a limit, but a limit that depends on it
+    depends on an arbitrary bound.
     """
     tensor = pyhf.tensorlib.astensor(np.asarray(data, dtype=np.float64))
     try:
@@ -237,20 +248,33 @@ def run_fit(pyhf: Any, label: str, data: Any, model: Any, init: list[float], bou
     if not math.isfinite(fun) or not np.all(np.isfinite(x)):
         problems.append("non-finite result")
     names = _par_labels(model)
+    physical = _physical_lower_bounds(model)
     poi_index = model.config.poi_index
     fixed = model.config.suggested_fixed()
     on_bound = []
     for j, (lo, hi) in enumerate(bounds):
         if fixed[j] or (poi is not None and j == poi_index):
             continue
-        if j == poi_index and abs(x[j] - lo) <= 1e-9 * max(1.0, abs(hi - lo)):
-            continue  # mu-hat = 0 is the q~ boundary, not a failure
+        if physical[j] and abs(x[j] - lo) <= 1e-6 * max(1.0, abs(hi - lo)):
+            continue  # mu-hat = 0 (the q~ boundary) or a bin's background scaled to zero: physical bounds
         span = max(abs(hi - lo), 1e-300)
         if min(abs(x[j] - lo), abs(hi - x[j])) <= 1e-6 * span:
             on_bound.append(f"{names[j]} = {x[j]:.4g} (bounds [{lo:.3g}, {hi:.3g}])")
-    if on_bound:
-        problems.append("parameter(s) at a bound: " + ", ".join(on_bound))
-    return FitOutcome(label, x, fun, res, "; ".join(problems) or None)
+    return FitOutcome(label, x, fun, res, "; ".join(problems) or None, on_bound)
+
+
+def _physical_lower_bounds(model: Any) -> list[bool]:
+    """Parameters whose lower bound is physical: the POI (mu >= 0) and per-bin background scale
+    factors (``staterror``/``shapesys`` gammas >= 0: a bin's background cannot be negative)."""
+    out = [False] * len(model.config.suggested_init())
+    out[model.config.poi_index] = True
+    for name in model.config.par_order:
+        mod_types = {mtype for mname, mtype in model.config.modifiers if mname == name}
+        if mod_types & {"staterror", "shapesys"}:
+            sl = model.config.par_slice(name)
+            for k in range(sl.start, sl.stop):
+                out[k] = True
+    return out
 
 
 def _par_labels(model: Any) -> list[str]:

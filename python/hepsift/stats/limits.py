@@ -134,6 +134,8 @@ class LimitCheck:
         CLs at ``(1 - BRACKET) * mu`` and ``(1 + BRACKET) * mu``.
     target : float
         1 - CL.
+    cls_pyhf : float or None
+        CLs at ``mu`` from ``pyhf.infer.hypotest`` (pyhf's own fits and formulae).
     """
 
     quantity: str
@@ -142,13 +144,15 @@ class LimitCheck:
     cls_below: float
     cls_above: float
     target: float
+    cls_pyhf: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"quantity": self.quantity, "mu": self.mu, "cls": self.cls, "cls_below": self.cls_below,
-                "cls_above": self.cls_above, "target": self.target}
+                "cls_above": self.cls_above, "target": self.target, "cls_pyhf": self.cls_pyhf}
 
     def __str__(self) -> str:
-        return (f"{self.quantity:18s} mu = {self.mu:.5g}: CLs = {self.cls:.5f} (target {self.target:g}); "
+        pyhf = "" if self.cls_pyhf is None else f", pyhf hypotest {self.cls_pyhf:.5f}"
+        return (f"{self.quantity:18s} mu = {self.mu:.5g}: CLs = {self.cls:.5f}{pyhf} (target {self.target:g}); "
                 f"at {1 - BRACKET:g} mu {self.cls_below:.5f}, at {1 + BRACKET:g} mu {self.cls_above:.5f}")
 
 
@@ -655,21 +659,32 @@ def _hypotest(pyhf: Any, mu: float, data: Any, model: Any, init: list[float],
     return vals
 
 
-def _solve(cls: Any, alpha: float, guess: float, mu_max: float, rtol: float) -> np.ndarray:
-    """The six limits where the curves ``cls(mu)`` (observed, expected -2..+2 sigma) cross ``alpha``.
+def _solve(cls: Any, alpha: float, guess: float, mu_max: float, rtol: float, cls_k: Any = None,
+           n: int = 6) -> np.ndarray:
+    """The limits where the ``n`` curves ``cls(mu)`` (observed, expected -2..+2 sigma) cross ``alpha``.
 
-    ``cls(mu)`` returns the six CLs values; the bracket grows from ``[guess/4, 4 guess]``, each
-    crossing is found with TOMS 748 (as in pyhf's ``toms748_scan``) between the closest
-    evaluated points on either side.
+    ``cls(mu)`` returns the ``n`` CLs values (``cls_k(mu, k)`` one of them, if cheaper); the
+    bracket grows from ``[guess/4, 4 guess]``, each crossing is found with TOMS 748 (as in
+    pyhf's ``toms748_scan``) between the closest evaluated points on either side.
     """
     from scipy.optimize import toms748
 
     cache: dict[float, np.ndarray] = {}
+    single: dict[tuple[float, int], float] = {}
 
     def f(mu: float) -> np.ndarray:
         if mu not in cache:
             cache[mu] = np.asarray(cls(mu), dtype=np.float64)
         return cache[mu]
+
+    def fk(mu: float, k: int) -> float:
+        if mu in cache:
+            return float(cache[mu][k])
+        if cls_k is None:
+            return float(f(mu)[k])
+        if (mu, k) not in single:
+            single[(mu, k)] = float(cls_k(mu, k))
+        return single[(mu, k)]
 
     lo, hi = guess / 4.0, guess * 4.0
     for _ in range(12):
@@ -685,83 +700,119 @@ def _solve(cls: Any, alpha: float, guess: float, mu_max: float, rtol: float) -> 
                            f"{guess:.4g}: the search has no sensitivity; check the signal template and the "
                            "uncertainties")
         hi *= 4.0
-    out = np.empty(6)
-    for k in range(6):
+    out = np.empty(n)
+    for k in range(n):
         mus = np.array(sorted(cache))
         vals = np.array([cache[m][k] for m in mus])
         a = float(mus[vals >= alpha].max())
         below = mus[(vals < alpha) & (mus > a)]
         if below.size == 0:
-            raise FitError(f"CLs ({_QUANTITIES[k]}) is not decreasing in mu: above {alpha:g} at mu = {a:.6g} but not "
+            raise FitError(f"CLs ({_QUANTITIES[k + 6 - n]}) is not decreasing in mu: above {alpha:g} at mu = {a:.6g} but not "
                            "below it at any larger evaluated mu")
         b = float(below.min())
-        out[k] = toms748(lambda m, k=k: f(float(m))[k] - alpha, a, b, k=2, xtol=1e-300, rtol=rtol)
+        out[k] = toms748(lambda m, k=k: fk(float(m), k) - alpha, a, b, k=2, xtol=1e-300, rtol=rtol)
     return out
 
 
-class _Checker:
-    """Recomputes CLs at given mu from explicit fits whose convergence is verified."""
+class _CLsEngine:
+    """CLs at any mu from explicit fits whose convergence is verified (pyhf's asymptotic formulae).
+
+    The fits that do not depend on mu (free fit and background-only fit on the data, free fit on
+    the Asimov data made from the latter) run once; each mu adds a fit with mu fixed on the
+    Asimov data and, for the observed CLs, one on the data. Every fit must pass
+    :func:`hepsift.stats._fit.run_fit`'s convergence criterion; a free fit above a constrained
+    one, or a free fit on the Asimov data above the value at the parameters that generated it,
+    is refused as a missed minimum.
+    """
 
     def __init__(self, pyhf: Any, model: Any, data: Any, init: list[float], bounds: list[tuple[float, float]],
                  alpha: float, where: str) -> None:
-        from hepsift.stats._fit import run_fit
+        from hepsift.stats._fit import cls_from_q, run_fit
 
         self.pyhf, self.model, self.init, self.bounds, self.alpha, self.where = pyhf, model, init, bounds, alpha, where
+        self._run_fit, self._cls_from_q = run_fit, cls_from_q
         self.data = np.asarray(data, dtype=np.float64)
-        self._run_fit = run_fit
+        self.poi = model.config.poi_index
+        self._cond: dict[tuple[str, float], float] = {}
+        self._outcomes: dict[tuple[str, float], tuple[Any, str]] = {}
+        self.n_fits = 0
+        self.observed = True  # whether cls(mu) also fits the data (the observed CLs)
         self.free = self._fit("free fit on the data", self.data, None)
         self.bonly = self._fit("background-only fit (mu = 0) on the data, for the Asimov data", self.data, 0.0)
-        self.asimov = np.asarray(model.expected_data(pyhf.tensorlib.astensor(self.bonly.pars)), dtype=np.float64)
+        t = pyhf.tensorlib
+        self.asimov = np.asarray(model.expected_data(t.astensor(self.bonly.pars)), dtype=np.float64)
         self.free_a = self._fit("free fit on the Asimov data", self.asimov, None)
-        floor = -2.0 * float(model.logpdf(pyhf.tensorlib.astensor(self.bonly.pars),
-                                          pyhf.tensorlib.astensor(self.asimov))[0])
+        floor = -2.0 * float(model.logpdf(t.astensor(self.bonly.pars), t.astensor(self.asimov))[0])
         if self.free_a.twice_nll > floor + NLL_TOLERANCE:
             raise FitError(
                 f"{where}: the free fit on the Asimov data stopped at -2lnL = {self.free_a.twice_nll:.6g}, above "
                 f"the value {floor:.6g} at the parameters that generated it: the fit did not find the minimum"
             )
-        self.poi = model.config.poi_index
 
-    def _fit(self, label: str, data: np.ndarray, mu: float | None) -> Any:
+    def _fit(self, label: str, data: np.ndarray, mu: float | None, strict: bool = True) -> Any:
+        self.n_fits += 1
         out = self._run_fit(self.pyhf, label, data, self.model, self.init, self.bounds, poi=mu)
+        at = "" if mu is None else f" at mu = {mu:.6g}"
         if not out.converged:
-            at = "" if mu is None else f" at mu = {mu:.6g}"
             raise FitError(f"{self.where}: {label}{at} did not converge: {out.error}")
+        if strict:
+            self._refuse_bounds(out, f"{label}{at}")
         return out
 
-    def _q(self, cond: Any, free: Any, mu: float, label: str) -> float:
-        t = cond.twice_nll - free.twice_nll
-        if t < -NLL_TOLERANCE:
+    def _refuse_bounds(self, out: Any, what: str) -> None:
+        if out.at_bound:
             raise FitError(
-                f"{self.where}: {label}: the fit with mu fixed at {mu:.6g} gives -2lnL = {cond.twice_nll:.6g}, below "
-                f"the free fit's {free.twice_nll:.6g}: the free fit did not find the minimum"
+                f"{self.where}: {what} ended with parameter(s) at a bound: {', '.join(out.at_bound)}; the result "
+                "would depend on that bound (a staterror parameter at its lower bound means the fit removes the "
+                "background of that bin: too large MC statistical uncertainties, see hepsift.stats.mc_stat_report "
+                "and hepsift.stats.rebin)"
             )
-        if free.pars[self.poi] > mu:
-            return 0.0
-        return max(t, 0.0)
 
-    def cls(self, mu: float, k: int) -> float:
-        """CLs for quantity ``k`` (0 observed, 1..5 expected -2..+2 sigma) at ``mu``."""
-        from hepsift.stats._fit import cls_from_q
+    def _q(self, which: str, mu: float, strict: bool = False) -> float:
+        key = (which, mu)
+        if key not in self._cond:
+            data, free = (self.data, self.free) if which == "data" else (self.asimov, self.free_a)
+            label = f"fit with mu fixed on the {'Asimov ' if which == 'asimov' else ''}data"
+            cond = self._fit(label, data, mu, strict=False)
+            self._outcomes[key] = (cond, label)
+            t = cond.twice_nll - free.twice_nll
+            if t < -NLL_TOLERANCE:
+                raise FitError(
+                    f"{self.where}: the fit with mu fixed at {mu:.6g} on the {which} data gives -2lnL = "
+                    f"{cond.twice_nll:.6g}, below the free fit's {free.twice_nll:.6g}: the free fit did not find "
+                    "the minimum"
+                )
+            self._cond[key] = 0.0 if free.pars[self.poi] > mu else max(t, 0.0)
+        if strict:
+            cond, label = self._outcomes[key]
+            self._refuse_bounds(cond, f"{label} at mu = {mu:.6g}")
+        return self._cond[key]
 
-        cond_a = self._fit(f"fit with mu fixed on the Asimov data ({_QUANTITIES[k]})", self.asimov, mu)
-        qa = self._q(cond_a, self.free_a, mu, "Asimov data")
-        q = 0.0
-        if k == 0:
-            cond = self._fit("fit with mu fixed on the data (observed limit)", self.data, mu)
-            q = self._q(cond, self.free, mu, "data")
-        obs, exp = cls_from_q(q, qa)
-        return obs if k == 0 else exp[k - 1]
+    def cls(self, mu: float, k: int | None = None, strict: bool = False) -> Any:
+        """CLs at ``mu``: all six values (observed, expected -2..+2 sigma), or only number ``k``.
 
-    def check(self, mu: float, k: int) -> LimitCheck:
+        ``strict``: also refuse fits with a parameter at a bound (for the fits behind a result).
+        """
+        qa = self._q("asimov", mu, strict)
+        q = self._q("data", mu, strict) if (k is None and self.observed) or k == 0 else 0.0
+        obs, exp = self._cls_from_q(q, qa)
+        vals = np.array([obs, *exp])
+        if k is not None:
+            return float(vals[k])
+        return vals
+
+    def check(self, mu: float, k: int, cls_pyhf: float) -> LimitCheck:
+        """Verify the limit ``mu`` of quantity ``k``; ``cls_pyhf`` is pyhf's own hypotest there."""
         name = _QUANTITIES[k]
-        c = self.cls(mu, k)
-        c_lo = self.cls(mu * (1.0 - BRACKET), k)
-        c_hi = self.cls(mu * (1.0 + BRACKET), k)
-        chk = LimitCheck(quantity=name, mu=float(mu), cls=c, cls_below=c_lo, cls_above=c_hi, target=self.alpha)
-        if not (math.isfinite(c) and abs(c / self.alpha - 1.0) <= CLS_RTOL):
-            raise FitError(f"{self.where}: {name} limit mu = {mu:.6g}: CLs recomputed there is {c:.6g}, not "
-                           f"{self.alpha:g} within {100 * CLS_RTOL:g}% ({chk})")
+        c = self.cls(mu, k, strict=True)
+        c_lo = self.cls(mu * (1.0 - BRACKET), k, strict=True)
+        c_hi = self.cls(mu * (1.0 + BRACKET), k, strict=True)
+        chk = LimitCheck(quantity=name, mu=float(mu), cls=c, cls_below=c_lo, cls_above=c_hi, target=self.alpha,
+                         cls_pyhf=cls_pyhf)
+        for label, value in (("recomputed from the checked fits", c), ("from pyhf.infer.hypotest", cls_pyhf)):
+            if not (math.isfinite(value) and abs(value / self.alpha - 1.0) <= CLS_RTOL):
+                raise FitError(f"{self.where}: {name} limit mu = {mu:.6g}: CLs {label} is {value:.6g}, not "
+                               f"{self.alpha:g} within {100 * CLS_RTOL:g}% ({chk})")
         if not (c_lo > self.alpha > c_hi):
             raise FitError(f"{self.where}: {name} limit mu = {mu:.6g}: CLs does not cross {self.alpha:g} there "
                            f"(CLs {c_lo:.6g} at {1 - BRACKET:g} mu, {c_hi:.6g} at {1 + BRACKET:g} mu)")
@@ -773,16 +824,23 @@ def _limits(pyhf: Any, model: Any, data: Any, cl: float, rtol: float, guess: flo
     """Solve and verify; returns (observed or None, [exp -2, -1, 0, +1, +2], checks)."""
     alpha = 1.0 - cl
     init, bounds = _model_pars(model, guess)
-    data = pyhf.tensorlib.astensor(np.asarray(data, dtype=np.float64))
-    vals = _solve(lambda mu: _hypotest(pyhf, mu, data, model, init, bounds), alpha, guess,
-                  bounds[model.config.poi_index][1], rtol)
+    tensor = pyhf.tensorlib.astensor(np.asarray(data, dtype=np.float64))
+    engine = _CLsEngine(pyhf, model, data, init, bounds, alpha, where)
+    engine.observed = observed
+    if observed:
+        vals = _solve(engine.cls, alpha, guess, bounds[model.config.poi_index][1], rtol, engine.cls)
+    else:
+        vals = np.full(6, np.nan)
+        vals[1:] = _solve(lambda mu: engine.cls(mu)[1:], alpha, guess, bounds[model.config.poi_index][1], rtol,
+                          lambda mu, k: engine.cls(mu, k + 1), n=5)
     exp = [float(v) for v in vals[1:]]
     if not all(a < b for a, b in zip(exp[:-1], exp[1:], strict=True)):
         raise FitError(f"{where}: the expected limits are not ordered: -2s {exp[0]:.6g}, -1s {exp[1]:.6g}, "
                        f"median {exp[2]:.6g}, +1s {exp[3]:.6g}, +2s {exp[4]:.6g}")
-    checker = _Checker(pyhf, model, data, init, bounds, alpha, where)
-    ks = ([0] if observed else []) + [3, 1, 2, 4, 5]
-    checks = [checker.check(float(vals[k]), k) for k in ks]
+    checks = []
+    for k in ([0] if observed else []) + [3, 1, 2, 4, 5]:
+        cls_pyhf = _hypotest(pyhf, float(vals[k]), tensor, model, init, bounds)[k]
+        checks.append(engine.check(float(vals[k]), k, float(cls_pyhf)))
     return (float(vals[0]) if observed else None), exp, checks
 
 
