@@ -135,6 +135,14 @@ def _preconditioned_minimize(func: Any, x0: np.ndarray, bounds: Any, maxiter: in
     return result
 
 
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 @contextlib.contextmanager
 def fit_backend() -> Iterator[Any]:
     """Run pyhf with the PyTorch backend (float64) and the preconditioned optimiser; restore after.
@@ -160,7 +168,8 @@ def fit_backend() -> Iterator[Any]:
             lg.disabled = True
         try:
             pyhf.set_backend("pytorch", _optimizer_class()(), precision="64b")
-            with contextlib.redirect_stdout(io.StringIO()):
+            # SLSQP's small dense solves in one BLAS thread: with several, they wait on each other
+            with _one_blas_thread(), contextlib.redirect_stdout(io.StringIO()):
                 yield pyhf
         finally:
             pyhf.set_backend(old_tensorlib, old_optimizer)
@@ -238,8 +247,12 @@ def run_fit(pyhf: Any, label: str, data: Any, model: Any, init: list[float], bou
                                                           return_result_obj=True)
     except pyhf.exceptions.FailedMinimization as exc:
         res = exc.result
-        x = np.asarray(getattr(res, "x", np.full(len(init), np.nan)), dtype=np.float64)
-        return FitOutcome(label, x, float("nan"), res, str(exc))
+        x = _full_pars(model, init, poi, getattr(res, "x", None))
+        msg = str(exc)
+        near = _on_bounds(model, x, bounds, poi, physical_too=True, rel=1e-3)
+        if near:
+            msg += "; where it stopped, parameter(s) at or near a bound: " + ", ".join(near)
+        return FitOutcome(label, x, float("nan"), res, msg)
     except (ValueError, RuntimeError, FloatingPointError) as exc:
         return FitOutcome(label, np.full(len(init), np.nan), float("nan"), None, f"{type(exc).__name__}: {exc}")
     x = np.asarray(pars, dtype=np.float64)
@@ -247,20 +260,48 @@ def run_fit(pyhf: Any, label: str, data: Any, model: Any, init: list[float], bou
     problems = []
     if not math.isfinite(fun) or not np.all(np.isfinite(x)):
         problems.append("non-finite result")
+    return FitOutcome(label, x, fun, res, "; ".join(problems) or None, _on_bounds(model, x, bounds, poi))
+
+
+def _full_pars(model: Any, init: list[float], poi: float | None, free_x: Any) -> np.ndarray:
+    """All parameters from the free ones of a failed (stitched) fit; NaN where unknown."""
+    full = np.asarray(init, dtype=np.float64).copy()
+    fixed = list(model.config.suggested_fixed())
+    if poi is not None:
+        full[model.config.poi_index] = poi
+        fixed[model.config.poi_index] = True
+    free = [j for j, f in enumerate(fixed) if not f]
+    xs = None if free_x is None else np.asarray(free_x, dtype=np.float64).ravel()
+    if xs is not None and xs.size == len(free):
+        full[free] = xs
+    elif xs is not None and xs.size == full.size:
+        full = xs.copy()
+    else:
+        full[free] = np.nan
+    return full
+
+
+def _on_bounds(model: Any, x: np.ndarray, bounds: list[tuple[float, float]], poi: float | None,
+               physical_too: bool = False, rel: float = 1e-6) -> list[str]:
+    """Free parameters on a bound (within ``rel`` of the range), as ``name = value (bounds [lo, hi])``.
+
+    The physical lower bounds (mu >= 0, per-bin background factors >= 0) count only with
+    ``physical_too``.
+    """
     names = _par_labels(model)
     physical = _physical_lower_bounds(model)
     poi_index = model.config.poi_index
     fixed = model.config.suggested_fixed()
-    on_bound = []
+    out = []
     for j, (lo, hi) in enumerate(bounds):
-        if fixed[j] or (poi is not None and j == poi_index):
+        if fixed[j] or (poi is not None and j == poi_index) or not math.isfinite(x[j]):
             continue
-        if physical[j] and abs(x[j] - lo) <= 1e-6 * max(1.0, abs(hi - lo)):
-            continue  # mu-hat = 0 (the q~ boundary) or a bin's background scaled to zero: physical bounds
         span = max(abs(hi - lo), 1e-300)
-        if min(abs(x[j] - lo), abs(hi - x[j])) <= 1e-6 * span:
-            on_bound.append(f"{names[j]} = {x[j]:.4g} (bounds [{lo:.3g}, {hi:.3g}])")
-    return FitOutcome(label, x, fun, res, "; ".join(problems) or None, on_bound)
+        if physical[j] and not physical_too and abs(x[j] - lo) <= rel * max(1.0, span):
+            continue  # mu-hat = 0 (the q~ boundary) or a bin's background scaled to zero: physical bounds
+        if min(abs(x[j] - lo), abs(hi - x[j])) <= rel * span:
+            out.append(f"{names[j]} = {x[j]:.4g} (bounds [{lo:.3g}, {hi:.3g}])")
+    return out
 
 
 def _physical_lower_bounds(model: Any) -> list[bool]:

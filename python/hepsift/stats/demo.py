@@ -106,7 +106,8 @@ def demo_statistics(
     hs, hb = score_histograms(sig_scores, sig_weights, bkg_scores, bkg_weights, luminosity=luminosity, n_bins=n_bins)
     if np.any(hb["counts"] <= 0):
         raise DataError("background score histogram has empty or negative bins; use fewer bins")
-    lim = upper_limit(hs, {"background": hb}, workspace_path=files["workspace"])
+    # bins whose background MC statistical uncertainty exceeds 20% are merged with their neighbours
+    lim = upper_limit(hs, {"background": hb}, workspace_path=files["workspace"], rebin=0.2)
     report = {
         "luminosity": luminosity,
         "best_cut": scan.cut,
@@ -121,8 +122,9 @@ def demo_statistics(
     print(f"statistics at {luminosity:g} /pb:")
     print(f"  best cut score >= {scan.cut:.4g}: s = {scan.s:.4g}, b = {scan.b:.4g}, Z_A = {scan.significance:.3g}")
     print(f"  luminosity for 3 sigma: {lumi.lumi_3sigma:.4g} /pb, for 5 sigma: {lumi.lumi_5sigma:.4g} /pb")
+    n_fit = n_bins if lim.groups is None else len(lim.groups)
     print(
-        f"  expected 95% CL limit on mu ({n_bins} score bins): {lim.expected:.4g} "
+        f"  expected 95% CL limit on mu ({n_fit} score bins of at most 20% MC stat. uncertainty): {lim.expected:.4g} "
         f"(-1s {lim.bands[-1]:.4g}, +1s {lim.bands[1]:.4g}; -2s {lim.bands[-2]:.4g}, +2s {lim.bands[2]:.4g})"
     )
     with open(os.path.join(out, "statistics.json"), "w", encoding="utf-8") as fh:
