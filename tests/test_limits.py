@@ -19,8 +19,9 @@ def _plain_pyhf(spec, lo, hi):
     """pyhf on its own (numpy backend, default optimiser): toms748_scan on the same workspace."""
     import pyhf
     from pyhf.infer.intervals.upper_limits import toms748_scan
+    from threadpoolctl import threadpool_limits
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
         warnings.simplefilter("ignore")
         ws = pyhf.Workspace(spec)
         model = ws.model()

@@ -436,6 +436,11 @@ def test_limits_cli_on_root_file(tmp_path):
     assert out.returncode == 0, out.stderr
     lim = json.loads((tmp_path / "out" / "limit.json").read_text())
     assert lim["expected"] > 0 and lim["xsec_expected"] == pytest.approx(3.0 * lim["expected"])
+    # the verification of each printed limit is printed and saved
+    assert "checks (CLs at each limit" in out.stdout and "expected median" in out.stdout
+    assert len(lim["checks"]) == 5
+    for chk in lim["checks"]:
+        assert abs(chk["cls"] / 0.05 - 1) <= 0.01 and chk["cls_below"] > 0.05 > chk["cls_above"]
     again = _run_cli("hepsift.stats._cli", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out2" / "limit.json").read_text())["expected"] == pytest.approx(
