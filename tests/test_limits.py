@@ -255,3 +255,9 @@ def test_upper_limit_from_workspace_is_checked(tmp_path):
     spec["measurements"][0]["config"]["parameters"] = []
     scaled = stats.upper_limit_from_workspace(spec)
     assert scaled.expected * 1e6 == pytest.approx(res.expected, rel=1e-3)
+
+
+def test_workspace_with_too_large_mc_stat_is_refused():
+    spec = stats.build_workspace(SIG6, [(BKG6, W2_6)])
+    with pytest.raises(DataError, match=r"in 2 bin\(s\):\nchannel 'sr', staterror_sr\[bin 4\]: yield 3, MC stat 66.7%"):
+        stats.upper_limit_from_workspace(spec)

@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         os.makedirs(args.output_dir, exist_ok=True)
         if args.workspace:
-            res = upper_limit_from_workspace(args.workspace, cl=args.cl, sigma_theory=args.sigma_theory)
+            res = upper_limit_from_workspace(
+                args.workspace, cl=args.cl, sigma_theory=args.sigma_theory, max_mc_stat=args.max_mc_stat
+            )
         elif args.file:
             sig, bkgs, data = _histograms(args)
             norms = {k: float(v) for k, v in _pairs(args.norm, "--norm").items()}

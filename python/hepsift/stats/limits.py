@@ -861,6 +861,33 @@ def _result(obs: float | None, exp: list[float], checks: list[LimitCheck], cl: f
     )
 
 
+def _check_workspace_mc_stat(spec: Mapping[str, Any], max_mc_stat: float) -> None:
+    """Refuse ``staterror`` bins whose relative uncertainty (as pyhf computes it: the quadratic sum
+    of the samples' uncertainties over the sum of their yields) exceeds ``max_mc_stat``."""
+    lines = []
+    for ch in spec["channels"]:
+        mods: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for smp in ch["samples"]:
+            for m in smp["modifiers"]:
+                if m["type"] == "staterror":
+                    mods.setdefault(m["name"], []).append(
+                        (np.asarray(smp["data"], dtype=np.float64), np.asarray(m["data"], dtype=np.float64)))
+        for name, parts in mods.items():
+            nom = np.sum([p[0] for p in parts], axis=0)
+            err = np.sqrt(np.sum([p[1] ** 2 for p in parts], axis=0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(nom > 0, err / np.where(nom > 0, nom, 1.0), np.inf)
+            for i in np.flatnonzero(rel > max_mc_stat):
+                lines.append(f"channel {ch['name']!r}, {name}[bin {i}]: yield {nom[i]:.4g}, MC stat {100 * rel[i]:.3g}%, "
+                             f"n_eff = {1 / rel[i] ** 2 if rel[i] > 0 else math.inf:.3g}")
+    if lines:
+        raise DataError(
+            f"the MC statistical uncertainty of the workspace exceeds max_mc_stat = {max_mc_stat:g} in {len(lines)} "
+            "bin(s):\n" + "\n".join(lines) + "\nthe fit could remove the yield of such bins and the limit would be "
+            "meaningless: merge bins (hepsift.stats.rebin before writing the workspace) or use more simulated events"
+        )
+
+
 def _check_cl(cl: float) -> None:
     if not 0 < cl < 1:
         raise ConfigurationError(f"cl must be in (0, 1), got {cl}")
@@ -874,6 +901,7 @@ def upper_limit_from_workspace(
     sigma_theory: float | None = None,
     observed: bool = True,
     rtol: float = 1e-4,
+    max_mc_stat: float | None = MAX_MC_STAT,
 ) -> UpperLimitResult:
     """CLs upper limit from a pyhf JSON workspace (a dict or a path to a JSON file).
 
@@ -894,11 +922,13 @@ def upper_limit_from_workspace(
         Report the observed limit computed on the workspace's observations.
     rtol : float
         Relative tolerance of the root finding in mu.
+    max_mc_stat : float or None, default 0.5
+        Refuse ``staterror`` bins whose relative uncertainty exceeds this (None: no check).
 
     Raises
     ------
     hepsift.errors.DataError
-        Unreadable or invalid workspace.
+        Unreadable or invalid workspace, a ``staterror`` bin above ``max_mc_stat``.
     hepsift.errors.FitError
         A fit did not converge or a limit failed its check.
     """
@@ -921,6 +951,8 @@ def upper_limit_from_workspace(
             data = ws.data(model)
         except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidMeasurement) as exc:
             raise DataError(f"invalid pyhf workspace: {exc}") from exc
+        if max_mc_stat is not None:
+            _check_workspace_mc_stat(workspace, max_mc_stat)
         guess = _spec_guess(workspace, model.config.poi_name)
         obs, exp, checks = _limits(pyhf, model, data, cl, rtol, guess, observed,
                                    where=f"workspace {path or '(dict)'}")

@@ -6,7 +6,7 @@ Barlow-Beeston-lite parameter per bin (``ActivateStatError``, Gaussian constrain
 relative error of the summed templates that carry a sumw2, as pyhf's ``staterror``; bare
 arrays of expected yields get none) and normalisation uncertainties as ``OverallSys`` whose
 interpolation is set to code 1 (exponential, pyhf's ``normsys`` default; HistFactory's own
-default is code 4). Lumi is held constant. CLs at a given mu comes from
+default in ROOT 6.40 is code 5). Lumi is held constant. CLs at a given mu comes from
 ``RooStats::AsymptoticCalculator`` (one-sided, q~_mu, Asimov data from the background-only fit
 to the data), the expected values from ``AsymptoticCalculator::GetExpectedPValues``; the
 limits are the roots of CLs - (1 - CL) found with TOMS 748 as in :func:`upper_limit`. Needs ROOT
@@ -134,7 +134,7 @@ def upper_limit_roostats(
         meas.AddChannel(chan)
         ws = HF.HistoToWorkspaceFactoryFast.MakeCombinedModel(meas)
         ROOT.SetOwnership(ws, True)
-        # pyhf's normsys interpolates exponentially (code 1); HistFactory defaults to code 4
+        # pyhf's normsys interpolates exponentially (code 1); HistFactory (ROOT 6.40) defaults to code 5
         for fn in ws.allFunctions():
             if fn.InheritsFrom("RooStats::HistFactory::FlexibleInterpVar"):
                 fn.setAllInterpCodes(1)
