@@ -8,7 +8,7 @@ import hepsift.rdf
 def test_top_level_api():
     assert hepsift.__all__ == [
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
-        "ProviderError", "EvaluationError", "NonFiniteInputError", "DataError", "MissingBranchError",
+        "ProviderError", "EvaluationError", "NonFiniteInputError", "FitError", "DataError", "MissingBranchError",
         "NotFittedError", "DependencyError", "OutputError", "WorkerError", "load",
     ]
 
@@ -26,6 +26,7 @@ def test_error_hierarchy():
     for name in hepsift.__all__[1:-1]:
         assert issubclass(getattr(hepsift, name), hepsift.HepsiftError)
     assert issubclass(hepsift.NonFiniteInputError, hepsift.EvaluationError)
+    assert issubclass(hepsift.FitError, hepsift.EvaluationError)
     assert issubclass(hepsift.ModelError, hepsift.ConfigurationError)
     assert issubclass(hepsift.MetadataError, hepsift.ModelError)
     assert str(hepsift.MissingBranchError("no branch 'x'")) == "no branch 'x'"

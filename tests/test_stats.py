@@ -28,7 +28,10 @@ def test_public_api_is_pinned():
         [
             "CutScanResult",
             "Histogram",
+            "LimitCheck",
             "LuminosityScan",
+            "MCStatReport",
+            "RebinResult",
             "TransferabilityResult",
             "UpperLimitResult",
             "as_histogram",
@@ -37,8 +40,10 @@ def test_public_api_is_pinned():
             "brazil_plot",
             "build_workspace",
             "cross_section_limit",
+            "mc_stat_report",
             "plot_significance_vs_luminosity",
             "plot_transferability",
+            "rebin",
             "signal_strength",
             "significance_vs_luminosity",
             "simple_significance",
@@ -291,8 +296,8 @@ def test_histogram_input_forms_agree():
         np.testing.assert_allclose(got.counts, counts)
         np.testing.assert_allclose(got.sumw2, (counts / 4) ** 2 * 4)
         np.testing.assert_allclose(got.edges, edges)
-    # plain counts mean unit-weight events: sumw2 = counts
-    np.testing.assert_allclose(stats.as_histogram([3.0, 4.0]).sumw2, [3.0, 4.0])
+    # plain counts are expected yields without MC statistical uncertainty
+    np.testing.assert_allclose(stats.as_histogram([3.0, 4.0]).sumw2, [0.0, 0.0])
     # one limit function takes them all
     ws_hist = stats.build_workspace(h, th1)
     ws_np = stats.build_workspace((counts, sumw2), ((counts / 4) ** 2 * 0 + counts, (counts / 4) ** 2 * 4))
@@ -431,6 +436,11 @@ def test_limits_cli_on_root_file(tmp_path):
     assert out.returncode == 0, out.stderr
     lim = json.loads((tmp_path / "out" / "limit.json").read_text())
     assert lim["expected"] > 0 and lim["xsec_expected"] == pytest.approx(3.0 * lim["expected"])
+    # the verification of each printed limit is printed and saved
+    assert "checks (CLs at each limit" in out.stdout and "expected median" in out.stdout
+    assert len(lim["checks"]) == 5
+    for chk in lim["checks"]:
+        assert abs(chk["cls"] / 0.05 - 1) <= 0.01 and chk["cls_below"] > 0.05 > chk["cls_above"]
     again = _run_cli("hepsift.stats._cli", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out2" / "limit.json").read_text())["expected"] == pytest.approx(
@@ -441,42 +451,3 @@ def test_limits_cli_on_root_file(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert bad.returncode == 1 and "cannot read --workspace 'missing.json'" in bad.stderr
     assert "Traceback" not in bad.stderr
-
-
-@pytest.mark.validation
-def test_roostats_agreement_many_models():
-    """Validation: 20 random multi-bin models agree with RooStats within 2%."""
-    _root()
-    rng = np.random.default_rng(7)
-    worst = 0.0
-    for _ in range(20):
-        nb = int(rng.integers(1, 8))
-        b = rng.uniform(2.0, 200.0, nb)
-        s = rng.uniform(0.5, 20.0, nb)
-        w2 = b * rng.uniform(0.05, 1.0, nb)
-        data = rng.poisson(b)
-        res = stats.upper_limit(s, [(b, w2)], data=data, norm_uncertainties={"background0": 0.1})
-        rs = stats.upper_limit_roostats(s, [(b, w2)], data=data, norm_uncertainties={"background0": 0.1})
-        for a, c in [(res.observed, rs.observed), (res.expected, rs.expected)] + [
-            (res.bands[k], rs.bands[k]) for k in (-2, -1, 1, 2)
-        ]:
-            worst = max(worst, abs(a / c - 1.0))
-    assert worst < 0.02
-
-
-def test_limit_scan_fallback_agrees_with_root_finder(monkeypatch):
-    """When the root finder meets a failed fit (CLs = NaN) the limit comes from a scan in mu;
-    on a well-behaved model both give the same limits within 2%."""
-    import pyhf.infer.intervals.upper_limits as ul
-
-    sig, bkg = np.array([5.0, 10.0, 20.0]), np.array([50.0, 20.0, 10.0])
-    direct = stats.upper_limit(sig, [bkg], cl=0.95)
-
-    def failing(*args, **kwargs):
-        raise ValueError("The function value at x=1.0 is NaN; solver cannot continue.")
-
-    monkeypatch.setattr(ul, "toms748_scan", failing)
-    scanned = stats.upper_limit(sig, [bkg], cl=0.95)
-    assert scanned.expected == pytest.approx(direct.expected, rel=0.02)
-    for k in (-2, -1, 1, 2):
-        assert scanned.bands[k] == pytest.approx(direct.bands[k], rel=0.02)

@@ -17,6 +17,7 @@ __all__ = [
     "InputMismatchError",
     "EvaluationError",
     "NonFiniteInputError",
+    "FitError",
     "ProviderError",
     "DataError",
     "MissingBranchError",
@@ -58,6 +59,12 @@ class EvaluationError(HepsiftError, RuntimeError):
 
 class NonFiniteInputError(EvaluationError):
     """Raised when an input feature is NaN or infinite; the message names column and entry."""
+
+
+class FitError(EvaluationError):
+    """Raised when a likelihood fit behind a statistical result did not converge, or the result
+    fails its own check (e.g. CLs at a returned limit differs from 1 - CL); names the fit, the
+    value of the parameter of interest and the parameters or bins involved."""
 
 
 class DataError(HepsiftError, ValueError):

@@ -4,10 +4,13 @@ Light to import: pyhf, ROOT and matplotlib are imported only by the functions th
 
 Significance: :func:`simple_significance`, :func:`asimov_significance` (Cowan et al.,
 arXiv:1007.1727), :func:`best_cut`, :func:`significance_vs_luminosity`.
-Limits: :func:`upper_limit` (pyhf HistFactory model, asymptotic CLs with q~_mu),
-:func:`upper_limit_from_workspace`, :func:`build_workspace`, :func:`upper_limit_roostats`
-(RooStats cross-check), :func:`cross_section_limit`, :func:`signal_strength`.
-Histogram inputs: :func:`as_histogram` (numpy, ``hist``, ROOT TH1).
+Limits: :func:`upper_limit` (pyhf HistFactory model, asymptotic CLs with q~_mu, every
+returned number verified, :class:`LimitCheck`), :func:`upper_limit_from_workspace`,
+:func:`build_workspace`, :func:`upper_limit_roostats` (RooStats cross-check),
+:func:`cross_section_limit`, :func:`signal_strength`; background MC statistics per bin
+:func:`mc_stat_report` and :func:`rebin` (merge bins until each meets a limit).
+Histogram inputs: :func:`as_histogram` (numpy, ``hist``, ROOT TH1; bare arrays are expected
+yields without MC statistical uncertainty).
 Plots and tables: :func:`brazil_plot`, :func:`transferability_matrix`.
 """
 
@@ -15,9 +18,14 @@ from __future__ import annotations
 
 from hepsift.stats._hist import Histogram, as_histogram
 from hepsift.stats.limits import (
+    LimitCheck,
+    MCStatReport,
+    RebinResult,
     UpperLimitResult,
     build_workspace,
     cross_section_limit,
+    mc_stat_report,
+    rebin,
     signal_strength,
     upper_limit,
     upper_limit_from_workspace,
@@ -37,7 +45,10 @@ from hepsift.stats.transfer import TransferabilityResult, transferability_matrix
 __all__ = [
     "CutScanResult",
     "Histogram",
+    "LimitCheck",
     "LuminosityScan",
+    "MCStatReport",
+    "RebinResult",
     "TransferabilityResult",
     "UpperLimitResult",
     "as_histogram",
@@ -46,8 +57,10 @@ __all__ = [
     "brazil_plot",
     "build_workspace",
     "cross_section_limit",
+    "mc_stat_report",
     "plot_significance_vs_luminosity",
     "plot_transferability",
+    "rebin",
     "signal_strength",
     "significance_vs_luminosity",
     "simple_significance",

@@ -16,7 +16,7 @@ EPILOG = """examples:
   hepsift limits scores.root --tree events --score score --weight weight \\
       --signal 'label == 1' --background ttbar='label == 0 && proc == 1' \\
       --background wjets='label == 0 && proc == 2' --norm ttbar=0.05 \\
-      --bins 20 --range 0 1 --luminosity 1000 --output-dir limits/
+      --bins 20 --range 0 1 --luminosity 1000 --rebin 0.2 --output-dir limits/
   hepsift limits --workspace limits/workspace.json
 """
 
@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``hepsift limits`` on ``parser``."""
     parser.description = (
         "Expected (and observed, with --data) 95% CL CLs upper limit on the signal strength from score "
-        "histograms (HistFactory model with pyhf, asymptotic q~mu); writes the pyhf JSON workspace."
+        "histograms (HistFactory model with pyhf, asymptotic q~mu); writes the pyhf JSON workspace. Every "
+        "limit is verified (converged fits, CLs = 1 - CL at the limit) before it is printed; bins with too "
+        "large background MC statistical uncertainties are refused (--max-mc-stat) or merged (--rebin)."
     )
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -51,6 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="relative normalisation uncertainty of a sample (e.g. ttbar=0.05)",
     )
     parser.add_argument("--no-mc-stat", action="store_true", help="omit MC statistical uncertainties")
+    parser.add_argument(
+        "--max-mc-stat",
+        type=_cliargs.positive_float,
+        default=0.5,
+        metavar="REL",
+        help="refuse bins whose background MC statistical relative uncertainty exceeds REL (default: 0.5)",
+    )
+    parser.add_argument(
+        "--rebin",
+        type=_cliargs.positive_float,
+        default=None,
+        metavar="REL",
+        help="first merge adjacent bins until each background MC statistical uncertainty is at most REL",
+    )
     parser.add_argument("--bins", type=_cliargs.int_at_least(1), default=20, help="number of score bins (default: 20)")
     parser.add_argument(
         "--range", type=_cliargs.finite_float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
@@ -166,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.workspace:
             _check_workspace(args.workspace)
-            res = upper_limit_from_workspace(args.workspace, cl=args.cl, sigma_theory=args.sigma_theory)
+            res = upper_limit_from_workspace(
+                args.workspace, cl=args.cl, sigma_theory=args.sigma_theory, max_mc_stat=args.max_mc_stat
+            )
         else:
             sig, bkgs, data = _histograms(args)
             norms = {k: float(v) for k, v in _pairs(args.norm, "--norm").items()}
@@ -178,8 +196,11 @@ def run(args: argparse.Namespace) -> int:
                     cl=args.cl,
                     norm_uncertainties=norms,
                     mc_stat=not args.no_mc_stat,
+                    max_mc_stat=args.max_mc_stat,
+                    rebin=args.rebin,
                     sigma_theory=args.sigma_theory,
                     workspace_path=tmp,
+                    overwrite=True,
                 )
             res.workspace_path = workspace_json
     except ValueError as exc:
@@ -187,6 +208,14 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise DataError(str(exc)) from exc
     print(res)
+    if res.groups is not None:
+        print(f"bins merged to meet --rebin {args.rebin:g}: {res.groups}")
+    if res.diagnostics is not None:
+        print("background per bin:")
+        print("  " + res.diagnostics.describe().replace("\n", "\n  "))
+    print("checks (CLs at each limit and 1% either side, from converged fits; pyhf hypotest agrees):")
+    for chk in res.checks:
+        print(f"  {chk}")
     if res.sigma_theory is not None:
         print(
             f"cross-section limit: expected {res.xsec_expected:.4g} pb"

@@ -2,11 +2,12 @@
 
 Accepted inputs (one function, :func:`as_histogram`, takes any of them):
 
-* a 1-d array of bin counts (the MC statistical variance is then taken equal to |counts|,
-  i.e. unit-weight events);
+* a 1-d array (or list) of bin counts: **expected yields without a Monte Carlo statistical
+  uncertainty** (sumw2 = 0), as in pyhf's simple models or cabinetry; pass ``(counts, sumw2)``
+  to include one;
 * a tuple ``(counts, sumw2)`` or ``(counts, sumw2, edges)`` of 1-d arrays;
-* a mapping with keys ``counts`` (or ``values``), optional ``sumw2`` (or ``variances``) and
-  optional ``edges``;
+* a mapping with keys ``counts`` (or ``values``), optional ``sumw2`` (or ``variances``; without
+  it: no MC statistical uncertainty) and optional ``edges``;
 * a :class:`Histogram` (returned unchanged);
 * a ``hist.Hist`` / ``boost_histogram.Histogram`` or any object following the UHI
   *PlottableHistogram* protocol (``values()``, ``variances()``, ``axes[0].edges``);
@@ -106,7 +107,7 @@ def as_histogram(obj: Any, *, name: str = "histogram", allow_empty: bool = False
             raise DataError(f"{name}: a mapping histogram needs a 'counts' entry, got keys {sorted(obj)}")
         counts = np.asarray(obj[key], dtype=np.float64)
         var = obj.get("sumw2", obj.get("variances"))
-        sumw2 = np.abs(counts) if var is None else np.asarray(var, dtype=np.float64)
+        sumw2 = np.zeros_like(counts) if var is None else np.asarray(var, dtype=np.float64)
         edges = None if obj.get("edges") is None else np.asarray(obj["edges"], dtype=np.float64)
     elif isinstance(obj, tuple) and len(obj) in (2, 3):
         counts = np.asarray(obj[0], dtype=np.float64)
@@ -117,7 +118,7 @@ def as_histogram(obj: Any, *, name: str = "histogram", allow_empty: bool = False
             counts = np.asarray(obj, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{name}: cannot interpret {type(obj).__name__} as a histogram") from exc
-        sumw2 = np.abs(counts)
+        sumw2 = np.zeros_like(counts)
         edges = None
 
     counts = np.atleast_1d(np.array(counts, dtype=np.float64))
