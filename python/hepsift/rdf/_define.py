@@ -257,8 +257,15 @@ _CPP_WORDS = {
 
 
 def _expression_error(entry: str, path: str, existing: set[str], diagnostics: str) -> str:
-    """Message for an input that is neither a column nor a compilable expression: the unknown
-    names in it with their nearest columns, and cling's own first error line."""
+    """Message for an input that is neither a column nor a compilable expression."""
+    text = f"input '{entry}' of model '{path}' is neither a column nor a valid RDataFrame expression"
+    return text + expression_problem(entry, existing, diagnostics)
+
+
+def expression_problem(entry: str, existing: set[str] | Sequence[str], diagnostics: str) -> str:
+    """Why an RDataFrame expression did not compile: the unknown names in it with their
+    nearest columns, and cling's first error line (``""`` when neither is known)."""
+    existing = set(existing)
     unknown = []
     for word in dict.fromkeys(_IDENTIFIER.findall(entry)):
         head = word.split(".")[0]
@@ -266,7 +273,7 @@ def _expression_error(entry: str, path: str, existing: set[str], diagnostics: st
             continue
         near = _near(word, existing)
         unknown.append(f"'{word}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
-    text = f"input '{entry}' of model '{path}' is neither a column nor a valid RDataFrame expression"
+    text = ""
     if unknown:
         text += f": unknown name(s) {', '.join(unknown)}"
     errors_found = [ln.strip() for ln in diagnostics.splitlines() if "error:" in ln]

@@ -94,7 +94,8 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
     from hepsift import _signals
-    from hepsift.rdf import _quiet_cling, column_names
+    from hepsift.rdf import column_names
+    from hepsift.rdf._define import _cling_diagnostics, expression_problem
     from hepsift.stats.roostats import import_root
 
     if not args.signal or not args.background:
@@ -106,16 +107,13 @@ def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
     names = column_names(df)
 
     def define(node: Any, column: str, expression: str, what: str) -> Any:
-        try:
-            with _quiet_cling():
+        with _cling_diagnostics() as diagnostics:
+            try:
                 return node.Define(column, expression)
-        except Exception as exc:  # cling could not compile the expression
-            import difflib
-
-            near = difflib.get_close_matches(expression, names, n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(near)}?)" if near else ""
-            raise _cliargs.UsageError(f"{what} '{expression}' is neither a branch of {args.file}:{args.tree} "
-                                      f"nor a valid expression{hint}") from exc
+            except Exception as exc:  # cling could not compile the expression
+                failure = exc
+        raise _cliargs.UsageError(f"{what} '{expression}' is neither a branch of {args.file}:{args.tree} nor a valid "
+                                  f"expression{expression_problem(expression, names, diagnostics.text)}") from failure
 
     df = define(df, "hepsift_score_", args.score, "--score")
     w = f"({args.weight}) * {args.luminosity!r}" if args.weight else repr(float(args.luminosity))
@@ -124,11 +122,15 @@ def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
     model = ("h", "", int(args.bins), float(lo), float(hi))
 
     def histo(name: str, sel: str, what: str, weighted: bool = True) -> Any:
-        try:
-            with _quiet_cling():
+        failure: BaseException | None = None
+        with _cling_diagnostics() as diagnostics:
+            try:
                 node = df.Filter(sel, name)
-        except Exception as exc:
-            raise _cliargs.UsageError(f"{what} '{sel}' is not a valid selection on {args.file}:{args.tree}") from exc
+            except Exception as exc:  # cling could not compile the selection
+                failure = exc
+        if failure is not None:
+            raise _cliargs.UsageError(f"{what} '{sel}' is not a valid selection on {args.file}:{args.tree}"
+                                      f"{expression_problem(sel, names, diagnostics.text)}") from failure
         return node.Histo1D(
             ROOT.RDF.TH1DModel(f"hepsift_{name}", "", *model[2:]),
             "hepsift_score_",

@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._deps import install_hint
 from hepsift.errors import ConfigurationError, DataError, DependencyError, FitError
 from hepsift.stats._hist import Histogram, as_histogram, check_same_binning
 
@@ -111,7 +112,7 @@ def _import_pyhf() -> Any:
         with _quiet():
             import pyhf
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise DependencyError("hepsift.stats limits need pyhf: pip install 'pyhf==0.7.6'") from exc
+        raise DependencyError(install_hint("pyhf", "hepsift.stats limits")) from exc
     return pyhf
 
 
