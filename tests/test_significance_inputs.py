@@ -31,3 +31,14 @@ def test_infinite_or_negative_sigma_b():
     with pytest.raises(DataError, match="sigma_b must be non-negative"):
         stats.asimov_significance(1.0, 10.0, -1.0)
     assert stats.simple_significance(0.0, 4.0) == 0.0
+
+
+def test_reach_is_explained_when_the_uncertainty_caps_z():
+    from hepsift.stats.significance import significance_vs_luminosity
+
+    capped = significance_vs_luminosity(2047.0, 3.576e4, rel_sigma_b=0.1, reference_luminosity=1.4e5)
+    x = 2047.0 / 3.576e4
+    assert capped.z_max == pytest.approx(math.sqrt(2 * (x - math.log1p(x))) / 0.1)
+    assert capped.lumi_3sigma == math.inf and capped.reach_text(3).startswith("never (") and "0.56" in capped.reach_text(3)
+    free = significance_vs_luminosity(2047.0, 3.576e4, reference_luminosity=1.4e5)
+    assert free.z_max == math.inf and free.reach_text(3) == f"{free.lumi_3sigma:.4g} /pb"

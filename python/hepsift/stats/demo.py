@@ -431,7 +431,7 @@ def demo_statistics(
 
     print(f"statistics at {luminosity:g} /pb:")
     print(f"  best cut score >= {scan.cut:.4g}: s = {scan.s:.4g}, b = {scan.b:.4g}, Z_A = {scan.significance:.3g}")
-    print(f"  luminosity for 3 sigma: {lumi.lumi_3sigma:.4g} /pb, for 5 sigma: {lumi.lumi_5sigma:.4g} /pb")
+    print(f"  luminosity for 3 sigma: {lumi.reach_text(3)}, for 5 sigma: {lumi.reach_text(5)}")
     names = list(hb)
     print(f"  {len(s)} score bins (from {n_bins} background quantiles, merged from the top to background "
           f"MC stat <= {max_mc_stat:.0%}):")  # fmt: skip

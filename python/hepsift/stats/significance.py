@@ -260,12 +260,22 @@ class LuminosityScan:
         Luminosity (1/pb) at which Z reaches 3 and 5; ``inf`` if never: with a relative
         background uncertainty r, Z saturates at ``sqrt(2 (x - ln(1 + x))) / r`` with
         ``x = s / b`` (about ``s / (r b)`` for ``s << b``).
+    z_max : float
+        That saturation value (``inf`` without background uncertainty).
     """
 
     luminosities: np.ndarray
     significances: np.ndarray
     lumi_3sigma: float
     lumi_5sigma: float
+    z_max: float = float("inf")
+
+    def reach_text(self, z: float) -> str:
+        """``"1.2e+05 /pb"``, or why ``z`` sigma is never reached."""
+        lumi = self.lumi_3sigma if z == 3 else self.lumi_5sigma if z == 5 else float("nan")
+        if math.isfinite(lumi):
+            return f"{lumi:.4g} /pb"
+        return f"never (the background uncertainty caps Z_A at {self.z_max:.3g})"
 
 
 def significance_vs_luminosity(
@@ -330,4 +340,4 @@ def significance_vs_luminosity(
         top = l5 if np.isfinite(l5) else reference_luminosity * 1e4
         luminosities = np.geomspace(top / 1e3, top * 10.0, 100)
     lumis = np.asarray(luminosities, dtype=np.float64)
-    return LuminosityScan(lumis, np.asarray(z_of(lumis)), l3, l5)
+    return LuminosityScan(lumis, np.asarray(z_of(lumis)), l3, l5, z_max)
