@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._workers import usable_cores
 from hepsift.errors import ConfigurationError, DataError
 from hepsift.generate._config import digest, from_dict, to_dict
 from hepsift.generate.detector import DetectorConfig
@@ -259,13 +260,6 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="ev", disable=not enabled, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def generate_many(
     jobs: Sequence[tuple[GenerationConfig, str | os.PathLike[str]]],
     *,
@@ -319,7 +313,7 @@ def generate_many(
     pending = {j: sum(1 for t in tasks if t.job == j) for j in todo}
     done: dict[int, list[tuple[Any, dict[str, Any]]]] = {j: [] for j in todo}
     total = sum(t.events for t in tasks)
-    n_workers = min(workers or _default_workers(), len(tasks))
+    n_workers = min(workers or usable_cores(), len(tasks))
     desc = plan[todo[0]][0].process if len(todo) == 1 else f"{len(todo)} samples"
 
     def finish(task: Any, result: dict[str, Any]) -> None:
