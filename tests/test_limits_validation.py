@@ -85,8 +85,22 @@ def _plain_pyhf(spec: dict, scale: float) -> list[float]:
         pyhf.set_backend("numpy")
         ws = pyhf.Workspace(spec)
         model = ws.model()
-        obs, exp = toms748_scan(ws.data(model), model, 0.1, 5.0, level=0.05, rtol=1e-6)
-    return [scale * float(obs), *(scale * float(e) for e in exp)]
+        data = ws.data(model)
+        try:
+            obs, exp = toms748_scan(data, model, 0.1, 5.0, level=0.05, rtol=1e-6)
+            values = [float(obs), *(float(e) for e in exp)]
+        except ValueError:
+            # toms748_scan brackets each curve with points cached for the others; when two limits
+            # coincide (expected-only models: observed = median) fit noise can invert that bracket.
+            # Then: one root find of pyhf.infer.hypotest per quantity.
+            from scipy.optimize import brentq
+
+            def cls(mu: float, k: int) -> float:
+                obs, exp = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
+                return float([obs, *exp][k]) - 0.05
+
+            values = [brentq(cls, 0.02, 9.0, args=(k,), rtol=1e-6) for k in range(6)]
+    return [scale * v for v in values]
 
 
 def _values(res) -> list[float]:
