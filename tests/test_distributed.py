@@ -45,7 +45,7 @@ def test_names_from_a_model_file_are_never_compiled_on_workers(ROOT, tmp_path, m
     import json
 
     from conftest import MIXED
-    from test_security_models import set_metadata
+    from test_security import set_metadata
 
     marker = tmp_path / "pwned"
     names = list(MIXED)
