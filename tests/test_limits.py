@@ -261,3 +261,17 @@ def test_workspace_with_too_large_mc_stat_is_refused():
     spec = stats.build_workspace(SIG6, [(BKG6, W2_6)])
     with pytest.raises(DataError, match=r"in 2 bin\(s\):\nchannel 'sr', staterror_sr\[bin 4\]: yield 3, MC stat 66.7%"):
         stats.upper_limit_from_workspace(spec)
+
+
+def test_limits_leave_torch_and_pyhf_as_they_found_them():
+    """The fits run pyhf's float64 torch backend; afterwards torch's default dtype (which
+    every float32 network relies on) and pyhf's backend are what they were."""
+    import pyhf
+    import torch
+
+    from hepsift import stats
+
+    before = (torch.get_default_dtype(), type(pyhf.tensorlib).__name__, torch.get_num_threads())
+    stats.upper_limit([1.0, 3.0, 8.0], [50.0, 20.0, 5.0])
+    assert (torch.get_default_dtype(), type(pyhf.tensorlib).__name__, torch.get_num_threads()) == before
+    assert torch.get_default_dtype() == torch.float32

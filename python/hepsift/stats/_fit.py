@@ -145,7 +145,9 @@ def _one_blas_thread() -> Any:
 
 @contextlib.contextmanager
 def fit_backend() -> Iterator[Any]:
-    """Run pyhf with the PyTorch backend (float64) and the preconditioned optimiser; restore after.
+    """Run pyhf with the PyTorch backend (float64) and the preconditioned optimiser; restore after
+    (pyhf's backend, torch's default dtype and thread count, the loggers). Not thread-safe: the
+    backend and the dtype are process-wide.
 
     Yields the ``pyhf`` module. pyhf's logging of failed fits is silenced, warnings of its
     dependencies are ignored and standard output is captured, so nothing is printed.
@@ -160,7 +162,7 @@ def fit_backend() -> Iterator[Any]:
         import torch
 
         old_tensorlib, old_optimizer = pyhf.tensorlib, pyhf.optimizer
-        old_threads = torch.get_num_threads()
+        old_threads, old_dtype = torch.get_num_threads(), torch.get_default_dtype()
         torch.set_num_threads(1)  # tensors of a few dozen numbers: threads only add overhead
         loggers = [logging.getLogger(n) for n in ("pyhf", "pyhf.optimize.mixins")]
         old_state = [(lg.level, lg.disabled) for lg in loggers]
@@ -173,6 +175,8 @@ def fit_backend() -> Iterator[Any]:
                 yield pyhf
         finally:
             pyhf.set_backend(old_tensorlib, old_optimizer)
+            # pyhf's 64-bit torch backend makes float64 torch's process-wide default dtype
+            torch.set_default_dtype(old_dtype)
             torch.set_num_threads(old_threads)
             for lg, (level, disabled) in zip(loggers, old_state, strict=True):
                 lg.setLevel(level)
