@@ -75,3 +75,10 @@ def test_nested_parameters_of_a_sub_estimator():
     with pytest.raises(hepsift.ConfigurationError, match="ParameterizedClassifier.estimator is NoneType"):
         ParameterizedClassifier().set_params(estimator__epochs=3)
     assert isinstance(clone(ParameterizedClassifier(estimator=BDTClassifier())).estimator, BDTClassifier)
+
+
+def test_own_clone_and_repr_with_a_sub_estimator():
+    p = ParameterizedClassifier(estimator=MLPClassifier(epochs=4, seed=2), seed=3)
+    c = p.clone()
+    assert type(c.estimator) is MLPClassifier and c.estimator is not p.estimator and c.estimator.epochs == 4
+    assert "estimator__" not in repr(p)

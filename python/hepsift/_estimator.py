@@ -96,5 +96,5 @@ class Parameters:
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k, _NO_DEFAULT) != v]
+        changed = [f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if defaults.get(k, _NO_DEFAULT) != v]
         return f"{type(self).__name__}({', '.join(changed)})"

@@ -210,7 +210,7 @@ class Estimator(Saveable, Parameters):
     @property
     def config(self) -> ConfigBase:
         """The parameters as a configuration dataclass (round-trips to JSON)."""
-        return self.Config(**self.get_params())
+        return self.Config(**self.get_params(deep=False))
 
     @classmethod
     def from_config(cls, config: ConfigBase | Mapping[str, Any] | str) -> Estimator:

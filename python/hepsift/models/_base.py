@@ -281,12 +281,13 @@ class Estimator(Saveable, Parameters):
         return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
 
     def clone(self) -> Estimator:
-        """An unfitted copy with the same parameters."""
-        return type(self)(**self.get_params())
+        """An unfitted copy with the same parameters (sub-estimators cloned too)."""
+        return type(self)(**{k: v.clone() if isinstance(v, Estimator) else v
+                             for k, v in self.get_params(deep=False).items()})
 
     def to_config(self) -> Any:
         """The hyper-parameters as the estimator's configuration dataclass."""
-        params = self.get_params()
+        params = self.get_params(deep=False)
         return self.config_class(**{f.name: params[f.name] for f in dataclasses.fields(self.config_class)})
 
     @classmethod
