@@ -275,3 +275,16 @@ def test_limits_leave_torch_and_pyhf_as_they_found_them():
     stats.upper_limit([1.0, 3.0, 8.0], [50.0, 20.0, 5.0])
     assert (torch.get_default_dtype(), type(pyhf.tensorlib).__name__, torch.get_num_threads()) == before
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_rebin_remainder_keeps_merging_until_it_meets_the_limit():
+    """A noisy last bin that breaks the group before it takes the group before that as well:
+    no merged bin is ever returned above max_mc_stat."""
+    b = np.array([100.0, 100.0, 100.0, 1.0])
+    w2 = np.array([400.0, 400.0, 400.0, 100.0])  # 20% each, the last bin 1000%
+    r = stats.rebin(b, [(b, w2)], max_mc_stat=0.2)
+    assert r.groups == [[0], [1, 2, 3]]
+    rel = np.sqrt(r.backgrounds["background0"].sumw2) / r.backgrounds["background0"].counts
+    assert np.all(rel <= 0.2 + 1e-12)
+    top = stats.rebin(b[::-1], [(b[::-1], w2[::-1])], max_mc_stat=0.2, from_top=True)
+    assert top.groups == [[0, 1, 2], [3]]

@@ -109,40 +109,13 @@ def merge_bins(
         The whole background together has a relative MC statistical uncertainty above
         ``max_mc_stat`` (a degenerate background: a few heavily weighted events).
     """
+    from hepsift.stats.limits import merge_groups
+
     c, v, e = (np.asarray(x, dtype=np.float64) for x in (counts, sumw2, edges))
     if c.ndim != 1 or c.shape != v.shape or e.shape != (len(c) + 1,):
         raise ConfigurationError(f"counts {c.shape}, sumw2 {v.shape} and edges {e.shape} do not match")
-    if not 0 < max_mc_stat:
-        raise ConfigurationError(f"max_mc_stat must be positive, got {max_mc_stat}")
-    total, var = float(c.sum()), float(v.sum())
-    if not total > 0 or math.sqrt(var) > max_mc_stat * total:
-        rel = math.sqrt(var) / total if total > 0 else math.inf
-        raise DataError(
-            f"the background is degenerate: all bins together have a relative MC statistical uncertainty of "
-            f"{rel:.0%} (effective number of events {total**2 / var if var > 0 else 0:.1f}), above the "
-            f"{max_mc_stat:.0%} allowed in a bin; a few heavily weighted events dominate it: generate more "
-            "events where the selection is, or model that background from a looser selection"
-        )
-    groups: list[tuple[int, float, float]] = []  # (lowest bin index, counts, sumw2), from the top down
-    acc_c = acc_v = 0.0
-    for i in range(len(c) - 1, -1, -1):
-        acc_c += c[i]
-        acc_v += v[i]
-        if acc_c > 0 and math.sqrt(acc_v) <= max_mc_stat * acc_c:
-            groups.append((i, acc_c, acc_v))
-            acc_c = acc_v = 0.0
-    # the low-end remainder fails on its own: it joins the groups above it until it passes
-    # (all bins together pass, so this ends)
-    if not groups or groups[-1][0] != 0:
-        while True:
-            _, gc, gv = groups.pop()
-            acc_c += gc
-            acc_v += gv
-            if acc_c > 0 and math.sqrt(acc_v) <= max_mc_stat * acc_c:
-                groups.append((0, acc_c, acc_v))
-                break
-    keep = [len(c), *(g[0] for g in groups)]
-    return e[np.array(sorted(set(keep)))]
+    groups = merge_groups(c, v, max_mc_stat, from_top=True)
+    return e[[g[0] for g in groups] + [len(c)]]
 
 
 def score_histograms(

@@ -447,7 +447,66 @@ def _merge(h: Histogram, groups: list[list[int]], edges: np.ndarray) -> Histogra
     return Histogram(counts=counts, sumw2=sumw2, edges=edges.copy(), name=h.name)
 
 
-def rebin(signal: Any, backgrounds: Any, *, max_mc_stat: float = 0.2, data: Any = None) -> RebinResult:
+def merge_groups(counts: Any, sumw2: Any, max_mc_stat: float, *, from_top: bool = False) -> list[list[int]]:
+    """Groups of adjacent bins, each with ``sqrt(sum w^2) / sum w <= max_mc_stat`` and a positive total.
+
+    Bins are accumulated in order (from the last bin down with ``from_top``: the high-score end
+    keeps its fine bins) and a group closes as soon as it meets the limit. A remainder that
+    fails on its own joins the groups before it, one at a time, until it passes.
+
+    Parameters
+    ----------
+    counts, sumw2 : array_like, shape (n_bins,)
+        Total background yield and sum of squared weights per bin.
+    max_mc_stat : float
+        Largest allowed relative MC statistical uncertainty of a group.
+    from_top : bool, default False
+        Accumulate from the last bin down instead of from the first up.
+
+    Returns
+    -------
+    list of list of int
+        Bin indices of each group, groups and indices in increasing order.
+
+    Raises
+    ------
+    hepsift.errors.DataError
+        All bins together do not meet the limit (a degenerate background).
+    """
+    b, w2 = np.asarray(counts, dtype=np.float64), np.asarray(sumw2, dtype=np.float64)
+    if not max_mc_stat > 0:
+        raise ConfigurationError(f"max_mc_stat must be positive, got {max_mc_stat}")
+
+    def ok(group: list[int]) -> bool:
+        cb = float(b[group].sum())
+        return cb > 0 and math.sqrt(float(w2[group].sum())) <= max_mc_stat * cb
+
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i in (range(b.size - 1, -1, -1) if from_top else range(b.size)):
+        current.append(i)
+        if ok(current):
+            groups.append(current)
+            current = []
+    while current:
+        if not groups:
+            total, var = float(b.sum()), float(w2.sum())
+            rel = math.sqrt(var) / total if total > 0 else math.inf
+            raise DataError(
+                f"the background is degenerate: even all {b.size} bins merged have a background MC statistical "
+                f"uncertainty of {rel:.3g} (effective number of events {total**2 / var if var > 0 else 0:.1f}) > "
+                f"max_mc_stat = {max_mc_stat:g}; a few heavily weighted events dominate it: generate more events "
+                "where the selection is, or model that background from a looser selection"
+            )
+        current = groups.pop() + current
+        if ok(current):
+            groups.append(current)
+            current = []
+    return sorted(sorted(g) for g in groups)
+
+
+def rebin(signal: Any, backgrounds: Any, *, max_mc_stat: float = 0.2, data: Any = None,
+          from_top: bool = False) -> RebinResult:
     """Merge adjacent bins until every bin's background MC statistical uncertainty is small enough.
 
     Bins are accumulated from the first to the last until the group has a positive total
@@ -461,6 +520,9 @@ def rebin(signal: Any, backgrounds: Any, *, max_mc_stat: float = 0.2, data: Any 
         As for :func:`upper_limit`.
     max_mc_stat : float, default 0.2
         Largest allowed relative MC statistical uncertainty of the total background per bin.
+    from_top : bool, default False
+        Merge from the last bin down (for score histograms: the signal-like end keeps its
+        fine bins); see :func:`merge_groups`.
 
     Returns
     -------
@@ -473,30 +535,10 @@ def rebin(signal: Any, backgrounds: Any, *, max_mc_stat: float = 0.2, data: Any 
     hepsift.errors.DataError
         If even all bins merged into one do not meet the limit.
     """
-    if not max_mc_stat > 0:
-        raise ConfigurationError(f"max_mc_stat must be positive, got {max_mc_stat}")
     sig, bkgs, obs = _histograms(signal, backgrounds, data)
     b = np.sum([h.counts for h in bkgs.values()], axis=0)
     w2 = np.sum([h.sumw2 for h in bkgs.values()], axis=0)
-
-    def ok(cb: float, cw2: float) -> bool:
-        return cb > 0 and math.sqrt(cw2) <= max_mc_stat * cb
-
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for i in range(b.size):
-        current.append(i)
-        if ok(b[current].sum(), w2[current].sum()):
-            groups.append(current)
-            current = []
-    if current:
-        if not groups:
-            raise DataError(
-                f"even all {b.size} bins merged have a background MC statistical uncertainty of "
-                f"{math.sqrt(w2.sum()) / b.sum() if b.sum() > 0 else math.inf:.3g} > max_mc_stat = {max_mc_stat:g}; "
-                "more simulated events are needed"
-            )
-        groups[-1].extend(current)
+    groups = merge_groups(b, w2, max_mc_stat, from_top=from_top)
     src_edges = sig.edges
     if src_edges is None:
         src_edges = next((h.edges for h in bkgs.values() if h.edges is not None), None)
