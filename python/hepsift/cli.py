@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hepsift import _cliargs, _paths, errors
+from hepsift import _atomic, _cliargs, _paths, errors
 from hepsift._version import __version__
 
 __all__ = ["main", "COMMANDS"]
@@ -127,7 +127,7 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
 
 def _apply_run(args: argparse.Namespace) -> int:
     import hepsift.rdf
-    from hepsift import _atomic, _signals
+    from hepsift import _signals
 
     # Everything that can be wrong is found before the event loop starts.
     _atomic.check_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,
@@ -193,7 +193,8 @@ def _demo_run(args: argparse.Namespace) -> int:
         raise _cliargs.UsageError(f"-o/--output '{out}' is a folder the demo did not write; "
                                   "give a new folder (the demo overwrites only its own files)")
     out.mkdir(parents=True, exist_ok=True)
-    (out / DEMO_MARKER).write_text("written by hepsift demo; it may overwrite the files in this folder\n")
+    with _atomic.atomic_output(out / DEMO_MARKER, overwrite=True) as tmp:
+        tmp.write_text("written by hepsift demo; it may overwrite the files in this folder\n")
     _signals.arm_native("hepsift demo")
     from hepsift.demo import run_demo
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._atomic import atomic_output
 from hepsift._version import __version__
 from hepsift.errors import DataError
 
@@ -164,7 +165,8 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     legend.AddEntry(drawn[0], "SM background", "l")
     legend.AddEntry(drawn[1], "Z' -> t tbar (all masses)", "l")
     legend.Draw()
-    canvas.SaveAs(str(out_dir / "score.png"))
+    with atomic_output(out_dir / "score.png", overwrite=True) as tmp:  # keeps the .png that SaveAs reads
+        canvas.SaveAs(str(tmp))
 
     summary["anomaly"] = _anomaly(data, train, features, every, others, out_dir, seed, quick)
 
@@ -179,8 +181,6 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
                                         nplm_masks=(cols["zprime"].astype(bool) & (cols["signal_mass"] == 1000.0) & odd,
                                                     (cols["process_id"] == generate.get_process("ttbar").pid) & odd))
     print(f"   statistics in {time.perf_counter() - t0:.0f} s")
-
-    from hepsift._atomic import atomic_output
 
     with atomic_output(out_dir / "summary.json", overwrite=True) as tmp, open(tmp, "w") as fh:
         json.dump(summary, fh, indent=2, default=float)
