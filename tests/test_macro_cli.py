@@ -82,18 +82,24 @@ def test_cli_config(tmp_path):
     assert (Path(prefix) / "hepsiftConfig.cmake").is_file()
 
 
+def build_with_config_flags(src, code: str):
+    """Compile ``code`` written to ``src`` with `hepsift config --cflags --ldflags` alone; the executable."""
+    src.write_text(code)
+    flags = run([sys.executable, "-m", "hepsift.cli", "config", "--cflags", "--ldflags"], timeout=60).stdout.split()
+    exe = src.with_suffix("")
+    build = run(["g++", str(src), "-o", str(exe), *flags], timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return exe
+
+
 def test_compiled_program_with_config_flags(tmp_path, mlp_onnx):
     """A C++ program built with `hepsift config --cflags --ldflags` scores like ONNX Runtime."""
-    src = tmp_path / "app.cxx"
-    src.write_text(
+    exe = build_with_config_flags(
+        tmp_path / "app.cxx",
         '#include <hepsift/Model.hxx>\n#include <cstdio>\n'
         "int main(int, char **argv) { hepsift::Model m(argv[1]); std::vector<float> x(6, 0.5f);\n"
-        '  std::printf("%.7f %zu\\n", m.evaluate(x)[0], m.featureNames().size()); return 0; }\n'
+        '  std::printf("%.7f %zu\\n", m.evaluate(x)[0], m.featureNames().size()); return 0; }\n',
     )
-    flags = run([sys.executable, "-m", "hepsift.cli", "config", "--cflags", "--ldflags"], timeout=60).stdout.split()
-    exe = tmp_path / "app"
-    build = run(["g++", str(src), "-o", str(exe), *flags], timeout=300)
-    assert build.returncode == 0, build.stderr
     res = run([str(exe), str(mlp_onnx)], timeout=60)
     assert res.returncode == 0, res.stderr
     value, nfeat = res.stdout.split()
@@ -104,20 +110,16 @@ def test_compiled_program_with_config_flags(tmp_path, mlp_onnx):
 def test_rdataframe_program_with_config_flags_alone(tmp_path, mixed_file, mlp_onnx):
     """The README's one-line build: an RDataFrame program that includes hepsift/Scorer.hxx
     compiles and links with `hepsift config --cflags --ldflags` and nothing else."""
-    src = tmp_path / "rdf_app.cxx"
-    src.write_text(
+    exe = build_with_config_flags(
+        tmp_path / "rdf_app.cxx",
         "#include <hepsift/Scorer.hxx>\n#include <ROOT/RDataFrame.hxx>\n#include <cstdio>\n"
         "int main(int, char **argv) {\n"
         "  auto model = std::make_shared<const hepsift::Model>(argv[2]);\n"
         "  ROOT::RDataFrame df(\"Events\", argv[1]);\n"
         "  auto s = hepsift::Define<float, double, int, Long64_t, unsigned int, bool>(df, \"s\", model,\n"
         "      {\"x_f\", \"x_d\", \"x_i\", \"x_l\", \"x_u\", \"x_b\"}).Sum<float>(\"s\");\n"
-        "  std::printf(\"%.6f\\n\", *s); return 0; }\n"
+        "  std::printf(\"%.6f\\n\", *s); return 0; }\n",
     )
-    flags = run([sys.executable, "-m", "hepsift.cli", "config", "--cflags", "--ldflags"], timeout=60).stdout.split()
-    exe = tmp_path / "rdf_app"
-    build = run(["g++", str(src), "-o", str(exe), *flags], timeout=600)
-    assert build.returncode == 0, build.stderr[-3000:]
     res = run([str(exe), str(mixed_file[0]), str(mlp_onnx)], timeout=120)
     assert res.returncode == 0, res.stderr
     X = np.stack([np.asarray(v, dtype=np.float32) for v in mixed_file[1].values()], axis=1)
