@@ -75,8 +75,8 @@ class HuntRow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
-        return {"efficiency": self.efficiency, "threshold": self.threshold,
-                "sideband_efficiency": self.sideband_efficiency, "fold_thresholds": self.fold_thresholds,
+        return {"efficiency": self.efficiency, "threshold": self.threshold if np.isfinite(self.threshold) else None,
+                "sideband_efficiency": self.sideband_efficiency, "fold_thresholds": [t if np.isfinite(t) else None for t in self.fold_thresholds],
                 "result": None if self.result is None else self.result.to_dict(), "refused": self.refused,
                 "sculpting": None if self.sculpting is None else self.sculpting.to_dict()}
 
@@ -103,7 +103,7 @@ class CWoLaHunt:
         lines = [f"{'eff_B':>8} {'cut':>9} {'observed':>10} {'background':>18} {'chi2/ndf':>10} "
                  f"{'Z_local':>8} {'sculpting p':>12}"]
         for r in self.rows:
-            sc = "-" if r.sculpting is None else f"{r.sculpting.p_value:.3g}"
+            sc = "-" if r.sculpting is None else f"{r.sculpting.p_value:.3g}" + (" !" if r.sculpting.sculpted else "")
             head = f"{r.efficiency:>8.3g} {r.threshold:>9.4g}"
             if r.result is None:
                 lines.append(f"{head}   refused: {r.refused}")
@@ -111,6 +111,9 @@ class CWoLaHunt:
             b = r.result
             lines.append(f"{head} {b.observed:>10.1f} {b.background:>9.1f} +- {b.background_uncertainty:<5.1f} "
                          f"{b.chi2:>5.1f}/{b.ndf:<4d} {b.significance:>8.2f} {sc:>12}")
+        lines.append("(eff_B: fraction of sideband events kept; Z_local includes the fit uncertainty of the "
+                     "background; '!': the cut sculpts the sideband mass spectrum at p < "
+                     f"{self.rows[-1].sculpting.alpha if self.rows and self.rows[-1].sculpting else 0.01:g})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
