@@ -40,3 +40,13 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_weak_api():
+    import hepsift.weak
+
+    assert sorted(hepsift.weak.__all__) == [
+        "BumpHuntResult", "CWoLaHunt", "DijetToy", "FITS", "HuntRow", "SculptingResult", "TOY_FEATURES", "bump_hunt",
+        "cwola_hunt", "cwola_scores", "dijet_function", "dijet_toy", "discovery_significance", "sculpting_check",
+        "sideband_threshold",
+    ]
