@@ -235,3 +235,19 @@ def test_cli_matches_the_library(tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr
     bad = run([*cmd[:8], "mjj", *cmd[8:]])  # the mass among the features
     assert bad.returncode == 2 and "sculpt" in bad.stderr
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("fit", ["dijet", "logpoly"])
+def test_bump_hunt_pulls_have_unit_width(fit):
+    """Over 40 background-only toys the fitted background scatters about the truth by its quoted
+    uncertainty, and the observed count about the fit by sqrt(b + sigma_b^2)."""
+    fit_pulls, obs_pulls = [], []
+    for seed in range(40):
+        toy = dijet_toy(100_000, seed=1000 + seed)
+        res = bump_hunt(toy.mass, signal_region=SR, sidebands=SB, fit=fit)
+        fit_pulls.append((res.background - toy.expected_background(*SR)) / res.background_uncertainty)
+        obs_pulls.append(res.pull)
+    for pulls in (np.array(fit_pulls), np.array(obs_pulls)):
+        assert abs(pulls.mean()) < 0.5  # 3 standard errors of the mean of 40
+        assert 0.75 < pulls.std(ddof=1) < 1.3
