@@ -152,7 +152,8 @@ def cwola_hunt(
     Parameters
     ----------
     mass, X, signal_region, sidebands, estimator, folds, seed, sample_weight :
-        As for :func:`cwola_scores` (``sample_weight`` also weights the histograms).
+        As for :func:`cwola_scores` (``sample_weight`` also weights the histograms; ``X`` is not
+        used when ``scores`` are given).
     efficiencies : sequence of float in (0, 1]
         Background efficiencies; 1 is the search without a cut.
     scores : array_like, shape (n_events,), optional
