@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from scipy.stats import norm
 
 from hepsift.models import BDTClassifier
