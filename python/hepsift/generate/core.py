@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Version of the file layout; part of the configuration digest.
-FILE_FORMAT = 1
+FILE_FORMAT = 2  # 2: FatJet_nConstituents, FatJet_truth; optional PFCand_*
 
 #: Largest seed Pythia accepts is 900 000 000; per-chunk seeds are derived from the user seed.
 _PYTHIA_SEED_MAX = 900_000_000
@@ -57,6 +57,9 @@ class GenerationConfig:
         off"``).
     detector
         Detector-model parameters.
+    constituents
+        Also store every visible particle as the ``PFCand_*`` collection (with the index of
+        the ``Jet`` and ``FatJet`` it belongs to); files grow several-fold (see the README).
 
     Examples
     --------
@@ -72,6 +75,7 @@ class GenerationConfig:
     chunk_size: int = 1000
     pythia_settings: tuple[str, ...] = ()
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    constituents: bool = False
 
     def validated(self) -> GenerationConfig:
         """A copy with the mass resolved and every field checked.
@@ -89,13 +93,16 @@ class GenerationConfig:
             raise ConfigurationError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
         if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
             raise ConfigurationError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
+        if not isinstance(self.constituents, (bool, np.bool_)):
+            raise ConfigurationError(f"constituents must be True or False, got {self.constituents!r}")
         settings = tuple(str(s) for s in self.pythia_settings)
         for s in settings:
             low = s.replace(" ", "").lower()
             if low.startswith("random:seed") or low.startswith("random:setseed"):
                 raise ConfigurationError("set the seed with seed=, not with a Pythia setting")
         return replace(self, mass=mass, events=int(self.events), seed=int(self.seed),
-                       chunk_size=int(self.chunk_size), pythia_settings=settings)  # fmt: skip
+                       chunk_size=int(self.chunk_size), pythia_settings=settings,
+                       constituents=bool(self.constituents))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict."""
@@ -148,7 +155,7 @@ def _tasks(cfg: GenerationConfig, job: int) -> list[Any]:
             tasks.append(
                 Task(job=job, slice=s, chunk=c, events=n, settings=tuple(settings),
                      pythia_seed=int(state % _PYTHIA_SEED_MAX) + 1,
-                     detector_seed=(*entropy, 1), detector=det)  # fmt: skip
+                     detector_seed=(*entropy, 1), detector=det, constituents=cfg.constituents)  # fmt: skip
             )
     return tasks
 
@@ -363,6 +370,7 @@ def generate(
     chunk_size: int = 1000,
     pythia_settings: Sequence[str] = (),
     detector: DetectorConfig | None = None,
+    constituents: bool = False,
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -389,6 +397,8 @@ def generate(
         Extra Pythia settings (strings such as ``"PartonLevel:MPI = off"``).
     detector
         Detector parameters (default :class:`DetectorConfig`).
+    constituents
+        Also store the ``PFCand_*`` collection (every visible particle).
     workers
         Worker processes (default: usable cores).
     progress
@@ -408,7 +418,7 @@ def generate(
     """
     cfg = GenerationConfig(
         process=process, events=events, seed=seed, mass=mass, chunk_size=chunk_size,
-        pythia_settings=tuple(pythia_settings), detector=detector or DetectorConfig(),
+        pythia_settings=tuple(pythia_settings), detector=detector or DetectorConfig(), constituents=constituents,
     )  # fmt: skip
     return generate_many([(cfg, output)], workers=workers, progress=progress, overwrite=overwrite)[0]
 
