@@ -455,6 +455,13 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("tprime_pair", 1200.0, 200),
         ("wprime_lnu", 2000.0, 200),
     ),
+    # Boosted top, W and Z jets against QCD jets (FatJet_truth labels, PFCand_* constituents):
+    # all-hadronic Z' -> t tbar and W' -> W Z at 1.5-3 TeV, QCD in pT-hat slices from 300 GeV.
+    "boosted": (
+        *(("zprime_tt_had", m, 1000) for m in (1500.0, 2000.0, 2500.0, 3000.0)),
+        *(("wprime_wz_had", m, 1000) for m in (1500.0, 2000.0, 2500.0, 3000.0)),
+        ("qcd_boosted", None, 8000),
+    ),
     # A larger set for studies (about 10x the demo).
     "large": (
         ("ttbar", None, 100000),
@@ -469,17 +476,25 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
 }
 
 
+#: Presets whose files store the constituents (``PFCand_*``) unless told otherwise.
+CONSTITUENT_PRESETS: frozenset[str] = frozenset({"boosted"})
+
+
 def generate_preset(
     name: str,
     out_dir: str | os.PathLike[str],
     *,
     seed: int = 1,
+    constituents: bool | None = None,
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Generate (or reuse) every sample of a named preset into ``out_dir``.
+
+    ``constituents`` stores the ``PFCand_*`` collection; ``None`` takes the preset's choice
+    (on for the presets of :data:`CONSTITUENT_PRESETS`, i.e. ``boosted``; off for the others).
 
     Returns
     -------
@@ -493,8 +508,9 @@ def generate_preset(
         raise ConfigurationError(f"{out} exists and is not a folder")
     jobs = []
     names = []
+    store = name in CONSTITUENT_PRESETS if constituents is None else constituents
     for process, mass, events in PRESETS[name]:
-        cfg = GenerationConfig(process=process, events=events, seed=seed, mass=mass)
+        cfg = GenerationConfig(process=process, events=events, seed=seed, mass=mass, constituents=store)
         stem = sample_name(process, mass)
         names.append(stem)
         jobs.append((cfg, out / f"{stem}.root"))
