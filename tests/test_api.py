@@ -40,3 +40,12 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_images_api():
+    import hepsift.images
+
+    assert sorted(hepsift.images.__all__) == sorted([
+        "PARTICLE_TYPES", "CHANNELS", "EVENT_CHANNELS", "JET_IMAGE_COLUMNS", "EVENT_IMAGE_COLUMNS", "channel_masks",
+        "jet_images", "event_images", "define_jet_image", "define_event_image", "stack_images",
+    ])  # fmt: skip
