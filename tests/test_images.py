@@ -251,3 +251,19 @@ def test_bad_inputs_raise_typed_errors(ROOT) -> None:
         jet_image(F([1.0]), F([0.0]), F([0.0]), Ii([1]), Ii([0]), 0, cfg)
     with pytest.raises(EvaluationError, match=r"eventImage \(Muon\): column 'phi' has 0 entries but 'pt' has 1"):
         event_image(F([1.0]), F([0.0]), F([0.0]), F(), F(), F(), F([1.0]), F([0.0]), F(), F(), F(), F(), 1.0, 0.0)
+
+
+def test_cli_stores_constituents_on_request(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
+    cmd = [sys.executable, "-m", "hepsift.generate._cli", "--process", "qcd_boosted", "--events", "5", "--workers", "1",
+           "--set", "PartonLevel:MPI = off", "--no-progress", "--constituents", "-o", "q.root"]  # fmt: skip
+    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    a = _events(tmp_path / "q.root")
+    assert "PFCand_fatJetIdx" in a.fields and ak.sum(a.nPFCand) > 100
+    r = subprocess.run([sys.executable, "-m", "hepsift.generate._cli", "--list"], env=env, capture_output=True, text=True)
+    assert "boosted" in r.stdout and "wprime_wz_had" in r.stdout
