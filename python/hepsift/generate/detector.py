@@ -25,6 +25,17 @@ Steps, applied to the stable particles of each event:
 5. **Missing E_T**: minus the vector sum of the visible particles, corrected for the smearing
    of the reconstructed objects, plus a Gaussian soft-term resolution
    sigma(E_x,y) = ``soft_resolution`` * sqrt(sum E_T of the unclustered particles).
+6. **Large-R jet labels** (``FatJet_truth``, from the generator record; see
+   :func:`_fatjet_truth`): 1 top (t -> b q q' all within R of the axis), 2 W, 3 Z (both
+   decay quarks within R), 4 quark, 5 gluon (an outgoing parton of the hard scattering within
+   R), 0 none; ``FatJet_nConstituents`` counts the particles fastjet clustered into the jet.
+7. **Constituents** (``constituents=True``): every visible particle of step 1 as ``PFCand_pt``,
+   ``_eta``, ``_phi`` (generator values: the model has no per-particle response; jets carry
+   the resolution), ``_charge`` and ``_type`` (1 charged hadron, 2 neutral hadron, 3 photon,
+   4 electron, 5 muon, from the PDG id and charge), and ``_jetIdx`` / ``_fatJetIdx``: the
+   index of the stored ``Jet`` / ``FatJet`` the particle was clustered into (-1: none, e.g.
+   muons, isolated electrons and photons, particles of jets below threshold). The vector sum
+   of a jet's constituents is the jet before its p_T smearing. Sorted by decreasing p_T.
 """
 
 from __future__ import annotations
