@@ -144,7 +144,9 @@ def _normalise_flag(normalise: str | None) -> bool:
     raise ConfigurationError(f"normalise must be None, 'none' or 'sum', got {normalise!r}")
 
 
-def _flat(arrays: Mapping[str, Any] | Any, names: Sequence[str], dtype: Any, what: str) -> tuple[list[np.ndarray], np.ndarray]:
+def _flat(
+    arrays: Mapping[str, Any] | Any, names: Sequence[str], dtype: Any, what: str
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Jagged columns -> flat NumPy arrays and the per-event counts, checking equal lengths."""
     import awkward as ak
 
@@ -373,8 +375,7 @@ def event_images(
     met = []
     for name in ("MET_pt", "MET_phi"):
         try:
-            col = np.asarray(ak.to_numpy(ak.Array(arrays[name])) if not isinstance(arrays[name], np.ndarray)
-                             else arrays[name], dtype=np.float64)  # fmt: skip
+            col = np.asarray(ak.to_numpy(ak.Array(arrays[name])), dtype=np.float64)
         except (KeyError, ValueError, ak.errors.FieldNotFoundError) as exc:
             raise DataError(f"event_images: no column {name!r} (needed: {', '.join(EVENT_IMAGE_COLUMNS)})") from exc
         if col.shape != (n_events,):

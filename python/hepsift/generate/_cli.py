@@ -100,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"-o/--output '{out}' is a file; a preset writes a folder")
         store = args.preset in CONSTITUENT_PRESETS if args.constituents is None else args.constituents
         if out.is_dir():
-            _refuse_other_files([(GenerationConfig(process=p, events=n, seed=args.seed, mass=m, constituents=store), out)
-                                 for p, m, n in PRESETS[args.preset]], args.overwrite)
+            configs = [GenerationConfig(process=p, events=n, seed=args.seed, mass=m, constituents=store)
+                       for p, m, n in PRESETS[args.preset]]  # fmt: skip
+            _refuse_other_files([(cfg, out) for cfg in configs], args.overwrite)
         files = generate_preset(args.preset, out, seed=args.seed, workers=args.workers, constituents=store,
                                 progress=not args.no_progress, overwrite=args.overwrite, log=log)  # fmt: skip
         for name, path in files.items():
@@ -119,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--detector '{args.detector}' is not a readable JSON file: {exc}") from None
         cfg = GenerationConfig(process=args.process, events=args.events, seed=args.seed, mass=args.mass,
                                chunk_size=args.chunk_size, pythia_settings=tuple(args.settings),
-                               detector=detector or DetectorConfig(), constituents=bool(args.constituents))
+                               detector=detector or DetectorConfig(),
+                               constituents=bool(args.constituents))
         _refuse_other_files([(cfg, Path(args.output))], args.overwrite)
         path = generate(
             args.process, mass=args.mass, events=args.events, seed=args.seed, output=args.output,
