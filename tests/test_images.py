@@ -18,6 +18,7 @@ import hepsift.generate as gen  # noqa: E402
 import hepsift.images as im  # noqa: E402
 from hepsift.errors import ConfigurationError, DataError, EvaluationError  # noqa: E402
 from hepsift.generate.detector import JetConfig, _jer  # noqa: E402
+from hepsift.io import read_provenance  # noqa: E402
 
 FAST = ("PartonLevel:MPI = off",)
 PF = ("PFCand_pt", "PFCand_eta", "PFCand_phi", "PFCand_charge", "PFCand_type", "PFCand_jetIdx", "PFCand_fatJetIdx")
@@ -101,6 +102,8 @@ def test_boosted_preset_and_truth_labels(boosted: dict[str, Path]) -> None:
         lead = np.asarray(ak.flatten(a.FatJet_truth[:, :2]))
         assert len(lead) >= 30, name
         share[name] = {code: float(np.mean(lead == code)) for code in range(6)}
+        codes = read_provenance(path)["codes"]  # the files describe their codes
+        assert codes["FatJet_truth"]["1"].startswith("top") and codes["PFCand_type"]["3"] == "photon"
         if name == "top":
             mass = np.asarray(ak.flatten(a.FatJet_mass[:, :2]))[lead == 1]
             assert 140.0 < np.median(mass) < 200.0  # contained tops: the top mass

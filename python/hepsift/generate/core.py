@@ -201,6 +201,8 @@ def _assemble(cfg: GenerationConfig, results: list[tuple[Any, dict[str, Any]]]) 
     import awkward as ak
 
     from hepsift._version import __version__
+    from hepsift.generate.detector import FATJET_TRUTH
+    from hepsift.images import PARTICLE_TYPES
     from hepsift.io.features import FEATURES
 
     proc = get_process(cfg.process)
@@ -255,6 +257,10 @@ def _assemble(cfg: GenerationConfig, results: list[tuple[Any, dict[str, Any]]]) 
         "software": _versions(),
         "detector": cfg.detector.to_dict(),
         "features": dict(FEATURES),
+        "codes": {
+            "FatJet_truth": {str(k): v for k, v in FATJET_TRUTH.items()},
+            **({"PFCand_type": {str(v): k for k, v in PARTICLE_TYPES.items()}} if cfg.constituents else {}),
+        },
         "weight": "pb per event: sigma_slice / N_slice (times the Pythia event weight normalised "
         "to its mean); sum(weight) * L[pb^-1] = expected events",
     }

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from hepsift.errors import ConfigurationError
+from hepsift.images import PARTICLE_TYPES
 from hepsift.generate._config import from_dict, to_dict
 
 __all__ = [
@@ -347,9 +348,16 @@ def _stored_index(evt: np.ndarray, key: np.ndarray, keep: np.ndarray, n_events: 
 
 #: ``FatJet_truth`` codes (see :func:`_fatjet_truth`).
 TRUTH_NONE, TRUTH_TOP, TRUTH_W, TRUTH_Z, TRUTH_QUARK, TRUTH_GLUON = 0, 1, 2, 3, 4, 5
+FATJET_TRUTH: dict[int, str] = {
+    TRUTH_NONE: "none", TRUTH_TOP: "top (t -> b q q' within R)", TRUTH_W: "W -> q q' within R",
+    TRUTH_Z: "Z -> q q within R", TRUTH_QUARK: "quark of the hard scattering within R",
+    TRUTH_GLUON: "gluon of the hard scattering within R",
+}  # fmt: skip
 
-#: ``PFCand_type`` codes.
-PF_CHARGED_HADRON, PF_NEUTRAL_HADRON, PF_PHOTON, PF_ELECTRON, PF_MUON = 1, 2, 3, 4, 5
+#: ``PFCand_type`` codes (owned by :data:`hepsift.images.PARTICLE_TYPES`).
+PF_CHARGED_HADRON, PF_NEUTRAL_HADRON, PF_PHOTON, PF_ELECTRON, PF_MUON = (
+    PARTICLE_TYPES[k] for k in ("charged_hadron", "neutral_hadron", "photon", "electron", "muon")
+)
 
 
 def _fatjet_truth(
