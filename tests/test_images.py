@@ -241,6 +241,8 @@ def test_bad_inputs_raise_typed_errors(ROOT) -> None:
     with pytest.raises(DataError, match=r"holds 2178 pixels, expected channels x rows x cols = 3 x 33 x 33 = 3267; "
                                         r"2 channels"):  # fmt: skip
         im.stack_images(list(images.reshape(1, -1)), 3, 33)
+    with pytest.raises(ConfigurationError, match="plain identifiers"):
+        im.define_jet_image(ROOT.RDataFrame(1), "img", 0, index="PFCand_fatJetIdx; abort()")
     # the same refusals from C++ (typed through hepsift.rdf)
     F, Ii = ROOT.RVec["float"], ROOT.RVec["int"]
     jet_image = ROOT.hepsift.jetImage["float", "int", "int"]

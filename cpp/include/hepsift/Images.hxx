@@ -7,7 +7,10 @@
 // Each returns ROOT::RVec<float> of C x H x W pixels, row-major (channel, row, column). The
 // Python builders of hepsift.images compute the same pixels from the same file (identical
 // floating-point operations in the same order; tested to 1e-6, identical in practice), so a
-// model trained on Python images can be evaluated on images built in the event loop.
+// model trained on Python images can be evaluated on images built in the event loop. Under
+// clang (cling) the functions switch off fused multiply-add themselves; GCC fuses only when told
+// to (-ffp-contract=fast with FMA hardware, e.g. -std=gnu++17 -march=native), which changes
+// the last bit of some coordinates and can move a constituent that sits on a pixel edge.
 //
 // Jet image of jet `jet` (its constituents: entries with jetIdx == jet), all in double:
 //  1. centre: the pT-weighted centroid, eta_c = sum(pt eta) / sum(pt), phi likewise on
