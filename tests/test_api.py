@@ -50,3 +50,12 @@ def test_weak_api():
         "cwola_hunt", "cwola_scores", "dijet_function", "dijet_toy", "discovery_significance", "sculpting_check",
         "sideband_threshold",
     ]
+
+
+def test_images_api():
+    import hepsift.images
+
+    assert sorted(hepsift.images.__all__) == sorted([
+        "PARTICLE_TYPES", "CHANNELS", "EVENT_CHANNELS", "JET_IMAGE_COLUMNS", "EVENT_IMAGE_COLUMNS", "channel_masks",
+        "jet_images", "event_images", "define_jet_image", "define_event_image", "stack_images",
+    ])  # fmt: skip
