@@ -14,7 +14,7 @@ def test_top_level_api():
 
 
 def test_rdf_api():
-    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "generate", "load_library"]
+    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "load_library", "sample"]
 
 
 def test_export_api():
@@ -40,3 +40,22 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_deprecated_aliases_warn_and_give_the_new_objects():
+    import importlib
+    import sys
+
+    import pytest
+
+    import hepsift.events
+
+    with pytest.warns(DeprecationWarning, match="use hepsift.rdf.sample"):
+        assert hepsift.rdf.generate is hepsift.rdf.sample
+    sys.modules.pop("hepsift.generate", None)
+    with pytest.warns(DeprecationWarning, match="use hepsift.events"):
+        old = importlib.import_module("hepsift.generate")
+    assert old.generate is hepsift.events.generate and old.__all__ == hepsift.events.__all__
+    assert importlib.import_module("hepsift.generate.core") is importlib.import_module("hepsift.events.core")
+    for name in [k for k in sys.modules if k == "hepsift.generate" or k.startswith("hepsift.generate.")]:
+        del sys.modules[name]

@@ -126,7 +126,7 @@ def test_demo_statistics_refit_on_toys(tmp_path: Path, capsys: pytest.CaptureFix
 def test_demo_statistics_refit_on_generated_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("pythia8mc")
     pytest.importorskip("fastjet")
-    import hepsift.generate as gen
+    import hepsift.events as gen
     from hepsift.io import read_root
 
     fast = ("PartonLevel:MPI = off",)

@@ -1,4 +1,4 @@
-"""Tests of hepsift.generate: physics sanity, determinism, reuse, atomic output, errors, CLI.
+"""Tests of hepsift.events: physics sanity, determinism, reuse, atomic output, errors, CLI.
 
 The default run uses small samples with multiple parton interactions switched off (four
 times faster Pythia); the ``validation`` suite repeats the physics checks on the default
@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("pythia8mc")
 pytest.importorskip("fastjet")
 
-import hepsift.generate as gen  # noqa: E402
+import hepsift.events as gen  # noqa: E402
 from hepsift.errors import ConfigurationError, HepsiftError  # noqa: E402
 from hepsift.io import FEATURES, read_provenance, read_root  # noqa: E402
 
@@ -336,7 +336,7 @@ def test_presets_are_valid() -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "hepsift.generate._cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "hepsift.events._cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 

@@ -486,7 +486,7 @@ def test_default_models_match_scikit_learn_defaults(task):
 def generated_tasks(tmp_path_factory):
     pytest.importorskip("pythia8mc")
     from hepsift.data import Dataset
-    from hepsift.generate import generate
+    from hepsift.events import generate
 
     out = tmp_path_factory.mktemp("quality")
     bkg = generate("ttbar", events=8000, seed=1, output=out / "ttbar.root", progress=False)

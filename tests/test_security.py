@@ -457,12 +457,12 @@ def test_generated_feature_names_must_be_plain_names(ROOT, tmp_path):
     X = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
     vae = BetaVAE(latent_dim=1, hidden=(8,), epochs=1, seed=1).fit(X, feature_names=["a", "b"])
     path = vae.to_onnx(tmp_path / "gen.onnx")
-    assert sorted(hepsift.rdf.generate(str(path), 10, seed=1).AsNumpy(["a", "b"])) == ["a", "b"]
+    assert sorted(hepsift.rdf.sample(str(path), 10, seed=1).AsNumpy(["a", "b"])) == ["a", "b"]
     marker = tmp_path / "pwned"
     bad = set_metadata(path, tmp_path / "bad.onnx", "hepsift.generated_features",
                        json.dumps(["a", f'b; gSystem->Exec("touch {marker}")']))
     with pytest.raises(hepsift.MetadataError, match="hepsift.generated_features"):
-        hepsift.rdf.generate(str(bad), 10, seed=1)
+        hepsift.rdf.sample(str(bad), 10, seed=1)
     assert not marker.exists()
 
 

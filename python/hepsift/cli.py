@@ -212,7 +212,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "config": ("print flags and paths for C++ programs, ROOT macros and CMake", _config_args, _config_run),
 }
 _OPTIONAL = {
-    "generate": ("hepsift.generate._cli", "generate events with Pythia 8 and the detector model"),
+    "generate": ("hepsift.events._cli", "generate events with Pythia 8 and the detector model"),
     "train": ("hepsift.models._cli", "train a classifier on ROOT files and export it to ONNX"),
     "tune": ("hepsift.tune._cli", "hyper-parameter search (genetic algorithm, Bayesian optimisation)"),
     "anomaly": ("hepsift.anomaly._cli", "train an anomaly detector on background and export it to ONNX"),

@@ -1,6 +1,6 @@
 """``hepsift demo``: the whole chain on the embedded default data.
 
-1. events: the demo preset of :mod:`hepsift.generate` (Pythia 8 Standard Model backgrounds
+1. events: the demo preset of :mod:`hepsift.events` (Pythia 8 Standard Model backgrounds
    and a Z' -> t tbar signal through the detector model, written as ROOT files; reused when
    already there);
 2. training: an MLP (PyTorch) and a BDT on the high-level features, Z' against background;
@@ -80,7 +80,7 @@ def _auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = No
 
 def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = False) -> dict[str, Any]:
     """Run the demo chain; returns (and writes to ``out_dir/summary.json``) its numbers."""
-    from hepsift import generate
+    from hepsift import events
     from hepsift.export import onnx_predict
     from hepsift.models import BDTClassifier, MLPClassifier
 
@@ -91,7 +91,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     preset = "smoke" if quick else "demo"
     t0 = _step(f"1. events: Pythia 8 + detector model (preset '{preset}'; reused when present)")
     cpu0 = os.times()
-    every = {k: Path(v) for k, v in generate.generate_preset(preset, out_dir / "data" / preset, seed=seed,
+    every = {k: Path(v) for k, v in events.generate_preset(preset, out_dir / "data" / preset, seed=seed,
                                                              log=lambda m: print(f"   {m}", flush=True)).items()}
     cpu1 = os.times()
     cpu = sum(getattr(cpu1, a) - getattr(cpu0, a) for a in ("user", "system", "children_user", "children_system"))
@@ -131,7 +131,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     df = ROOT.RDataFrame("Events", chain)
     scored = hepsift.rdf.define(df, "mlp", paths["mlp"], batch_size=4096)      # batched
     scored = hepsift.rdf.define(scored, "bdt", paths["bdt"])                   # per event
-    zprime_id = generate.get_process("zprime_tt").pid
+    zprime_id = events.get_process("zprime_tt").pid
     scored = scored.Define("zprime", f"process_id == {zprime_id}").Define("bkg", "signal_mass == 0")
     h_sig = scored.Filter("zprime").Histo1D(("sig", "Z' signal;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
     h_bkg = scored.Filter("bkg").Histo1D(("bkg", "background;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
@@ -179,7 +179,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     backgrounds, norms = _background_model(cols, odd)
     summary["statistics"] = _statistics(cols, signal, backgrounds, norms, out_dir, seed, quick,
                                         nplm_masks=(cols["zprime"].astype(bool) & (cols["signal_mass"] == 1000.0) & odd,
-                                                    (cols["process_id"] == generate.get_process("ttbar").pid) & odd))
+                                                    (cols["process_id"] == events.get_process("ttbar").pid) & odd))
     print(f"   statistics in {time.perf_counter() - t0:.0f} s")
 
     with atomic_output(out_dir / "summary.json", overwrite=True) as tmp, open(tmp, "w") as fh:
@@ -192,7 +192,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
              others: dict[str, Path], out_dir: Path, seed: int, quick: bool) -> dict[str, Any]:
     """Anomaly detectors trained on background only (even events), exported, and scored on
     every sample inside RDataFrame; ROC AUC of each signal against the odd background events."""
-    from hepsift import anomaly, generate
+    from hepsift import anomaly, events
 
     import hepsift.rdf
 
@@ -213,7 +213,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
     for name, path in paths.items():
         node = hepsift.rdf.define(node, name, path, batch_size=4096)
     cols = node.AsNumpy([*paths, "process_id", "signal_mass"])
-    names = {generate.get_process(p).pid: p for p in generate.list_processes()}
+    names = {events.get_process(p).pid: p for p in events.list_processes()}
     background = cols["signal_mass"] == 0
     signals = sorted({(int(pid), float(m)) for pid, m in zip(cols["process_id"], cols["signal_mass"]) if m > 0})
     report: dict[str, Any] = {}
@@ -252,12 +252,12 @@ def _background_model(cols: dict[str, np.ndarray], odd: np.ndarray) -> tuple[dic
     b-tag, where heavy-flavour leptons are more frequent, are too few to measure it); the
     Jeffreys 68% interval of f becomes a normalisation uncertainty of the template.
     """
-    from hepsift import generate
+    from hepsift import events
     from hepsift.stats.demo import fake_rate
 
     pid = cols["process_id"]
-    names = {generate.get_process(p).pid: p for p in generate.list_processes()}
-    qcd_id = generate.get_process("qcd").pid
+    names = {events.get_process(p).pid: p for p in events.list_processes()}
+    qcd_id = events.get_process("qcd").pid
     full, loose = _selection(cols, lepton=True) & odd, _selection(cols, lepton=False) & odd
     out: dict[str, np.ndarray] = {}
     for p in sorted(set(pid[cols["bkg"].astype(bool)].tolist())):

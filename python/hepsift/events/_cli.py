@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list() -> None:
-    from hepsift.generate import PRESETS, PROCESSES
+    from hepsift.events import PRESETS, PROCESSES
 
     print("processes:")
     for p in PROCESSES.values():
@@ -66,7 +66,7 @@ def _list() -> None:
 def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
     """Refuse, before any event is generated, to replace an existing file that does not hold
     these very events (an up-to-date file is reused, not rewritten)."""
-    from hepsift.generate.core import _reusable, sample_name
+    from hepsift.events.core import _reusable, sample_name
 
     if overwrite:
         return
@@ -81,8 +81,8 @@ def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``hepsift generate`` with parsed ``args``; returns the exit status."""
-    from hepsift.generate import DetectorConfig, GenerationConfig, generate, generate_preset
-    from hepsift.generate.core import PRESETS
+    from hepsift.events import DetectorConfig, GenerationConfig, generate, generate_preset
+    from hepsift.events.core import PRESETS
 
     if args.list:
         _list()
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m hepsift.generate._cli``), the same as ``hepsift generate``."""
+    """Stand-alone entry point (``python -m hepsift.events._cli``), the same as ``hepsift generate``."""
     from hepsift.cli import main as cli_main
 
     return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])

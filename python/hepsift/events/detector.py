@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift.generate._config import from_dict, to_dict
+from hepsift.events._config import from_dict, to_dict
 
 __all__ = [
     "DetectorConfig",
