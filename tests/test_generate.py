@@ -336,7 +336,7 @@ def test_presets_are_valid() -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "hepsift.events._cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "hepsift.cli", "generate", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 

@@ -286,13 +286,18 @@ def test_train_tune_nplm_limits_refuse_existing_outputs_before_working(tmp_path)
 
 
 def test_unexpected_errors_are_one_line(monkeypatch, capsys):
+    import types
+
     from hepsift import _signals, cli
 
     def boom(args):
         raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
 
+    command = types.ModuleType("boom_command")
+    command.add_arguments, command.run = (lambda p: None), boom
+    monkeypatch.setitem(sys.modules, "boom_command", command)
     monkeypatch.setattr(_signals, "install", lambda: None)
-    monkeypatch.setitem(cli.COMMANDS, "boom", ("fails", lambda p: None, boom))
+    monkeypatch.setitem(cli.COMMANDS, "boom", ("boom_command", "fails"))
     assert cli.main(["boom"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["hepsift boom: error: unexpected TypeError: expected str, bytes or os.PathLike object, "

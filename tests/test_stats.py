@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hepsift import stats
 from hepsift.errors import ConfigurationError, DataError, HepsiftError
-from hepsift.stats import demo as stats_demo
+from hepsift.demo import statistics as stats_demo
 
 
 def _root():
@@ -35,6 +35,8 @@ def test_public_api_is_pinned():
             "TransferabilityResult",
             "UpperLimitResult",
             "as_histogram",
+            "merge_bins",
+            "score_histograms",
             "asimov_significance",
             "best_cut",
             "brazil_plot",
@@ -386,14 +388,9 @@ def test_demo_statistics(tmp_path, capsys):
         assert os.path.getsize(f) > 0
 
 
-def _run_cli(module, argv, cwd):
-    code = (
-        "import argparse, sys\n"
-        f"from {module} import add_arguments, run\n"
-        "p = argparse.ArgumentParser()\nadd_arguments(p)\nsys.exit(run(p.parse_args(sys.argv[1:])))\n"
-    )
+def _run_cli(command, argv, cwd):
     return subprocess.run(
-        [sys.executable, "-c", code, *argv],
+        [sys.executable, "-m", "hepsift.cli", command, *argv],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -411,7 +408,7 @@ def test_limits_cli_on_root_file(tmp_path):
     weight = np.where(label == 1, 0.01, 0.05)
     ROOT.RDF.FromNumpy({"label": label, "score": score, "weight": weight}).Snapshot("events", str(tmp_path / "s.root"))
     out = _run_cli(
-        "hepsift.stats._cli",
+        "limits",
         [
             str(tmp_path / "s.root"),
             "--score",
@@ -441,7 +438,7 @@ def test_limits_cli_on_root_file(tmp_path):
     assert len(lim["checks"]) == 5
     for chk in lim["checks"]:
         assert abs(chk["cls"] / 0.05 - 1) <= 0.01 and chk["cls_below"] > 0.05 > chk["cls_above"]
-    again = _run_cli("hepsift.stats._cli", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
+    again = _run_cli("limits", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out2" / "limit.json").read_text())["expected"] == pytest.approx(
         lim["expected"], rel=1e-3

@@ -423,13 +423,13 @@ class Dataset:
         """The mass as the last feature (for :class:`hepsift.models.ParameterizedClassifier`).
 
         With ``seed``, background events get masses drawn from the signal masses now
-        (:func:`hepsift.models.assign_background_masses`); otherwise the classifier does it at fit.
+        (:func:`hepsift.data.assign_background_masses`); otherwise the classifier does it at fit.
         """
         if self.mass is None:
             raise DataError("this dataset has no mass parameter")
         mass = self.mass
         if seed is not None:
-            from hepsift.models.parameterized import assign_background_masses
+            from hepsift.data._masses import assign_background_masses
 
             mass = assign_background_masses(mass, self.y, seed)
         return Dataset(np.column_stack([self.X, mass]), self.y, self.weight, self.process,

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hepsift._cliargs import UsageError, int_at_least
+from hepsift.cli._args import UsageError, int_at_least
 from hepsift.errors import OutputError
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 EPILOG = """examples:
   hepsift generate --process zprime_tt --mass 1000 --events 20000 --seed 1 -o out.root
@@ -128,13 +128,3 @@ def run(args: argparse.Namespace) -> int:
     log(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m hepsift.events._cli``), the same as ``hepsift generate``."""
-    from hepsift.cli import main as cli_main
-
-    return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
