@@ -288,7 +288,8 @@ def test_train_tune_nplm_limits_refuse_existing_outputs_before_working(tmp_path)
 def test_unexpected_errors_are_one_line(monkeypatch, capsys):
     import types
 
-    from hepsift import _signals, cli
+    from hepsift import cli
+    from hepsift.cli import _signals
 
     def boom(args):
         raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
@@ -312,7 +313,7 @@ def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path, a
     (the usual handler), not the command (the guard's wake-up pipe is not inherited)."""
     code = (
         "import os, signal, time\n"
-        "from hepsift import _signals\n"
+        "from hepsift.cli import _signals\n"
         f"_signals.install(); {arm}\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"

@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output refused); 130 Ctrl-C (SIGINT); 143 SIGTERM. Every failure is one line on stderr;
     ``--debug`` shows the traceback instead.
     """
-    from hepsift import _signals
+    from hepsift.cli import _signals
 
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv

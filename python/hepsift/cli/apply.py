@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the input files and write the output; returns the exit status."""
     import hepsift.rdf
-    from hepsift import _signals
+    from hepsift.cli import _signals
 
     # Everything that can be wrong is found before the event loop starts.
     _atomic.check_output(args.output, inputs=[*args.input, args.model], overwrite=args.overwrite,

@@ -31,7 +31,7 @@ DEMO_MARKER = ".hepsift-demo"
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo into its output folder; returns the exit status."""
-    from hepsift import _signals
+    from hepsift.cli import _signals
 
     out = Path(args.output)
     if out.exists() and not out.is_dir():

@@ -93,7 +93,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
-    from hepsift import _signals
+    from hepsift.cli import _signals
     from hepsift.rdf import column_names
     from hepsift.rdf._define import _cling_diagnostics, expression_problem
     from hepsift.stats.roostats import import_root
