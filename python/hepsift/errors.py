@@ -88,8 +88,8 @@ def near_names(key: str, available: Iterable[str], n: int = 3) -> list[str]:
     (:class:`difflib.SequenceMatcher` ratio); a name that differs from ``key`` only in case
     comes first. Every "did you mean" of hepsift comes from here.
 
-    >>> near_names("Jet_ptt", ["Jet_eta", "Jet_pt", "MET_pt"])
-    ['Jet_pt', 'Jet_eta']
+    >>> near_names("Jet_ptt", ["Jet_eta", "Jet_pt", "MET_pt", "weight"])
+    ['Jet_pt', 'MET_pt', 'Jet_eta']
     """
     import difflib
 

@@ -141,7 +141,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
               "(run with --debug for the traceback)", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
