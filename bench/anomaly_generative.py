@@ -9,7 +9,7 @@ Prints (markdown):
 3. generation speed (events/s) of the flow natively, in ONNX Runtime and inside RDataFrame,
    as a ratio to Pythia 8 + the detector model for the same process.
 
-Data: the demo data set of :func:`hepsift.generate.demo_dataset` when Pythia 8 is installed
+Data: the demo data set of :func:`hepsift.events.demo_dataset` when Pythia 8 is installed
 (backgrounds = every background sample, signals = every signal sample; sanitised feature set);
 otherwise a documented toy: a 6-feature "background" (``met_pt``, ``jet1_pt``, ``jet2_pt``,
 ``m_jj``, ``jet1_eta``, ``ht``) and three toy signals -- ``resonance`` (m_jj peak at 300 GeV),
@@ -63,7 +63,7 @@ def demo_data(folder: Path, seed: int) -> tuple[dict[str, np.ndarray], dict[str,
     try:
         import pythia8mc  # noqa: F401
 
-        from hepsift.generate import demo_dataset
+        from hepsift.events import demo_dataset
     except ImportError:
         return None
     import uproot
@@ -199,12 +199,12 @@ def main(argv: list[str] | None = None) -> int:
 def rdf_speed(path: Path, n: int) -> float | None:
     try:
         import hepsift.rdf
-        from hepsift.rdf._generate import generate
+        from hepsift.rdf import sample
     except ImportError:
         return None
     ROOT = hepsift.rdf.load_library()
 
-    df = generate(str(path), n, seed=1)
+    df = sample(str(path), n, seed=1)
     cols = [c for c in hepsift.rdf.column_names(df) if not c.startswith("__") and c != "event"]
     df.Sum(cols[0]).GetValue()  # first loop: just-in-time compilation of the Defines, then the events
     sums = [df.Sum(c) for c in cols]

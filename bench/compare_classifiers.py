@@ -8,7 +8,7 @@ the unweighted ROC AUC on the other half. Tasks, in one process:
 1. ``higgsml``: the ATLAS Higgs ML sample (``../shared/data/atlas_higgsml``, 5k signal + 5k
    background, 30 features with -999 for absent objects), split 50/50.
 2. ``zprime``: Z' (1 TeV) -> t tbar against t tbar; 3. ``tprime``: T' T' (1.2 TeV) against t tbar;
-   events from ``hepsift.generate`` (8000 t tbar, 4000 of each signal, seed 1, about 8 minutes on
+   events from ``hepsift.events`` (8000 t tbar, 4000 of each signal, seed 1, about 8 minutes on
    one core the first time), cached in ``--cache`` and reused; ``full`` features, split 50/50.
 4. ``synthetic``: ``sklearn.datasets.make_classification`` with 30 features (12 informative, 6
    redundant, 5 % label noise, seed 0): 20k training and 10k test events for every model, and
@@ -77,7 +77,7 @@ def higgsml(folder: Path, seed: int) -> tuple[np.ndarray, ...] | None:
 
 def generated(name: str, cache: Path, seed: int) -> tuple[np.ndarray, ...]:
     from hepsift.data import Dataset
-    from hepsift.generate import generate
+    from hepsift.events import generate
 
     process, mass = SIGNALS[name]
     cache.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 
 def main() -> int:
-    from hepsift.generate import PROCESSES, GenerationConfig, generate
-    from hepsift.generate._worker import make_pythia
+    from hepsift.events import PROCESSES, GenerationConfig, generate
+    from hepsift.events._worker import make_pythia
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300, help="events per process (default 300)")

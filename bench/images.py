@@ -45,7 +45,7 @@ def main() -> int:
         if args.input:
             path = Path(args.input)
         else:
-            from hepsift.generate import generate
+            from hepsift.events import generate
 
             path = generate("zprime_tt_had", mass=2000, events=args.events, seed=args.seed, constituents=True,
                             output=Path(tmp) / "zp.root", workers=1, progress=False)  # fmt: skip

@@ -3,6 +3,8 @@ keep their stated background efficiency, and reject bad input with hepsift error
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import run, write_tree
@@ -226,12 +228,12 @@ def test_cli_trains_and_exports(tmp_path):
     X = background(3000, 100)
     f = write_tree(tmp_path / "bkg.root", {n: X[:, j] for j, n in enumerate(NAMES)})
     out = tmp_path / "hbos.onnx"
-    res = run(["python", "-m", "hepsift.anomaly._cli", str(f), "--detector", "hbos", "--features", ",".join(NAMES),
+    res = run([sys.executable, "-m", "hepsift.cli", "anomaly", str(f), "--detector", "hbos", "--features", ",".join(NAMES),
                "-o", str(out), "--seed", "3", "--save", str(tmp_path / "hbos.hsm")])
     assert res.returncode == 0, res.stderr
     assert out.exists() and (tmp_path / "hbos.hsm").exists()
     assert "1e-3" in res.stdout
     meta = read_metadata(out)
     assert meta["features"] == NAMES and meta["kind"] == "anomaly"
-    bad = run(["python", "-m", "hepsift.anomaly._cli", str(f), "--features", "met_pt,nope", "-o", str(out)])
-    assert bad.returncode != 0 and "nope" in bad.stderr
+    bad = run([sys.executable, "-m", "hepsift.cli", "anomaly", str(f), "--features", "met_pt,nope", "-o", str(out)])
+    assert bad.returncode == 1 and "hepsift anomaly: error: no branch 'nope' in tree 'Events' of '" in bad.stderr

@@ -9,12 +9,12 @@ def test_top_level_api():
     assert hepsift.__all__ == [
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "FitError", "DataError", "MissingBranchError",
-        "NotFittedError", "DependencyError", "OutputError", "WorkerError", "load",
+        "UnknownNameError", "NotFittedError", "DependencyError", "OutputError", "WorkerError", "load",
     ]
 
 
 def test_rdf_api():
-    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "generate", "load_library"]
+    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "load_library", "sample"]
 
 
 def test_export_api():
@@ -30,6 +30,29 @@ def test_error_hierarchy():
     assert issubclass(hepsift.ModelError, hepsift.ConfigurationError)
     assert issubclass(hepsift.MetadataError, hepsift.ModelError)
     assert str(hepsift.MissingBranchError("no branch 'x'")) == "no branch 'x'"
+    assert issubclass(hepsift.MissingBranchError, (hepsift.DataError, KeyError))
+    assert issubclass(hepsift.UnknownNameError, (hepsift.ConfigurationError, KeyError))
+
+
+def test_lookup_errors_rank_near_names_with_one_wording():
+    import pickle
+
+    from hepsift.errors import near_names
+
+    names = ["Jet_pt", "Jet_eta", "MET_pt", *(f"b{i}" for i in range(12))]
+    err = hepsift.MissingBranchError("Jet_ptt", names, "tree 'Events' of 'f.root'")
+    assert str(err) == ("no branch 'Jet_ptt' in tree 'Events' of 'f.root'; did you mean 'Jet_pt', 'MET_pt' or "
+                        "'Jet_eta'? (15 branches: Jet_pt, Jet_eta, MET_pt, b0, b1, b2, b3, b4, b5, b6, b7, b8, ...)")
+    assert err.key == "Jet_ptt" and err.near == {"Jet_ptt": ["Jet_pt", "MET_pt", "Jet_eta"]}
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)  # crosses worker processes intact
+    two = hepsift.MissingBranchError(["Jet_ptt", "zzz"], ["Jet_pt"], "'f.root'", what="column", note="pass --inputs")
+    assert str(two) == ("no columns 'Jet_ptt', 'zzz' in 'f.root'; did you mean 'Jet_pt' for 'Jet_ptt'? "
+                        "(1 column: Jet_pt); pass --inputs")
+    assert str(hepsift.UnknownNameError("qcdd", ["ttbar", "qcd"], what="process")) == (
+        "no process 'qcdd'; did you mean 'qcd'? (2 processes: ttbar, qcd)")
+    assert str(hepsift.MissingBranchError("x", [], "'f.root'", what="tree")) == "no tree 'x' in 'f.root' (0 trees)"
+    assert near_names("events", ["Events", "Evts", "weight"]) == ["Events", "Evts"]  # case counts for nothing
+    assert near_names("zzz", ["Jet_pt"]) == []
 
 
 def test_import_is_light():
@@ -59,3 +82,22 @@ def test_images_api():
         "PARTICLE_TYPES", "CHANNELS", "EVENT_CHANNELS", "JET_IMAGE_COLUMNS", "EVENT_IMAGE_COLUMNS", "channel_masks",
         "jet_images", "event_images", "define_jet_image", "define_event_image", "stack_images",
     ])  # fmt: skip
+
+
+def test_deprecated_aliases_warn_and_give_the_new_objects():
+    import importlib
+    import sys
+
+    import pytest
+
+    import hepsift.events
+
+    with pytest.warns(DeprecationWarning, match="use hepsift.rdf.sample"):
+        assert hepsift.rdf.generate is hepsift.rdf.sample
+    sys.modules.pop("hepsift.generate", None)
+    with pytest.warns(DeprecationWarning, match="use hepsift.events"):
+        old = importlib.import_module("hepsift.generate")
+    assert old.generate is hepsift.events.generate and old.__all__ == hepsift.events.__all__
+    assert importlib.import_module("hepsift.generate.core") is importlib.import_module("hepsift.events.core")
+    for name in [k for k in sys.modules if k == "hepsift.generate" or k.startswith("hepsift.generate.")]:
+        del sys.modules[name]

@@ -104,7 +104,9 @@ def test_mass_feature_and_arrays():
 def test_bad_inputs(files, tmp_path):
     with pytest.raises(hepsift.DataError, match="no such file"):
         Dataset.from_root([tmp_path / "nope.root"], ["lep_pt"])
-    with pytest.raises(hepsift.MissingBranchError, match="'lep_ptt' .*nearest: lep_pt"):
+    with pytest.raises(hepsift.MissingBranchError,
+                       match=r"^no branch 'lep_ptt' in tree 'Events' of '.*tt.root'; did you mean 'lep_pt' or 'met_pt'\? "
+                             r"\(7 branches: lep_pt, met_pt, n_jets, "):
         Dataset.from_root(files, ["lep_ptt"])
     with pytest.raises(hepsift.ConfigurationError, match="missing-value policy"):
         Dataset.from_root(files, ["lep_pt"], missing="impute")

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.stats import demo as sd
+from hepsift import stats
+from hepsift.demo import statistics as sd
 
 
 # --------------------------------------------------------------------------- fake rate
@@ -40,7 +41,7 @@ def test_fake_rate_jeffreys_values_and_coverage() -> None:
 
 
 def test_background_model_weights_the_loose_qcd_selection_by_the_fake_rate() -> None:
-    from hepsift import demo
+    from hepsift.demo import chain
 
     rng = np.random.default_rng(0)
     n = 4000
@@ -55,7 +56,7 @@ def test_background_model_weights_the_loose_qcd_selection_by_the_fake_rate() -> 
         "event": np.arange(n),
     }
     odd = cols["event"] % 2 == 1
-    bkgs, norms = demo._background_model(cols, odd)
+    bkgs, norms = chain._background_model(cols, odd)
     assert set(bkgs) == {"ttbar", "wjets", "qcd_fake"}
     full = (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1) & (cols["n_leptons"] == 1) & odd
     loose = (cols["n_jets"] >= 4) & (cols["n_bjets"] >= 1) & odd
@@ -70,16 +71,16 @@ def test_background_model_weights_the_loose_qcd_selection_by_the_fake_rate() -> 
 # --------------------------------------------------------------------------- binning
 def test_merge_bins_from_the_top() -> None:
     e = np.arange(6.0)
-    assert sd.merge_bins([100] * 5, [100] * 5, e).tolist() == e.tolist()
+    assert stats.merge_bins([100] * 5, [100] * 5, e).tolist() == e.tolist()
     # a bin with 200% MC stat joins the bin below it, then the pair still fails and takes one more
-    assert sd.merge_bins([100, 10, 100, 100, 100], [100, 400, 100, 100, 100], e).tolist() == [0, 3, 4, 5]
+    assert stats.merge_bins([100, 10, 100, 100, 100], [100, 400, 100, 100, 100], e).tolist() == [0, 3, 4, 5]
     # a failing remainder at the low end joins the group above it
-    assert sd.merge_bins([1, 1, 1, 100, 100], [1, 1, 1, 100, 100], e).tolist() == [0, 4, 5]
-    hs, hb = sd.score_histograms(np.linspace(0, 1, 50), np.ones(50), {"a": np.linspace(0, 1, 400)},
-                                 {"a": np.ones(400)}, luminosity=1.0, n_bins=20)  # fmt: skip
-    rel = np.sqrt(hb["a"]["sumw2"]) / hb["a"]["counts"]
-    assert np.all(rel <= 0.2) and len(hb["a"]["counts"]) == 10  # 20 bins of 20 events, 25 needed: pairs
-    assert hs["counts"].sum() == pytest.approx(50)
+    assert stats.merge_bins([1, 1, 1, 100, 100], [1, 1, 1, 100, 100], e).tolist() == [0, 4, 5]
+    hs, hb = stats.score_histograms(np.linspace(0, 1, 50), np.ones(50), {"a": np.linspace(0, 1, 400)},
+                                    {"a": np.ones(400)}, luminosity=1.0, n_bins=20)  # fmt: skip
+    rel = np.sqrt(hb["a"].sumw2) / hb["a"].counts
+    assert np.all(rel <= 0.2) and len(hb["a"].counts) == 10  # 20 bins of 20 events, 25 needed: pairs
+    assert hs.counts.sum() == pytest.approx(50)
 
 
 def test_degenerate_background_is_refused(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_demo_statistics_refit_on_toys(tmp_path: Path, capsys: pytest.CaptureFix
 def test_demo_statistics_refit_on_generated_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("pythia8mc")
     pytest.importorskip("fastjet")
-    import hepsift.generate as gen
+    import hepsift.events as gen
     from hepsift.io import read_root
 
     fast = ("PartonLevel:MPI = off",)

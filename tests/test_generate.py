@@ -1,4 +1,4 @@
-"""Tests of hepsift.generate: physics sanity, determinism, reuse, atomic output, errors, CLI.
+"""Tests of hepsift.events: physics sanity, determinism, reuse, atomic output, errors, CLI.
 
 The default run uses small samples with multiple parton interactions switched off (four
 times faster Pythia); the ``validation`` suite repeats the physics checks on the default
@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("pythia8mc")
 pytest.importorskip("fastjet")
 
-import hepsift.generate as gen  # noqa: E402
+import hepsift.events as gen  # noqa: E402
 from hepsift.errors import ConfigurationError, HepsiftError  # noqa: E402
 from hepsift.io import FEATURES, read_provenance, read_root  # noqa: E402
 
@@ -102,7 +102,7 @@ def test_configs_round_trip_json() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"process": "zprime_ttt"}, "unknown process.*zprime_tt"),
+        ({"process": "zprime_ttt"}, r"no process 'zprime_ttt'; did you mean 'zprime_tt'[^?]*\? \(8 processes: ttbar, "),
         ({"process": "zprime_tt", "mass": -500.0}, "mass must be positive"),
         ({"process": "zprime_tt", "mass": 50.0}, "outside the range"),
         ({"process": "ttbar", "mass": 1000.0}, "background"),
@@ -338,7 +338,7 @@ def test_presets_are_valid() -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "hepsift.generate._cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "hepsift.cli", "generate", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
@@ -349,7 +349,7 @@ def test_cli_generates_and_reports_errors(tmp_path: Path) -> None:
     assert (tmp_path / "out.root").is_file()
     assert read_provenance(tmp_path / "out.root")["signal_mass_gev"] == 750
     r = _cli("--process", "zprime", "--events", "5", "-o", "x.root", cwd=tmp_path)
-    assert r.returncode == 1 and "unknown process" in r.stderr and "zprime_tt" in r.stderr
+    assert r.returncode == 1 and "no process 'zprime'; did you mean 'zprime_tt'" in r.stderr
     r = _cli("--process", "zprime_tt", "--mass", "-3", "--events", "5", "-o", "x.root", cwd=tmp_path)
     assert r.returncode == 1 and "mass must be positive" in r.stderr
     r = _cli("--list", cwd=tmp_path)

@@ -62,19 +62,19 @@ def test_sampler_export_parity(models, name, tmp_path):
 def test_generate_in_rdataframe(ROOT, models, tmp_path):
     from conftest import threads
 
-    from hepsift.rdf._generate import generate
+    from hepsift.rdf import sample
 
     path = models["flow"].to_onnx(tmp_path / "flow.onnx")
     cols = ["event", "a", "b"]
-    one = generate(str(path), 3000, seed=11).AsNumpy(cols)
+    one = sample(str(path), 3000, seed=11).AsNumpy(cols)
     assert len(one["a"]) == 3000
     np.testing.assert_array_equal(one["event"], np.arange(3000))
     with threads(ROOT, 2):
-        two = generate(str(path), 3000, seed=11).AsNumpy(cols)
+        two = sample(str(path), 3000, seed=11).AsNumpy(cols)
     order = np.argsort(two["event"])
     np.testing.assert_array_equal(two["a"][order], one["a"])
     np.testing.assert_array_equal(two["b"][order], one["b"])
-    other = generate(str(path), 3000, seed=12).AsNumpy(cols)
+    other = sample(str(path), 3000, seed=12).AsNumpy(cols)
     assert not np.array_equal(other["a"], one["a"])
     gen = np.stack([one["a"], one["b"]], axis=1)
     assert two_sample_auc(mixture(3000, 13), gen) < FLOW_AUC_BOUND
@@ -82,7 +82,7 @@ def test_generate_in_rdataframe(ROOT, models, tmp_path):
 
 def test_bad_input_gives_clear_errors(models, tmp_path, ROOT):
     from hepsift.anomaly import HBOS
-    from hepsift.rdf._generate import generate
+    from hepsift.rdf import sample
 
     X = mixture(500, 20)
     X[3, 1] = np.nan
@@ -99,9 +99,9 @@ def test_bad_input_gives_clear_errors(models, tmp_path, ROOT):
         BetaVAE().sample(3)
     det = HBOS().fit(mixture(500, 21), feature_names=NAMES).to_onnx(tmp_path / "hbos.onnx")
     with pytest.raises(hepsift.ConfigurationError, match="generator"):
-        generate(str(det), 10, seed=1)
+        sample(str(det), 10, seed=1)
     with pytest.raises(hepsift.ConfigurationError):
-        generate(str(det), 10, seed=-1)
+        sample(str(det), 10, seed=-1)
 
 
 def test_save_load_and_config(models, tmp_path):

@@ -14,10 +14,10 @@ pytest.importorskip("fastjet")
 import awkward as ak  # noqa: E402
 import uproot  # noqa: E402
 
-import hepsift.generate as gen  # noqa: E402
+import hepsift.events as gen  # noqa: E402
 import hepsift.images as im  # noqa: E402
 from hepsift.errors import ConfigurationError, DataError, EvaluationError  # noqa: E402
-from hepsift.generate.detector import JetConfig, _jer  # noqa: E402
+from hepsift.events.detector import JetConfig, _jer  # noqa: E402
 from hepsift.io import read_provenance  # noqa: E402
 
 FAST = ("PartonLevel:MPI = off",)
@@ -264,13 +264,13 @@ def test_cli_stores_constituents_on_request(tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
-    cmd = [sys.executable, "-m", "hepsift.generate._cli", "--process", "qcd_boosted", "--events", "5", "--workers", "1",
+    cmd = [sys.executable, "-m", "hepsift.cli", "generate", "--process", "qcd_boosted", "--events", "5", "--workers", "1",
            "--set", "PartonLevel:MPI = off", "--no-progress", "--constituents", "-o", "q.root"]  # fmt: skip
     r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     a = _events(tmp_path / "q.root")
     assert "PFCand_fatJetIdx" in a.fields and ak.sum(a.nPFCand) > 100
-    r = subprocess.run([sys.executable, "-m", "hepsift.generate._cli", "--list"], env=env, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "hepsift.cli", "generate", "--list"], env=env, capture_output=True, text=True)
     assert "boosted" in r.stdout and "wprime_wz_had" in r.stdout
 
 

@@ -290,16 +290,15 @@ def test_train_cli(tmp_path):
                                        "signal_mass": np.zeros(bkg.sum(), np.float32)})
     import sys
 
-    code = ("import argparse, sys\nfrom hepsift.models._cli import add_arguments, run\n"
-            "p = argparse.ArgumentParser(prog='hepsift train'); add_arguments(p); sys.exit(run(p.parse_args(sys.argv[1:])))")
-    out = run([sys.executable, "-c", code, str(tmp_path / "sig.root"), str(tmp_path / "bkg.root"), "--model", "bdt",
-               "--features", *FEATURES, "--param", "n_estimators=20", "-o", str(tmp_path / "out"), "--seed", "3"])
+    out = run([sys.executable, "-m", "hepsift.cli", "train", str(tmp_path / "sig.root"), str(tmp_path / "bkg.root"),
+               "--model", "bdt", "--features", *FEATURES, "--param", "n_estimators=20", "-o", str(tmp_path / "out"), "--seed", "3"])
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "model.onnx").is_file() and (tmp_path / "out" / "model.hsm").is_file()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["test"]["auc"] > 0.85
-    bad = run([sys.executable, "-c", code, str(tmp_path / "sig.root"), "--features", "nope", "-o", str(tmp_path / "o2")])
-    assert bad.returncode == 1 and "no branch 'nope'" in bad.stderr
+    bad = run([sys.executable, "-m", "hepsift.cli", "train", str(tmp_path / "sig.root"), "--features", "nope",
+               "-o", str(tmp_path / "o2")])
+    assert bad.returncode == 1 and "hepsift train: error: no branch 'nope' in tree 'Events' of '" in bad.stderr
 
 
 # ---- the default BDT: histogram boosting whose export routes every float32 event as scikit-learn does ----
@@ -486,7 +485,7 @@ def test_default_models_match_scikit_learn_defaults(task):
 def generated_tasks(tmp_path_factory):
     pytest.importorskip("pythia8mc")
     from hepsift.data import Dataset
-    from hepsift.generate import generate
+    from hepsift.events import generate
 
     out = tmp_path_factory.mktemp("quality")
     bkg = generate("ttbar", events=8000, seed=1, output=out / "ttbar.root", progress=False)

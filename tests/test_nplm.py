@@ -34,6 +34,7 @@ def test_public_api_is_pinned():
             "NullDistribution",
             "PValue",
             "calibrate",
+            "plot_nplm_null",
             "export_onnx",
             "fit_chi2",
             "p_value",
@@ -210,15 +211,12 @@ def test_bad_input(reference):
 def test_nplm_cli_and_demo(tmp_path, reference):
     np.save(tmp_path / "ref.npy", reference)
     np.save(tmp_path / "data.npy", _signal_data(3))
-    code = (
-        "import argparse, sys\nfrom hepsift.nplm._cli import add_arguments, run\n"
-        "p = argparse.ArgumentParser()\nadd_arguments(p)\nsys.exit(run(p.parse_args(sys.argv[1:])))\n"
-    )
     out = subprocess.run(
         [
             sys.executable,
-            "-c",
-            code,
+            "-m",
+            "hepsift.cli",
+            "nplm",
             "--reference",
             "ref.npy",
             "--data",
@@ -245,7 +243,7 @@ def test_nplm_cli_and_demo(tmp_path, reference):
     rep = json.loads((tmp_path / "o" / "nplm.json").read_text())
     assert rep["null"]["n_toys"] == 10 and rep["z_chi2"] > 2.0
     assert (tmp_path / "o" / "nplm_f.onnx").stat().st_size > 0
-    from hepsift.stats.demo import demo_nplm
+    from hepsift.demo.statistics import demo_nplm
 
     res = demo_nplm(reference, _signal_data(4), out_dir=tmp_path / "demo", n_expected=300, n_toys=10)
     assert res["z"] > 2.0 and os.path.exists(res["files"]["onnx"])

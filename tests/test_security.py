@@ -286,13 +286,19 @@ def test_train_tune_nplm_limits_refuse_existing_outputs_before_working(tmp_path)
 
 
 def test_unexpected_errors_are_one_line(monkeypatch, capsys):
-    from hepsift import _signals, cli
+    import types
+
+    from hepsift import cli
+    from hepsift.cli import _signals
 
     def boom(args):
         raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
 
+    command = types.ModuleType("boom_command")
+    command.add_arguments, command.run = (lambda p: None), boom
+    monkeypatch.setitem(sys.modules, "boom_command", command)
     monkeypatch.setattr(_signals, "install", lambda: None)
-    monkeypatch.setitem(cli.COMMANDS, "boom", ("fails", lambda p: None, boom))
+    monkeypatch.setitem(cli.COMMANDS, "boom", ("boom_command", "fails"))
     assert cli.main(["boom"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["hepsift boom: error: unexpected TypeError: expected str, bytes or os.PathLike object, "
@@ -307,7 +313,7 @@ def test_a_forked_worker_stopped_by_sigterm_does_not_end_the_command(tmp_path, a
     (the usual handler), not the command (the guard's wake-up pipe is not inherited)."""
     code = (
         "import os, signal, time\n"
-        "from hepsift import _signals\n"
+        "from hepsift.cli import _signals\n"
         f"_signals.install(); {arm}\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
@@ -457,12 +463,12 @@ def test_generated_feature_names_must_be_plain_names(ROOT, tmp_path):
     X = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
     vae = BetaVAE(latent_dim=1, hidden=(8,), epochs=1, seed=1).fit(X, feature_names=["a", "b"])
     path = vae.to_onnx(tmp_path / "gen.onnx")
-    assert sorted(hepsift.rdf.generate(str(path), 10, seed=1).AsNumpy(["a", "b"])) == ["a", "b"]
+    assert sorted(hepsift.rdf.sample(str(path), 10, seed=1).AsNumpy(["a", "b"])) == ["a", "b"]
     marker = tmp_path / "pwned"
     bad = set_metadata(path, tmp_path / "bad.onnx", "hepsift.generated_features",
                        json.dumps(["a", f'b; gSystem->Exec("touch {marker}")']))
     with pytest.raises(hepsift.MetadataError, match="hepsift.generated_features"):
-        hepsift.rdf.generate(str(bad), 10, seed=1)
+        hepsift.rdf.sample(str(bad), 10, seed=1)
     assert not marker.exists()
 
 

@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pytest
 from hepsift import stats
+from hepsift.demo import statistics as stats_demo
 from hepsift.errors import ConfigurationError, DataError, HepsiftError
-from hepsift.stats import demo as stats_demo
 
 
 def _root():
@@ -35,6 +35,8 @@ def test_public_api_is_pinned():
             "TransferabilityResult",
             "UpperLimitResult",
             "as_histogram",
+            "merge_bins",
+            "score_histograms",
             "asimov_significance",
             "best_cut",
             "brazil_plot",
@@ -386,14 +388,9 @@ def test_demo_statistics(tmp_path, capsys):
         assert os.path.getsize(f) > 0
 
 
-def _run_cli(module, argv, cwd):
-    code = (
-        "import argparse, sys\n"
-        f"from {module} import add_arguments, run\n"
-        "p = argparse.ArgumentParser()\nadd_arguments(p)\nsys.exit(run(p.parse_args(sys.argv[1:])))\n"
-    )
+def _run_cli(command, argv, cwd):
     return subprocess.run(
-        [sys.executable, "-c", code, *argv],
+        [sys.executable, "-m", "hepsift.cli", command, *argv],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -411,7 +408,7 @@ def test_limits_cli_on_root_file(tmp_path):
     weight = np.where(label == 1, 0.01, 0.05)
     ROOT.RDF.FromNumpy({"label": label, "score": score, "weight": weight}).Snapshot("events", str(tmp_path / "s.root"))
     out = _run_cli(
-        "hepsift.stats._cli",
+        "limits",
         [
             str(tmp_path / "s.root"),
             "--score",
@@ -441,7 +438,7 @@ def test_limits_cli_on_root_file(tmp_path):
     assert len(lim["checks"]) == 5
     for chk in lim["checks"]:
         assert abs(chk["cls"] / 0.05 - 1) <= 0.01 and chk["cls_below"] > 0.05 > chk["cls_above"]
-    again = _run_cli("hepsift.stats._cli", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
+    again = _run_cli("limits", ["--workspace", "out/workspace.json", "--output-dir", "out2"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out2" / "limit.json").read_text())["expected"] == pytest.approx(
         lim["expected"], rel=1e-3
@@ -451,3 +448,51 @@ def test_limits_cli_on_root_file(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert bad.returncode == 1 and "cannot read --workspace 'missing.json'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- score histograms
+def test_score_histograms_match_root_histo1d_from_rdataframe_results():
+    ROOT = _root()
+    rng = np.random.default_rng(7)
+    n = 3000
+    label = (rng.random(n) < 0.3).astype(np.int32)
+    score = np.where(label == 1, rng.beta(5, 2, n), rng.beta(2, 5, n))
+    weight = rng.uniform(0.5, 2.0, n)
+    df = ROOT.RDF.FromNumpy({"label": label, "score": score, "weight": weight})
+    edges = np.linspace(0.0, 1.0, 9)
+    sig, bkg = df.Filter("label == 1"), df.Filter("label == 0")
+    takes = [node.Take["double"](col) for node in (sig, bkg) for col in ("score", "weight")]
+    h_root = {name: node.Histo1D(("h" + name, "", 8, edges), "score", "weight")
+              for name, node in (("s", sig), ("b", bkg))}
+    hs, hb = stats.score_histograms(*takes[:2], {"bkg": takes[2]}, {"bkg": takes[3]}, edges=edges,
+                                    luminosity=3.0)
+    for ours, theirs in ((hs, h_root["s"].GetValue()), (hb["bkg"], h_root["b"].GetValue())):
+        counts = np.array([theirs.GetBinContent(i) for i in range(1, 9)])
+        sumw2 = np.array([theirs.GetBinError(i) ** 2 for i in range(1, 9)])
+        np.testing.assert_allclose(ours.counts, 3.0 * counts, rtol=1e-12)
+        np.testing.assert_allclose(ours.sumw2, 9.0 * sumw2, rtol=1e-12)  # weights scale, their squares twice
+        assert ours.edges.tolist() == edges.tolist()
+    # the same from AsNumpy columns, as one background array
+    cols = bkg.AsNumpy(["score", "weight"])
+    _, one = stats.score_histograms(takes[0], takes[1], cols["score"], cols["weight"], edges=edges, luminosity=3.0)
+    np.testing.assert_allclose(one["background"].counts, hb["bkg"].counts, rtol=1e-12)
+    # the histograms feed a limit as they are
+    assert stats.as_histogram(hs).n_bins == 8
+
+
+def test_score_histograms_quantile_binning_and_refusals():
+    rng = np.random.default_rng(3)
+    xb, wb = rng.beta(2, 5, 4000), np.full(4000, 0.5)
+    xs = rng.beta(5, 2, 500)
+    hs, hb = stats.score_histograms(xs, np.ones(500), xb, wb, n_bins=8, max_mc_stat=None)
+    # quantile edges: the same number of background events in every bin, every event counted
+    np.testing.assert_allclose(hb["background"].counts, np.full(8, 0.5 * 500), rtol=0.01)
+    assert hb["background"].counts.sum() == pytest.approx(2000.0) and hs.counts.sum() == pytest.approx(500.0)
+    with pytest.raises(DataError, match="signal scores: 1 value"):
+        stats.score_histograms(np.r_[xs[:-1], np.nan], np.ones(500), xb, wb)
+    with pytest.raises(ConfigurationError, match=r"signal: \(500,\) scores but \(3,\) weights"):
+        stats.score_histograms(xs, np.ones(3), xb, wb)
+    with pytest.raises(ConfigurationError, match="both be arrays or both be mappings"):
+        stats.score_histograms(xs, np.ones(500), {"a": xb}, wb)
+    with pytest.raises(DataError, match="no background events"):
+        stats.score_histograms(xs, np.ones(500), [], [])

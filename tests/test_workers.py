@@ -125,7 +125,7 @@ def test_dask_worker(tmp_path: Path, expected: np.ndarray) -> None:
             return multiprocessing.current_process().daemon, toys(2)
 
         def generation():
-            import hepsift.generate as gen
+            import hepsift.events as gen
             return str(gen.generate("ttbar", events=20, seed=5, output="dask.root", chunk_size=10, workers=2,
                                     pythia_settings=["PartonLevel:MPI = off"], progress=False))
 
@@ -144,7 +144,7 @@ def test_dask_worker(tmp_path: Path, expected: np.ndarray) -> None:
     np.testing.assert_array_equal(_t_values(out.stdout), expected)
 
     import awkward as ak
-    import hepsift.generate as gen
+    import hepsift.events as gen
     from hepsift.io import read_root
 
     here = gen.generate("ttbar", events=20, seed=5, output=tmp_path / "here.root", chunk_size=10, workers=1,

@@ -29,6 +29,7 @@ from hepsift.errors import (
     NotFittedError,
     OutputError,
     ProviderError,
+    UnknownNameError,
     WorkerError,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "FitError",
     "DataError",
     "MissingBranchError",
+    "UnknownNameError",
     "NotFittedError",
     "DependencyError",
     "OutputError",

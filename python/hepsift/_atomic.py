@@ -12,7 +12,7 @@ without ``overwrite``, a folder, or a path in a missing folder::
         df.Snapshot("Events", str(tmp))
 
 Temporary files in use are listed in :data:`PENDING`; the signal guard of
-:mod:`hepsift._signals` removes them when the process is stopped by a signal while C++
+:mod:`hepsift.cli._signals` removes them when the process is stopped by a signal while C++
 code holds the interpreter.
 """
 

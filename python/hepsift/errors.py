@@ -9,6 +9,8 @@ into the Python classes below with the same message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 __all__ = [
     "HepsiftError",
     "ConfigurationError",
@@ -21,11 +23,19 @@ __all__ = [
     "ProviderError",
     "DataError",
     "MissingBranchError",
+    "UnknownNameError",
     "NotFittedError",
     "DependencyError",
     "OutputError",
     "WorkerError",
+    "near_names",
+    "NEAR_CUTOFF",
 ]
+
+#: Smallest similarity (difflib's ratio of the lower-cased names, 0 to 1) of a near name.
+NEAR_CUTOFF = 0.6
+#: Most names that a lookup error lists (the count is always given).
+_LISTED = 12
 
 
 class HepsiftError(Exception):
@@ -71,11 +81,93 @@ class DataError(HepsiftError, ValueError):
     """Raised when input data (files, trees, arrays) are empty, malformed or inconsistent."""
 
 
-class MissingBranchError(DataError, KeyError):
-    """Raised when a requested branch or column does not exist; lists the nearest names."""
+def near_names(key: str, available: Iterable[str], n: int = 3) -> list[str]:
+    """The names in ``available`` nearest to ``key``, best first (at most ``n``).
+
+    Near means a similarity of at least :data:`NEAR_CUTOFF` between the lower-cased names
+    (:class:`difflib.SequenceMatcher` ratio); a name that differs from ``key`` only in case
+    comes first. Every "did you mean" of hepsift comes from here.
+
+    >>> near_names("Jet_ptt", ["Jet_eta", "Jet_pt", "MET_pt", "weight"])
+    ['Jet_pt', 'MET_pt', 'Jet_eta']
+    """
+    import difflib
+
+    names = list(dict.fromkeys(str(a) for a in available))
+    lower = {name.lower(): name for name in reversed(names)}  # first spelling wins
+    ranked = difflib.get_close_matches(str(key).lower(), list(lower), n=n, cutoff=NEAR_CUTOFF)
+    return [lower[r] for r in ranked]
+
+
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+
+
+class _LookupFailure(HepsiftError):
+    """A name that is not among the available ones: one wording for every lookup.
+
+    ``Error(key, available, where)`` builds ``no branch 'Jet_ptt' in tree 'Events' of 'f.root';
+    did you mean 'Jet_pt'? (12 branches: ...)``; ``Error(message)`` keeps a message as given.
+    """
+
+    what = "name"
+
+    def __init__(self, key: str | Sequence[str], available: Iterable[str] | None = None,
+                 where: str | None = None, *, what: str | None = None, note: str | None = None) -> None:
+        self.what = what or type(self).what
+        if available is None:  # a finished message (also how a pickled error is rebuilt)
+            self.keys: list[str] = []
+            self.available: list[str] = []
+            self.where = where
+            self.near: dict[str, list[str]] = {}
+            super().__init__(str(key) if isinstance(key, str) else ", ".join(map(str, key)))
+            return
+        self.keys = [key] if isinstance(key, str) else [str(k) for k in key]
+        self.available = list(dict.fromkeys(str(a) for a in available))
+        self.where = where
+        self.near = {k: near_names(k, self.available) for k in self.keys}
+        super().__init__(self._message(note))
+
+    @property
+    def key(self) -> str | None:
+        """The (first) name that was not found."""
+        return self.keys[0] if self.keys else None
+
+    def _message(self, note: str | None) -> str:
+        word = self.what if len(self.keys) == 1 else _plural(self.what)
+        text = f"no {word} {', '.join(repr(k) for k in self.keys)}" + (f" in {self.where}" if self.where else "")
+        hints = [(k, v) for k, v in self.near.items() if v]
+        if hints:
+            def options(names: list[str]) -> str:
+                quoted = [repr(n) for n in names]
+                return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+            text += "; did you mean " + ("; ".join(
+                options(v) if len(self.keys) == 1 else f"{options(v)} for {k!r}" for k, v in hints)) + "?"
+        n = len(self.available)
+        shown = ", ".join(self.available[:_LISTED]) + (", ..." if n > _LISTED else "")
+        text += f" ({n} {self.what if n == 1 else _plural(self.what)}{': ' + shown if n else ''})"
+        return text + (f"; {note}" if note else "")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class MissingBranchError(_LookupFailure, DataError, KeyError):
+    """Raised when a requested branch, tree or column does not exist; names the nearest ones.
+
+    ``MissingBranchError(key, available, where)`` writes the message itself (see
+    :func:`near_names`): ``no branch 'Jet_ptt' in tree 'Events' of 'f.root'; did you mean
+    'Jet_pt'? (12 branches: ...)``; ``what="tree"`` (or ``"column"``, ``"feature"``) names the
+    kind of thing. ``key`` may be a list of names; ``note`` adds what to do.
+    """
+
+    what = "branch"
+
+
+class UnknownNameError(_LookupFailure, ConfigurationError, KeyError):
+    """Raised when a name chosen by the caller (a process, a preset, a detector) is not one of
+    the known ones; the same wording and near names as :class:`MissingBranchError`."""
 
 
 class NotFittedError(HepsiftError, AttributeError):

@@ -1,7 +1,7 @@
 """Jet images and event images, in NumPy and (identically) inside the RDataFrame event loop.
 
 Jet images are built from the constituents of one jet (the ``PFCand_*`` collection that
-``hepsift.generate`` writes with ``constituents=True``, or any collection with the same
+``hepsift.events`` writes with ``constituents=True``, or any collection with the same
 meaning): centred on the pT-weighted centroid, rotated so that the principal axis of the
 pT-weighted second moments lies along the columns (u), flipped so that the brighter halves lie
 at positive u and v, then binned into ``channels x rows x cols`` pixels over ``[-extent,

@@ -10,7 +10,6 @@ background efficiency and not by a guessed "contamination".
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -254,7 +253,7 @@ class Detector(Estimator):
         if missing:
             hints = []
             for m in missing[:5]:
-                close = difflib.get_close_matches(m, list(have), n=3, cutoff=0.5)
+                close = errors.near_names(m, have)
                 hints.append(f"{m} (nearest: {', '.join(close)})" if close else m)
             raise errors.InputMismatchError(
                 f"{type(self).__name__} was fitted on the features {', '.join(want)}; the input lacks "

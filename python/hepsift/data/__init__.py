@@ -3,7 +3,8 @@
 A :class:`Dataset` holds a float32 feature matrix, integer labels, luminosity-normalised weights
 (expected events), process names and an optional signal-mass parameter. It is built from ROOT
 files with uproot (:meth:`Dataset.from_root`; hepsift's own ntuples or any tree), from arrays,
-or from the ATLAS Higgs ML CSV sample.
+or from the ATLAS Higgs ML CSV sample. :func:`assign_background_masses` gives background events
+the signal's mass hypotheses (for a parameterised classifier).
 
 Missing values: hepsift's generator (like the ATLAS HiggsML data) writes :data:`MISSING` = -999
 for features of absent objects (the third jet of a two-jet event). The policy is explicit
@@ -28,5 +29,6 @@ Example::
 from __future__ import annotations
 
 from hepsift.data._dataset import FEATURE_SETS, MISSING, MISSING_POLICIES, Dataset
+from hepsift.data._masses import assign_background_masses
 
-__all__ = ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES"]
+__all__ = ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES", "assign_background_masses"]

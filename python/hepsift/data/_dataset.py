@@ -150,7 +150,8 @@ class Dataset:
         ------
         hepsift.DataError, hepsift.MissingBranchError
         """
-        import uproot
+        from hepsift.io.features import FEATURE_NAMES
+        from hepsift.io.root import read_tree
 
         if missing not in MISSING_POLICIES:
             raise ConfigurationError(f"unknown missing-value policy {missing!r}; choose one of {', '.join(MISSING_POLICIES)}")
@@ -162,32 +163,25 @@ class Dataset:
         feature_set: str | None = features if isinstance(features, str) else None
         if feature_set is not None and feature_set not in FEATURE_SETS:
             raise ConfigurationError(f"unknown feature set {feature_set!r}; choose {FEATURE_SETS} or pass a list of branches")
+        if feature_set is None and not list(features):
+            raise ConfigurationError("the feature list is empty")
 
         parts: dict[str, list[np.ndarray]] = {"X": [], "y": [], "w": [], "p": [], "m": []}
-        names: list[str] | None = None
+        names: list[str] | None = None if feature_set is not None else [str(f) for f in features]
+        extra = [b for b in (weight_branch, process_branch, mass_branch) if b is not None]
         for proc_name, path in items:
             p = Path(path)
-            if not p.is_file():
-                raise DataError(f"{p}: no such file")
-            try:
-                f = uproot.open(p)
-            except Exception as exc:
-                raise DataError(f"{p}: not a readable ROOT file ({exc})") from exc
-            t = _tree(f, p, tree)
-            keys = list(t.keys())
-            if names is None:
-                names = _resolve_features(features, keys, p)
-            wanted = list(names)
-            for b in (weight_branch, process_branch, mass_branch):
-                if b is not None and b in keys and b not in wanted:
-                    wanted.append(b)
-            if isinstance(labels, str) and labels not in wanted:
-                wanted.append(labels)
-            _check_branches(wanted, keys, p)
-            arrays = t.arrays(wanted, library="np")
-            if selection:
-                arrays = _select(t, arrays, selection, keys, p)
-            n = len(arrays[wanted[0]]) if wanted else 0
+            if names is None:  # a feature set: hepsift's flat features that the first file has
+                arrays = read_tree(p, [labels] if isinstance(labels, str) else [], tree=tree,
+                                   optional=[*FEATURE_NAMES, *extra], selection=selection)
+                names = [b for b in FEATURE_NAMES if b in arrays]
+                if not names:
+                    raise MissingBranchError(f"'{p}': none of hepsift's flat features is a branch; pass "
+                                             "features=[...] (a list of branch names)")
+            else:
+                arrays = read_tree(p, [*names, *([labels] if isinstance(labels, str) else [])], tree=tree,
+                                   optional=extra, selection=selection)
+            n = len(arrays[names[0]])
             if n == 0:
                 continue
             X = np.stack([np.asarray(arrays[b], dtype=np.float32) for b in names], axis=1)
@@ -297,10 +291,7 @@ class Dataset:
         features = list(features)
         missing = [f for f in features if f not in self.feature_names]
         if missing:
-            import difflib
-
-            hints = {m: difflib.get_close_matches(m, self.feature_names, n=3) for m in missing}
-            raise MissingBranchError(f"no feature(s) {missing}; nearest: {hints}")
+            raise MissingBranchError(missing, self.feature_names, "the data set", what="feature")
         idx = [self.feature_names.index(f) for f in features]
         return Dataset(self.X[:, idx], self.y, self.weight, self.process, features, self.mass, list(self.class_names),
                        self.luminosity)
@@ -432,13 +423,13 @@ class Dataset:
         """The mass as the last feature (for :class:`hepsift.models.ParameterizedClassifier`).
 
         With ``seed``, background events get masses drawn from the signal masses now
-        (:func:`hepsift.models.assign_background_masses`); otherwise the classifier does it at fit.
+        (:func:`hepsift.data.assign_background_masses`); otherwise the classifier does it at fit.
         """
         if self.mass is None:
             raise DataError("this dataset has no mass parameter")
         mass = self.mass
         if seed is not None:
-            from hepsift.models.parameterized import assign_background_masses
+            from hepsift.data._masses import assign_background_masses
 
             mass = assign_background_masses(mass, self.y, seed)
         return Dataset(np.column_stack([self.X, mass]), self.y, self.weight, self.process,
@@ -527,61 +518,3 @@ class Dataset:
         if features == "sanitised":
             ds = ds.sanitise()
         return ds.apply_missing_policy(missing)
-
-def _tree(f: Any, path: Path, tree: str | None) -> Any:
-    import difflib
-
-    trees = [k.split(";")[0] for k, v in f.classnames().items() if v in ("TTree", "ROOT::RNTuple")]
-    if tree is None:
-        if "Events" in trees:
-            tree = "Events"
-        elif len(trees) == 1:
-            tree = trees[0]
-        else:
-            raise DataError(f"{path}: {'no TTree' if not trees else 'several trees ' + str(trees) + '; pass tree='}")
-    if tree not in trees:
-        close = difflib.get_close_matches(tree, trees, n=3, cutoff=0.3)
-        raise MissingBranchError(f"{path}: no tree {tree!r}; nearest: {', '.join(close) or '(none)'}")
-    return f[tree]
-
-
-def _select(t: Any, arrays: dict[str, np.ndarray], selection: str, keys: list[str], path: Path) -> dict[str, np.ndarray]:
-    """Apply a boolean expression over branches (evaluated with NumPy, as uproot's ``cut``)."""
-    import re
-
-    used = [k for k in keys if re.search(rf"\b{re.escape(k)}\b", selection)]
-    if not used:
-        raise MissingBranchError(f"{path}: the selection {selection!r} names no branch of the tree")
-    cols = t.arrays(used, library="np")
-    try:
-        mask = np.asarray(eval(selection, {"np": np, "__builtins__": {}}, dict(cols)), dtype=bool)  # noqa: S307
-    except Exception as exc:
-        raise ConfigurationError(f"cannot evaluate the selection {selection!r}: {exc}") from exc
-    if mask.shape != (len(next(iter(cols.values()))),):
-        raise ConfigurationError(f"the selection {selection!r} does not give one boolean per event")
-    return {k: v[mask] for k, v in arrays.items()}
-
-
-def _resolve_features(features: str | Sequence[str], keys: list[str], path: Path) -> list[str]:
-    if isinstance(features, str):
-        from hepsift.io.features import FEATURE_NAMES
-
-        names = [f for f in FEATURE_NAMES if f in keys]
-        if not names:
-            raise MissingBranchError(f"{path}: none of hepsift's flat features is a branch; pass features=[...] "
-                                     f"(branches: {', '.join(keys[:20])})")
-        return names
-    names = [str(f) for f in features]
-    if not names:
-        raise ConfigurationError("the feature list is empty")
-    return names
-
-
-def _check_branches(wanted: Sequence[str], keys: list[str], path: Path) -> None:
-    import difflib
-
-    missing = [b for b in wanted if b not in keys]
-    if missing:
-        parts = [f"{b!r} (nearest: {', '.join(difflib.get_close_matches(b, keys, n=3, cutoff=0.5)) or 'none'})"
-                 for b in missing]
-        raise MissingBranchError(f"{path}: no branch {'; '.join(parts)}")

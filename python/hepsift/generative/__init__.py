@@ -6,7 +6,7 @@
   the stronger baseline; sampling inverts the flow on standard-normal noise.
 
 Both export ``noise (n, latent_dim) -> features (n, n_features)`` with ``kind="generator"``
-(:meth:`Generator.to_onnx`), which :func:`hepsift.rdf.generate` runs inside RDataFrame.
+(:meth:`Generator.to_onnx`), which :func:`hepsift.rdf.sample` runs inside RDataFrame.
 Fidelity measures and generation speed are in :mod:`hepsift.generative.fidelity`.
 """
 

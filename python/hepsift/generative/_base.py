@@ -3,7 +3,7 @@
 A generator learns the distribution of the high-level features of one process and maps
 standard-normal noise ``z`` (shape (n, latent_dim), float32) to events (shape (n, n_features),
 float32). The same map is exported to ONNX (input ``noise``, output ``features``,
-``kind="generator"``), so that :func:`hepsift.rdf.generate` can produce events inside an
+``kind="generator"``), so that :func:`hepsift.rdf.sample` can produce events inside an
 RDataFrame event loop from the noise columns alone.
 """
 

@@ -5,8 +5,10 @@ the hepsift ROOT files (see :mod:`hepsift.io.features`): object branches ``Jet_p
 ``MET_pt``, event branches ``weight``, ``label`` ..., and the flat features of
 :data:`FEATURES` (absent objects give :data:`MISSING` = -999).
 
-* :func:`read_root`: any ROOT tree (uproot); ``features=True`` computes the flat features
-  of NanoAOD-like trees.
+* :func:`read_tree`: the one ROOT reader (files, tree, branch check, selection; NumPy or
+  awkward); :class:`hepsift.data.Dataset`, the ``hepsift`` commands and the demo read through it.
+* :func:`read_root`: any ROOT tree as awkward records; ``features=True`` computes the flat
+  features of NanoAOD-like trees.
 * :func:`read_darkmachines`: the DarkMachines challenge CSV format.
 * :func:`read_uci` / :func:`read_hepmass` / :func:`read_higgs`: the UCI HEPMASS and HIGGS
   CSV layouts.
@@ -29,10 +31,12 @@ from typing import Any
 from hepsift.errors import DataError
 from hepsift.io.csv import read_darkmachines, read_hepmass, read_higgs, read_higgsml, read_uci
 from hepsift.io.features import FEATURE_NAMES, FEATURES, HEPMASS_FEATURES, HIGGS_FEATURES, MISSING, compute_features
-from hepsift.io.root import PROVENANCE_KEY, read_provenance, read_root, write_events
+from hepsift.io.root import PROVENANCE_KEY, check_tree, read_provenance, read_root, read_tree, write_events
 
 __all__ = [
     "read",
+    "read_tree",
+    "check_tree",
     "read_root",
     "read_darkmachines",
     "read_uci",

@@ -1,6 +1,6 @@
 """The event schema and the high-level flat features, defined once.
 
-Every reader in :mod:`hepsift.io` and the generator in :mod:`hepsift.generate` produce events
+Every reader in :mod:`hepsift.io` and the generator in :mod:`hepsift.events` produce events
 with the same names:
 
 * **Object branches** (NanoAOD-like, jagged, sorted by decreasing p_T): ``nJet``,
@@ -11,7 +11,7 @@ with the same names:
   ``MET_sumEt`` (GeV).
 * **Event branches**: ``weight`` (pb per event: cross-section / generated events, so that
   ``sum(weight) * L`` with L in pb^-1 is the expected count), ``process_id`` (see
-  :data:`hepsift.generate.PROCESSES`), ``signal_mass`` (GeV, 0 for backgrounds), ``event``,
+  :data:`hepsift.events.PROCESSES`), ``signal_mass`` (GeV, 0 for backgrounds), ``event``,
   and generator information ``gen_mhat``, ``gen_pthat`` (GeV), ``gen_weight``, ``gen_slice``.
   The process name is stored once per file (TObjString ``process`` and the provenance
   record) rather than per event, so that RDataFrame reads every branch as a number; the

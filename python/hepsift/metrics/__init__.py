@@ -19,7 +19,7 @@ All take optional per-event weights; scikit-learn computes the underlying curves
 
 from __future__ import annotations
 
-from hepsift.metrics._core import (
+from hepsift.metrics._weighted import (
     BACKGROUND_EFFICIENCIES,
     BestCut,
     ClassROC,

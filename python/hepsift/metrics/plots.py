@@ -46,7 +46,7 @@ def plot_roc(curves: Mapping[str, tuple[Any, Any] | tuple[Any, Any, Any]], path:
     -------
     matplotlib.figure.Figure
     """
-    from hepsift.metrics._core import roc_auc, roc_curve
+    from hepsift.metrics._weighted import roc_auc, roc_curve
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 6))

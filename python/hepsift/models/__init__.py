@@ -32,7 +32,6 @@ from hepsift.models.parameterized import (
     LeaveOneMassOut,
     ParameterizedClassifier,
     ParameterizedConfig,
-    assign_background_masses,
     leave_one_mass_out,
 )
 from hepsift.models.trees import BDTClassifier, BDTConfig, RandomForestClassifier, RandomForestConfig
@@ -50,7 +49,6 @@ __all__ = [
     "ParameterizedConfig",
     "RandomForestClassifier",
     "RandomForestConfig",
-    "assign_background_masses",
     "leave_one_mass_out",
     "load",
     "make",

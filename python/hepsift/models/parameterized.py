@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hepsift.data._masses import assign_background_masses
 from hepsift.errors import ConfigurationError, DataError
 from hepsift.models._base import Config, Estimator, check_weights, check_X, check_y
 
 __all__ = ["ParameterizedClassifier", "ParameterizedConfig", "LeaveOneMassOut", "leave_one_mass_out",
-           "assign_background_masses"]
+]
 
 
 def _estimator_classes() -> dict[str, type]:
@@ -42,31 +43,6 @@ class ParameterizedConfig(Config):
     mass_index: int = -1
     mass_feature: str = "mass"
     seed: int = 0
-
-
-def assign_background_masses(mass: np.ndarray, y: np.ndarray, seed: int, signal_label: Any = 1) -> np.ndarray:
-    """Masses for background events drawn from the signal events' masses.
-
-    Parameters
-    ----------
-    mass : ndarray, shape (n,)
-        Mass column (signal masses; anything for backgrounds).
-    y : ndarray, shape (n,)
-        Labels; ``signal_label`` marks signal.
-    seed : int
-
-    Returns
-    -------
-    ndarray, float32, shape (n,): signal masses unchanged, background masses sampled (with
-    replacement, uniformly over signal events, so with the signal's mass distribution).
-    """
-    mass = np.asarray(mass, dtype=np.float32).copy()
-    sig = np.asarray(y) == signal_label
-    if not sig.any():
-        raise DataError("no signal events: cannot draw background masses from the signal masses")
-    rng = np.random.default_rng(seed)
-    mass[~sig] = rng.choice(mass[sig], size=int((~sig).sum()), replace=True)
-    return mass
 
 
 class ParameterizedClassifier(Estimator):
@@ -97,7 +73,7 @@ class ParameterizedClassifier(Estimator):
     -----
     ``fit`` needs signal events at one or more masses in the mass column; background rows of
     that column are overwritten by draws from the signal masses
-    (:func:`assign_background_masses`).
+    (:func:`hepsift.data.assign_background_masses`).
     """
 
     config_class: ClassVar[type[Any]] = ParameterizedConfig

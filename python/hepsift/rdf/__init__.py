@@ -19,9 +19,22 @@ C++ exceptions thrown by hepsift, also from inside an event loop that the user s
 
 from __future__ import annotations
 
+from typing import Any
+
 from hepsift.rdf._define import column_names, define
-from hepsift.rdf._generate import generate
 from hepsift.rdf._library import load_library
 from hepsift.rdf._model import Model
+from hepsift.rdf._sample import sample
 
-__all__ = ["Model", "define", "generate", "load_library", "column_names"]
+__all__ = ["Model", "define", "sample", "load_library", "column_names"]
+
+
+def __getattr__(name: str) -> Any:
+    # hepsift.rdf.generate is the former name of hepsift.rdf.sample, kept as a deprecated alias
+    if name == "generate":
+        import warnings
+
+        warnings.warn("hepsift.rdf.generate is deprecated; use hepsift.rdf.sample (the same function)",
+                      DeprecationWarning, stacklevel=2)
+        return sample
+    raise AttributeError(f"module 'hepsift.rdf' has no attribute {name!r}")

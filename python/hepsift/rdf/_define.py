@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -233,7 +232,7 @@ def _check_model_names(model: Model, names: Sequence[str], existing: set[str]) -
     if not bad:
         return
     listed = "; ".join(
-        f"feature {k} {n!r}" + (f" (nearest columns: {', '.join(near)})" if (near := _near(n, existing)) else "")
+        f"feature {k} {n!r}" + (f" (nearest columns: {', '.join(near)})" if (near := errors.near_names(n, sorted(existing))) else "")
         for k, n in bad
     )
     raise errors.MetadataError(
@@ -242,10 +241,6 @@ def _check_model_names(model: Model, names: Sequence[str], existing: set[str]) -
         "are never compiled; to compute an input from an expression, pass it yourself: "
         "define(df, name, model, inputs=[...]) (hepsift apply --inputs ...)"
     )
-
-
-def _near(name: str, existing: set[str] | Sequence[str], n: int = 3) -> list[str]:
-    return difflib.get_close_matches(name, sorted(existing), n=n, cutoff=0.6)
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -271,7 +266,7 @@ def expression_problem(entry: str, existing: set[str] | Sequence[str], diagnosti
         head = word.split(".")[0]
         if word in existing or head in existing or head in _CPP_WORDS:
             continue
-        near = _near(word, existing)
+        near = errors.near_names(word, sorted(existing))
         unknown.append(f"'{word}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
     text = ""
     if unknown:

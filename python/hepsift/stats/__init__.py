@@ -10,13 +10,16 @@ returned number verified, :class:`LimitCheck`), :func:`upper_limit_from_workspac
 :func:`cross_section_limit`, :func:`signal_strength`; background MC statistics per bin
 :func:`mc_stat_report` and :func:`rebin` (merge bins until each meets a limit).
 Histogram inputs: :func:`as_histogram` (numpy, ``hist``, ROOT TH1; bare arrays are expected
-yields without MC statistical uncertainty).
+yields without MC statistical uncertainty); :func:`score_histograms` bins per-event scores and
+weights (numpy or RDataFrame results) into signal and background histograms with sumw2, on
+background quantiles merged by :func:`merge_bins` to a MC statistics limit.
 Plots and tables: :func:`brazil_plot`, :func:`transferability_matrix`.
 """
 
 from __future__ import annotations
 
 from hepsift.stats._hist import Histogram, as_histogram
+from hepsift.stats._scores import merge_bins, score_histograms
 from hepsift.stats.limits import (
     LimitCheck,
     MCStatReport,
@@ -58,9 +61,11 @@ __all__ = [
     "build_workspace",
     "cross_section_limit",
     "mc_stat_report",
+    "merge_bins",
     "plot_significance_vs_luminosity",
     "plot_transferability",
     "rebin",
+    "score_histograms",
     "signal_strength",
     "significance_vs_luminosity",
     "simple_significance",

@@ -17,7 +17,7 @@ import numpy as np
 from hepsift._deps import install_hint
 from hepsift.errors import ConfigurationError, DependencyError
 
-__all__ = ["brazil_plot", "plot_significance_vs_luminosity", "plot_transferability", "plot_nplm_null"]
+__all__ = ["brazil_plot", "plot_significance_vs_luminosity", "plot_transferability"]
 
 
 @contextlib.contextmanager
@@ -160,32 +160,3 @@ def plot_transferability(result: Any, *, path: str | os.PathLike[str] | None = N
         _save(fig, path)
     return fig
 
-
-def plot_nplm_null(null: Any, *, t_obs: float | None = None, path: str | os.PathLike[str] | None = None) -> Any:
-    """Histogram of NPLM null toys with the fitted chi-square and the observed t."""
-    from scipy import stats
-
-    with hep_figure() as fig:
-        ax = fig.add_subplot()
-        t = np.asarray(null.t)
-        hi = max(float(np.max(t)), t_obs or 0.0) * 1.1
-        ax.hist(
-            t,
-            bins=max(10, int(np.sqrt(t.size)) + 1),
-            range=(min(0.0, float(t.min())), hi),
-            density=True,
-            histtype="stepfilled",
-            alpha=0.5,
-            label=f"{t.size} reference toys",
-        )
-        x = np.linspace(1e-3, hi, 300)
-        ax.plot(
-            x, stats.chi2.pdf(x, null.dof), "r-", label=rf"$\chi^2_{{{null.dof:.2f}}}$ (KS p = {null.ks_pvalue:.2f})"
-        )
-        if t_obs is not None:
-            ax.axvline(t_obs, color="k", ls="--", label=rf"$t_{{obs}}$ = {t_obs:.3g}")
-        ax.set_xlabel("t")
-        ax.set_ylabel("density")
-        ax.legend(loc="best", fontsize="small")
-        _save(fig, path)
-    return fig

@@ -20,6 +20,6 @@ Example::
 
 from __future__ import annotations
 
-from hepsift.tune._core import OBJECTIVES, BayesianSearch, GeneticSearch, SearchResult, Trial, score_objective
+from hepsift.tune._search import OBJECTIVES, BayesianSearch, GeneticSearch, SearchResult, Trial, score_objective
 
 __all__ = ["BayesianSearch", "GeneticSearch", "OBJECTIVES", "SearchResult", "Trial", "score_objective"]

@@ -14,9 +14,9 @@ import numpy as np
 
 from hepsift._workers import usable_cores
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.generate._config import digest, from_dict, to_dict
-from hepsift.generate.detector import DetectorConfig
-from hepsift.generate.processes import get_process
+from hepsift.events._config import digest, from_dict, to_dict
+from hepsift.events.detector import DetectorConfig
+from hepsift.events.processes import get_process
 
 __all__ = [
     "GenerationConfig",
@@ -42,7 +42,7 @@ class GenerationConfig:
     Attributes
     ----------
     process
-        Process name (see :data:`hepsift.generate.PROCESSES`).
+        Process name (see :data:`hepsift.events.PROCESSES`).
     events
         Number of events to generate (all slices together).
     seed
@@ -140,7 +140,7 @@ def sample_name(process: str, mass: float | None = None) -> str:
 
 
 def _tasks(cfg: GenerationConfig, job: int) -> list[Any]:
-    from hepsift.generate._worker import Task
+    from hepsift.events._worker import Task
 
     proc = get_process(cfg.process)
     det = cfg.detector.to_dict()
@@ -201,7 +201,7 @@ def _assemble(cfg: GenerationConfig, results: list[tuple[Any, dict[str, Any]]]) 
     import awkward as ak
 
     from hepsift._version import __version__
-    from hepsift.generate.detector import FATJET_TRUTH
+    from hepsift.events.detector import FATJET_TRUTH
     from hepsift.images import PARTICLE_TYPES
     from hepsift.io.features import FEATURES
 
@@ -301,7 +301,7 @@ def generate_many(
     list[pathlib.Path]
         The output files, in the order of ``jobs``.
     """
-    from hepsift.generate._worker import run_task
+    from hepsift.events._worker import run_task
 
     plan = []
     for cfg, out in jobs:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hepsift._cliargs import UsageError, finite_float, positive_float
+from hepsift.cli._args import UsageError, finite_float, positive_float
 
 __all__ = ["add_arguments", "run"]
 

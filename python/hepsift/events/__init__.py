@@ -2,7 +2,7 @@
 
 The chain mirrors MadGraph -> Pythia 8 -> Delphes -> ROOT with Pythia 8 (``pythia8mc``) for
 the hard process, shower and hadronisation, fastjet for jets, and the small detector model
-of :mod:`hepsift.generate.detector` in place of Delphes. Each output file holds the tree
+of :mod:`hepsift.events.detector` in place of Delphes. Each output file holds the tree
 ``Events`` (object branches ``Jet_pt[nJet]`` ..., per-event ``weight`` in pb, process id,
 signal mass, and the flat features of :data:`hepsift.io.FEATURES`) and a JSON provenance
 record (:func:`hepsift.io.read_provenance`).
@@ -11,7 +11,7 @@ Examples
 --------
 Generate 20 000 Z' -> t tbar events at 1 TeV::
 
-    from hepsift.generate import generate
+    from hepsift.events import generate
     path = generate("zprime_tt", mass=1000, events=20000, seed=1, output="zp1000.root")
 
 Boosted top jets with their constituents (``PFCand_*``, for jet images; see
@@ -21,7 +21,7 @@ Boosted top jets with their constituents (``PFCand_*``, for jet images; see
 
 The default data set of the demo (reused when already there)::
 
-    from hepsift.generate import demo_dataset
+    from hepsift.events import demo_dataset
     files = demo_dataset("data/")          # {"ttbar": Path(...), "zprime_tt_m1000": ...}
 
 Command line: ``hepsift generate --process zprime_tt --mass 1000 --events 20000 --seed 1
@@ -30,7 +30,7 @@ Command line: ``hepsift generate --process zprime_tt --mass 1000 --events 20000 
 
 from __future__ import annotations
 
-from hepsift.generate.core import (
+from hepsift.events.core import (
     PRESETS,
     GenerationConfig,
     demo_dataset,
@@ -39,7 +39,7 @@ from hepsift.generate.core import (
     generate_preset,
     sample_name,
 )
-from hepsift.generate.detector import (
+from hepsift.events.detector import (
     BTagConfig,
     DetectorConfig,
     ElectronConfig,
@@ -49,7 +49,7 @@ from hepsift.generate.detector import (
     MuonConfig,
     PhotonConfig,
 )
-from hepsift.generate.processes import PROCESSES, Process, get_process, list_processes
+from hepsift.events.processes import PROCESSES, Process, get_process, list_processes
 
 __all__ = [
     "generate",

@@ -50,7 +50,7 @@ import numpy as np
 
 from hepsift.errors import ConfigurationError
 from hepsift.images import PARTICLE_TYPES
-from hepsift.generate._config import from_dict, to_dict
+from hepsift.events._config import from_dict, to_dict
 
 __all__ = [
     "DetectorConfig",

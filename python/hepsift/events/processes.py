@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hepsift.errors import ConfigurationError
+from hepsift.errors import ConfigurationError, UnknownNameError
 
 __all__ = ["Process", "PROCESSES", "get_process", "list_processes", "BEAM_SETTINGS", "QUIET_SETTINGS"]
 
@@ -204,17 +204,12 @@ PROCESSES: dict[str, Process] = {
 
 
 def get_process(name: str) -> Process:
-    """Look up a process by name; unknown names raise :class:`ConfigurationError`."""
+    """Look up a process by name; unknown names raise :class:`hepsift.errors.UnknownNameError`
+    (a :class:`ConfigurationError`) naming the nearest known ones."""
     try:
         return PROCESSES[name]
     except (KeyError, TypeError):
-        import difflib
-
-        close = difflib.get_close_matches(str(name), list(PROCESSES), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ConfigurationError(
-            f"unknown process {name!r}.{hint} Known processes: {', '.join(PROCESSES)}"
-        ) from None
+        raise UnknownNameError(str(name), PROCESSES, what="process", note="see hepsift generate --list") from None
 
 
 def list_processes() -> list[str]:

@@ -1,6 +1,6 @@
-"""``hepsift demo``: the whole chain on the embedded default data.
+"""The chain of ``hepsift demo`` on the embedded default data.
 
-1. events: the demo preset of :mod:`hepsift.generate` (Pythia 8 Standard Model backgrounds
+1. events: the demo preset of :mod:`hepsift.events` (Pythia 8 Standard Model backgrounds
    and a Z' -> t tbar signal through the detector model, written as ROOT files; reused when
    already there);
 2. training: an MLP (PyTorch) and a BDT on the high-level features, Z' against background;
@@ -15,7 +15,7 @@
    fake-lepton template (the QCD events without the lepton requirement times the fake rate
    measured on the QCD sample); the limit is checked against the MC statistics of each bin, a
    back-of-envelope estimate from s and b, and a refit of the written workspace with pyhf
-   (:func:`hepsift.stats.demo.demo_statistics`).
+   (:func:`hepsift.demo.statistics.demo_statistics`).
 
 Everything goes into one output folder, with a ``summary.json``.
 """
@@ -44,43 +44,31 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
-def _features_present(files: dict[str, Path]) -> list[str]:
-    import uproot
-
+def _load(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Features (hepsift's flat features that the files have), weights, labels, process names,
+    event numbers and process ids of every sample, read with :func:`hepsift.io.read_tree`."""
     from hepsift.io.features import FEATURE_NAMES
+    from hepsift.io.root import read_tree
 
     first = next(iter(files.values()))
-    keys = set(uproot.open(first)["Events"].keys())
-    return [f for f in FEATURE_NAMES if f in keys]
-
-
-def _load(files: dict[str, Path], features: list[str]) -> dict[str, np.ndarray]:
-    import uproot
-
+    features = list(read_tree(first, [], tree="Events", optional=FEATURE_NAMES, entry_stop=0))
     parts: dict[str, list[np.ndarray]] = {"X": [], "w": [], "y": [], "proc": [], "event": [], "pid": []}
     for name, path in files.items():
-        t = uproot.open(path)["Events"]
-        a = t.arrays([*features, "weight", "signal_mass", "event", "process_id"], library="np")
+        a = read_tree(path, [*features, "weight", "signal_mass", "event", "process_id"], tree="Events")
         if len(a["weight"]) == 0:
-            raise DataError(f"{path} holds no events")
+            raise DataError(f"'{path}' holds no events")
         parts["X"].append(np.stack([a[f].astype(np.float32) for f in features], axis=1))
         parts["w"].append(a["weight"].astype(np.float64))
         parts["y"].append((a["signal_mass"] > 0).astype(np.float32))
         parts["proc"].append(np.full(len(a["weight"]), name))
         parts["event"].append(a["event"].astype(np.int64))
         parts["pid"].append(a["process_id"].astype(np.int64))
-    return {k: np.concatenate(v) for k, v in parts.items()}
-
-
-def _auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores, sample_weight=weights))
+    return {k: np.concatenate(v) for k, v in parts.items()}, features
 
 
 def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = False) -> dict[str, Any]:
     """Run the demo chain; returns (and writes to ``out_dir/summary.json``) its numbers."""
-    from hepsift import generate
+    from hepsift import events, metrics
     from hepsift.export import onnx_predict
     from hepsift.models import BDTClassifier, MLPClassifier
 
@@ -91,7 +79,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     preset = "smoke" if quick else "demo"
     t0 = _step(f"1. events: Pythia 8 + detector model (preset '{preset}'; reused when present)")
     cpu0 = os.times()
-    every = {k: Path(v) for k, v in generate.generate_preset(preset, out_dir / "data" / preset, seed=seed,
+    every = {k: Path(v) for k, v in events.generate_preset(preset, out_dir / "data" / preset, seed=seed,
                                                              log=lambda m: print(f"   {m}", flush=True)).items()}
     cpu1 = os.times()
     cpu = sum(getattr(cpu1, a) - getattr(cpu0, a) for a in ("user", "system", "children_user", "children_system"))
@@ -99,8 +87,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     # The supervised search: Z' -> t tbar (all masses) against the Standard Model backgrounds.
     files = {k: v for k, v in every.items() if not k.startswith(("tprime", "wprime"))}
     others = {k: v for k, v in every.items() if k.startswith(("tprime", "wprime"))}
-    features = _features_present(files)
-    data = _load(files, features)
+    data, features = _load(files)
     n_sig, n_bkg = int(data["y"].sum()), int((1 - data["y"]).sum())
     print(f"   {len(every)} samples; Z' signal {n_sig} and background {n_bkg} events, {len(features)} features "
           f"({time.perf_counter() - t0:.0f} s)")
@@ -131,7 +118,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     df = ROOT.RDataFrame("Events", chain)
     scored = hepsift.rdf.define(df, "mlp", paths["mlp"], batch_size=4096)      # batched
     scored = hepsift.rdf.define(scored, "bdt", paths["bdt"])                   # per event
-    zprime_id = generate.get_process("zprime_tt").pid
+    zprime_id = events.get_process("zprime_tt").pid
     scored = scored.Define("zprime", f"process_id == {zprime_id}").Define("bkg", "signal_mass == 0")
     h_sig = scored.Filter("zprime").Histo1D(("sig", "Z' signal;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
     h_bkg = scored.Filter("bkg").Histo1D(("bkg", "background;MLP score;events", 40, 0.0, 1.0), "mlp", "weight")
@@ -142,7 +129,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     X_rdf = np.stack([cols[f].astype(np.float32) for f in features], axis=1)
     parity = {name: float(np.max(np.abs(cols[name] - onnx_predict(path, X_rdf)))) for name, path in paths.items()}
     test = (cols["event"] % 2 == 1) & (cols["zprime"] | cols["bkg"])
-    auc = {name: _auc(cols[name][test], cols["zprime"][test]) for name in paths}
+    auc = {name: metrics.roc_auc(cols["zprime"][test], cols[name][test]) for name in paths}
     print(f"   scored {len(cols['mlp'])} events with two models in {dt:.1f} s")
     for name in paths:
         print(f"   {name}: max |hepsift - ONNX Runtime| = {parity[name]:.1e}; "
@@ -179,7 +166,7 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     backgrounds, norms = _background_model(cols, odd)
     summary["statistics"] = _statistics(cols, signal, backgrounds, norms, out_dir, seed, quick,
                                         nplm_masks=(cols["zprime"].astype(bool) & (cols["signal_mass"] == 1000.0) & odd,
-                                                    (cols["process_id"] == generate.get_process("ttbar").pid) & odd))
+                                                    (cols["process_id"] == events.get_process("ttbar").pid) & odd))
     print(f"   statistics in {time.perf_counter() - t0:.0f} s")
 
     with atomic_output(out_dir / "summary.json", overwrite=True) as tmp, open(tmp, "w") as fh:
@@ -192,7 +179,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
              others: dict[str, Path], out_dir: Path, seed: int, quick: bool) -> dict[str, Any]:
     """Anomaly detectors trained on background only (even events), exported, and scored on
     every sample inside RDataFrame; ROC AUC of each signal against the odd background events."""
-    from hepsift import anomaly, generate
+    from hepsift import anomaly, events, metrics
 
     import hepsift.rdf
 
@@ -213,7 +200,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
     for name, path in paths.items():
         node = hepsift.rdf.define(node, name, path, batch_size=4096)
     cols = node.AsNumpy([*paths, "process_id", "signal_mass"])
-    names = {generate.get_process(p).pid: p for p in generate.list_processes()}
+    names = {events.get_process(p).pid: p for p in events.list_processes()}
     background = cols["signal_mass"] == 0
     signals = sorted({(int(pid), float(m)) for pid, m in zip(cols["process_id"], cols["signal_mass"]) if m > 0})
     report: dict[str, Any] = {}
@@ -223,7 +210,7 @@ def _anomaly(data: dict[str, np.ndarray], train: np.ndarray, features: list[str]
         for (pid, m), label in zip(signals, header):
             sel = (cols["process_id"] == pid) & (cols["signal_mass"] == m)
             scores = np.concatenate([cols[name][background], cols[name][sel]])
-            report[name][label] = _auc(scores, np.r_[np.zeros(background.sum()), np.ones(sel.sum())])
+            report[name][label] = metrics.roc_auc(np.r_[np.zeros(background.sum()), np.ones(sel.sum())], scores)
     print(f"   ROC AUC against odd-numbered background events ({time.perf_counter() - t0:.0f} s)")
     print(f"   {'detector':18s}" + "".join(f"{h:>20s}" for h in header))
     for name, aucs in report.items():
@@ -252,12 +239,12 @@ def _background_model(cols: dict[str, np.ndarray], odd: np.ndarray) -> tuple[dic
     b-tag, where heavy-flavour leptons are more frequent, are too few to measure it); the
     Jeffreys 68% interval of f becomes a normalisation uncertainty of the template.
     """
-    from hepsift import generate
-    from hepsift.stats.demo import fake_rate
+    from hepsift import events
+    from hepsift.demo.statistics import fake_rate
 
     pid = cols["process_id"]
-    names = {generate.get_process(p).pid: p for p in generate.list_processes()}
-    qcd_id = generate.get_process("qcd").pid
+    names = {events.get_process(p).pid: p for p in events.list_processes()}
+    qcd_id = events.get_process("qcd").pid
     full, loose = _selection(cols, lepton=True) & odd, _selection(cols, lepton=False) & odd
     out: dict[str, np.ndarray] = {}
     for p in sorted(set(pid[cols["bkg"].astype(bool)].tolist())):
@@ -281,7 +268,7 @@ def _background_model(cols: dict[str, np.ndarray], odd: np.ndarray) -> tuple[dic
 def _statistics(cols: dict[str, np.ndarray], signal: np.ndarray, backgrounds: dict[str, np.ndarray],
                 norms: dict[str, Any], out_dir: Path, seed: int, quick: bool,
                 nplm_masks: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
-    from hepsift.stats.demo import demo_nplm, demo_statistics
+    from hepsift.demo.statistics import demo_nplm, demo_statistics
 
     score, w = cols["mlp"], cols["weight"]
     masks = {k: v > 0 for k, v in backgrounds.items()}

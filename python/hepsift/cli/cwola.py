@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hepsift._cliargs import UsageError, check_range, finite_float, int_at_least, positive_float
+from hepsift.cli._args import UsageError, check_range, finite_float, int_at_least, positive_float
 
 __all__ = ["add_arguments", "run"]
 

@@ -9,17 +9,15 @@ Example::
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
 from hepsift import errors
-from hepsift._cliargs import int_at_least
+from hepsift.cli._args import int_at_least
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,37 +43,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _read(files: Sequence[str], tree: str, features: list[str] | None, max_events: int | None) -> tuple[np.ndarray, list[str]]:
-    import uproot
-
     from hepsift.io.features import FEATURE_NAMES
+    from hepsift.io.root import read_tree
 
-    blocks = []
-    names: list[str] | None = features
-    for f in files:
-        try:
-            t = uproot.open(f)[tree]
-        except FileNotFoundError as exc:
-            raise errors.DataError(f"no file {f}") from exc
-        except KeyError as exc:
-            raise errors.MissingBranchError(f"{f} has no tree '{tree}'") from exc
-        except (ValueError, OSError) as exc:
-            raise errors.DataError(f"input '{f}' is not a readable ROOT file ({exc})") from exc
-        keys = list(t.keys())
-        if names is None:
-            names = [n for n in FEATURE_NAMES if n in keys]
-            if not names:
-                raise errors.MissingBranchError(f"{f}:{tree} holds none of hepsift's flat features; pass --features")
-        missing = [n for n in names if n not in keys]
-        if missing:
-            hints = [f"{m} (nearest: {', '.join(difflib.get_close_matches(m, keys, n=3, cutoff=0.5)) or 'none'})"
-                     for m in missing]
-            raise errors.MissingBranchError(f"{f}:{tree} has no branch {', '.join(hints)}")
-        arrays = t.arrays(names, library="np")
-        blocks.append(np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1))
-    X = np.concatenate(blocks)
+    if features is None:  # every flat hepsift feature of the first file
+        names = list(read_tree(files[0], [], tree=tree, optional=FEATURE_NAMES, entry_stop=0))
+        if not names:
+            raise errors.MissingBranchError(f"tree '{tree}' of '{files[0]}' holds none of hepsift's flat features; "
+                                            "pass --features")
+    else:
+        names = features
+    arrays = read_tree(files, names, tree=tree)
+    X = np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1)
     if max_events is not None:
         X = X[: int(max_events)]
-    return X, list(names or [])
+    return X, list(names)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,13 +85,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  background efficiency {key}: score > {cut:.6g}")
     return 0
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run as ``python -m hepsift.anomaly._cli`` (the same as ``hepsift anomaly``)."""
-    from hepsift.cli import main as cli_main
-
-    return cli_main(["anomaly", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift._cliargs import UsageError, int_at_least, positive_float
+from hepsift.cli._args import UsageError, int_at_least, positive_float
 from hepsift.errors import ConfigurationError, DataError, HepsiftError, MissingBranchError
 
 __all__ = ["add_arguments", "run"]
@@ -71,24 +71,14 @@ def _read(path: str, tree: str, features: list[str] | None, weight: str | None) 
         use = features or [n for n in names if n != weight]
         missing = [f for f in use if f not in names]
         if missing:
-            raise MissingBranchError(f"columns {missing} not in {path}; it has {names}")
+            raise MissingBranchError(missing, names, f"'{path}'", what="column")
         x = np.stack([arr[f] for f in use], axis=1)
         return x, use, arr[weight] if weight else None
-    import uproot
+    from hepsift.io.root import read_tree
 
-    with uproot.open(path) as fh:
-        if tree not in fh:
-            raise MissingBranchError(f"no tree {tree!r} in {path}; it has {sorted(k.split(';')[0] for k in fh.keys())}")
-        t = fh[tree]
-        if not features:
-            raise ConfigurationError("--features is required for ROOT input")
-        missing = [f for f in [*features, *([weight] if weight else [])] if f not in t]
-        if missing:
-            import difflib
-
-            near = {m: difflib.get_close_matches(m, list(t.keys()), n=3) for m in missing}
-            raise MissingBranchError(f"branches {missing} not in {path}:{tree}; nearest names: {near}")
-        arrays = t.arrays([*features, *([weight] if weight else [])], library="np")
+    if not features:
+        raise ConfigurationError("--features is required for ROOT input")
+    arrays = read_tree(path, [*features, *([weight] if weight else [])], tree=tree)
     x = np.stack([np.asarray(arrays[f], dtype=np.float64) for f in features], axis=1)
     return x, list(features), None if weight is None else np.asarray(arrays[weight], dtype=np.float64)
 
@@ -96,7 +86,7 @@ def _read(path: str, tree: str, features: list[str] | None, weight: str | None) 
 def run(args: argparse.Namespace) -> int:
     """Run ``hepsift nplm``; returns the exit status."""
     from hepsift.nplm import calibrate, p_value, test_statistic
-    from hepsift.stats.plots import plot_nplm_null
+    from hepsift.nplm import plot_nplm_null
 
     from hepsift._atomic import atomic_output, check_output
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hepsift._cliargs import UsageError, finite_float, int_at_least
+from hepsift.cli._args import UsageError, finite_float, int_at_least
 
 __all__ = ["add_arguments", "run"]
 

@@ -39,7 +39,7 @@ def make_pythia(settings: tuple[str, ...] | list[str], seed: int) -> Any:
         from hepsift.errors import DependencyError
 
         raise DependencyError("event generation needs Pythia 8: pip install pythia8mc==8.317.2") from exc
-    from hepsift.generate.processes import QUIET_SETTINGS
+    from hepsift.events.processes import QUIET_SETTINGS
 
     py = pythia8mc.Pythia("", False)
     for s in (*QUIET_SETTINGS, *settings, "Random:setSeed = on", f"Random:seed = {seed}"):
@@ -64,7 +64,7 @@ def run_task(task: Task) -> dict[str, Any]:
 
     import awkward as ak
 
-    from hepsift.generate.detector import DetectorConfig, simulate
+    from hepsift.events.detector import DetectorConfig, simulate
     from hepsift.io.features import compute_features
 
     cpu0 = time.process_time()

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from hepsift import _cliargs
+from hepsift.cli import _args
 from hepsift.errors import DataError, HepsiftError
 
 __all__ = ["add_arguments", "run"]
@@ -55,28 +55,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mc-stat", action="store_true", help="omit MC statistical uncertainties")
     parser.add_argument(
         "--max-mc-stat",
-        type=_cliargs.positive_float,
+        type=_args.positive_float,
         default=0.5,
         metavar="REL",
         help="refuse bins whose background MC statistical relative uncertainty exceeds REL (default: 0.5)",
     )
     parser.add_argument(
         "--rebin",
-        type=_cliargs.positive_float,
+        type=_args.positive_float,
         default=None,
         metavar="REL",
         help="first merge adjacent bins until each background MC statistical uncertainty is at most REL",
     )
-    parser.add_argument("--bins", type=_cliargs.int_at_least(1), default=20, help="number of score bins (default: 20)")
+    parser.add_argument("--bins", type=_args.int_at_least(1), default=20, help="number of score bins (default: 20)")
     parser.add_argument(
-        "--range", type=_cliargs.finite_float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
+        "--range", type=_args.finite_float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
         help="score range, LO < HI (default: 0 1)",
     )
-    parser.add_argument("--luminosity", type=_cliargs.positive_float, default=1.0,
+    parser.add_argument("--luminosity", type=_args.positive_float, default=1.0,
                         help="integrated luminosity in 1/pb (default: 1)")
-    parser.add_argument("--sigma-theory", type=_cliargs.positive_float, default=None,
+    parser.add_argument("--sigma-theory", type=_args.positive_float, default=None,
                         help="theory cross-section (pb) of the signal")
-    parser.add_argument("--cl", type=_cliargs.finite_float, default=0.95, help="confidence level (default: 0.95)")
+    parser.add_argument("--cl", type=_args.finite_float, default=0.95, help="confidence level (default: 0.95)")
     parser.add_argument("--output-dir", default="hepsift_limits", help="where limit.json and workspace.json go")
     parser.add_argument("--overwrite", action="store_true", help="replace limit.json and workspace.json if they exist")
     parser.add_argument("--seed", type=int, default=0, help="unused (asymptotic limits are deterministic)")
@@ -86,21 +86,21 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
         if "=" not in item:
-            raise _cliargs.UsageError(f"{what} must look like NAME=VALUE, got {item!r}")
+            raise _args.UsageError(f"{what} must look like NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
 
 
 def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
-    from hepsift import _signals
+    from hepsift.cli import _signals
     from hepsift.rdf import column_names
     from hepsift.rdf._define import _cling_diagnostics, expression_problem
     from hepsift.stats.roostats import import_root
 
     if not args.signal or not args.background:
-        raise _cliargs.UsageError("give --signal and at least one --background selection (or --workspace)")
-    _cliargs.check_root_input(args.file, args.tree)
+        raise _args.UsageError("give --signal and at least one --background selection (or --workspace)")
+    _args.check_root_input(args.file, args.tree)
     ROOT = import_root()
     _signals.arm_native("hepsift limits")
     df = ROOT.RDataFrame(args.tree, args.file)
@@ -112,7 +112,7 @@ def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
                 return node.Define(column, expression)
             except Exception as exc:  # cling could not compile the expression
                 failure = exc
-        raise _cliargs.UsageError(f"{what} '{expression}' is neither a branch of {args.file}:{args.tree} nor a valid "
+        raise _args.UsageError(f"{what} '{expression}' is neither a branch of {args.file}:{args.tree} nor a valid "
                                   f"expression{expression_problem(expression, names, diagnostics.text)}") from failure
 
     df = define(df, "hepsift_score_", args.score, "--score")
@@ -129,7 +129,7 @@ def _histograms(args: Any) -> tuple[Any, dict[str, Any], Any]:
             except Exception as exc:  # cling could not compile the selection
                 failure = exc
         if failure is not None:
-            raise _cliargs.UsageError(f"{what} '{sel}' is not a valid selection on {args.file}:{args.tree}"
+            raise _args.UsageError(f"{what} '{sel}' is not a valid selection on {args.file}:{args.tree}"
                                       f"{expression_problem(sel, names, diagnostics.text)}") from failure
         return node.Histo1D(
             ROOT.RDF.TH1DModel(f"hepsift_{name}", "", *model[2:]),
@@ -168,16 +168,16 @@ def run(args: argparse.Namespace) -> int:
     from hepsift._atomic import atomic_output, check_output
     from hepsift.stats.limits import upper_limit, upper_limit_from_workspace
 
-    _cliargs.check_range("--range", *args.range)
+    _args.check_range("--range", *args.range)
     if not 0 < args.cl < 1:
-        raise _cliargs.UsageError(f"argument --cl: must be between 0 and 1, got {args.cl:g}")
+        raise _args.UsageError(f"argument --cl: must be between 0 and 1, got {args.cl:g}")
     if bool(args.workspace) == bool(args.file):
-        raise _cliargs.UsageError("give either a ROOT file or --workspace (see hepsift limits --help)")
+        raise _args.UsageError("give either a ROOT file or --workspace (see hepsift limits --help)")
     inputs = [args.workspace or args.file]
     limit_json = os.path.join(args.output_dir, "limit.json")
     workspace_json = os.path.join(args.output_dir, "workspace.json")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
-        raise _cliargs.UsageError(f"--output-dir '{args.output_dir}' is a file, not a folder")
+        raise _args.UsageError(f"--output-dir '{args.output_dir}' is a file, not a folder")
     for out in ([limit_json] if args.workspace else [limit_json, workspace_json]):
         if os.path.isdir(args.output_dir):
             check_output(out, inputs=inputs, overwrite=args.overwrite, what="output")

@@ -1,5 +1,7 @@
 """The statistics part of ``hepsift demo``: significance, luminosity reach, CLs limit, NPLM.
 
+The score histograms come from :func:`hepsift.stats.score_histograms`.
+
 The limit is only reported when its inputs and its result pass these checks:
 
 * **Background MC statistics.** Score bins are merged from the top until the total
@@ -35,8 +37,6 @@ from hepsift.errors import ConfigurationError, DataError, EvaluationError
 __all__ = [
     "demo_statistics",
     "demo_nplm",
-    "score_histograms",
-    "merge_bins",
     "fake_rate",
     "refit_workspace",
     "limit_estimate",
@@ -80,107 +80,6 @@ def fake_rate(n_pass: int, n_total: int, *, cl: float = 0.6827) -> tuple[float, 
     a, b = n_pass + 0.5, n_total - n_pass + 0.5
     lo, hi = beta.ppf([(1 - cl) / 2, (1 + cl) / 2], a, b)
     return a / (a + b), float(lo), float(hi)
-
-
-def merge_bins(
-    counts: Any, sumw2: Any, edges: Any, *, max_mc_stat: float = 0.2
-) -> np.ndarray:
-    """Merge adjacent bins, from the highest score down, until each bin's relative MC
-    statistical uncertainty ``sqrt(sumw2) / counts`` is at most ``max_mc_stat``.
-
-    Parameters
-    ----------
-    counts, sumw2 : array_like, shape (n_bins,)
-        Total background yield and sum of squared weights per bin.
-    edges : array_like, shape (n_bins + 1,)
-        Bin edges, increasing.
-    max_mc_stat : float, default 0.2
-        Largest relative MC statistical uncertainty allowed in a bin.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_merged + 1,)
-        The edges of the merged bins (a subset of ``edges``). A last group at the low end
-        that cannot reach ``max_mc_stat`` on its own is merged into the group above it.
-
-    Raises
-    ------
-    DataError
-        The whole background together has a relative MC statistical uncertainty above
-        ``max_mc_stat`` (a degenerate background: a few heavily weighted events).
-    """
-    from hepsift.stats.limits import merge_groups
-
-    c, v, e = (np.asarray(x, dtype=np.float64) for x in (counts, sumw2, edges))
-    if c.ndim != 1 or c.shape != v.shape or e.shape != (len(c) + 1,):
-        raise ConfigurationError(f"counts {c.shape}, sumw2 {v.shape} and edges {e.shape} do not match")
-    groups = merge_groups(c, v, max_mc_stat, from_top=True)
-    return e[[g[0] for g in groups] + [len(c)]]
-
-
-def score_histograms(
-    sig_scores: Any,
-    sig_weights: Any,
-    bkg_scores: Any,
-    bkg_weights: Any,
-    *,
-    luminosity: float,
-    n_bins: int = 10,
-    max_mc_stat: float | None = 0.2,
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    """Signal and background score histograms (counts, sumw2, edges) scaled to ``luminosity``.
-
-    The starting edges are ``n_bins`` quantiles of the background scores (equal numbers of
-    background MC events per bin); bins are then merged from the top (:func:`merge_bins`)
-    until the total background of each bin has a relative MC statistical uncertainty of at
-    most ``max_mc_stat`` (``None``: no merging).
-
-    Parameters
-    ----------
-    sig_scores, sig_weights : array_like, shape (n_sig,)
-        Signal scores and weights (per 1/pb).
-    bkg_scores, bkg_weights : array_like of shape (n_bkg,), or mappings name -> array
-        Background scores and weights, one array (one sample called ``"background"``) or
-        one per background sample (same keys).
-    luminosity : float
-        Integrated luminosity (1/pb).
-
-    Returns
-    -------
-    (dict, dict)
-        Signal histogram and a mapping sample name -> background histogram, each a dict with
-        ``counts``, ``sumw2`` (float64, shape (n,)) and ``edges`` (shape (n + 1,)).
-    """
-    if isinstance(bkg_scores, Mapping) != isinstance(bkg_weights, Mapping):
-        raise ConfigurationError("bkg_scores and bkg_weights must both be arrays or both be mappings")
-    if not isinstance(bkg_scores, Mapping):
-        bkg_scores, bkg_weights = {"background": bkg_scores}, {"background": bkg_weights}
-    if set(bkg_scores) != set(bkg_weights):
-        raise ConfigurationError(f"background names differ: {sorted(bkg_scores)} vs {sorted(bkg_weights)}")
-    xs, ws = np.asarray(sig_scores, float), np.asarray(sig_weights, float) * luminosity
-    xb = {k: np.asarray(v, float) for k, v in bkg_scores.items()}
-    wb = {k: np.asarray(bkg_weights[k], float) * luminosity for k in xb}
-    for k in xb:
-        if xb[k].shape != wb[k].shape:
-            raise ConfigurationError(f"background {k!r}: {xb[k].shape} scores but {wb[k].shape} weights")
-    if len(xs) == 0 or xs.shape != ws.shape:
-        raise DataError(f"signal: need equal, non-zero numbers of scores and weights, got {xs.shape}, {ws.shape}")
-    all_b = np.concatenate(list(xb.values()))
-    if len(all_b) == 0:
-        raise DataError("no background events after the selection")
-    edges = np.unique(np.quantile(all_b, np.linspace(0.0, 1.0, n_bins + 1)))
-    lo, hi = min(xs.min(), all_b.min()), max(xs.max(), all_b.max())
-    edges[0], edges[-1] = lo - 1e-9 * (1 + abs(lo)), hi + 1e-9 * (1 + abs(hi))
-
-    def h(x: np.ndarray, w: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
-        c, _ = np.histogram(x, e, weights=w)
-        v, _ = np.histogram(x, e, weights=w**2)
-        return {"counts": c, "sumw2": v, "edges": e}
-
-    if max_mc_stat is not None:
-        total = h(all_b, np.concatenate([wb[k] for k in xb]), edges)
-        edges = merge_bins(total["counts"], total["sumw2"], edges, max_mc_stat=max_mc_stat)
-    return h(xs, ws, edges), {k: h(xb[k], wb[k], edges) for k in xb}
 
 
 def limit_estimate(
@@ -355,14 +254,14 @@ def demo_statistics(
     Raises
     ------
     DataError
-        A degenerate background (see :func:`merge_bins`).
+        A degenerate background (see :func:`hepsift.stats.merge_bins`).
     EvaluationError
         The refit of the written workspace or the order-of-magnitude check disagrees with
         the limit.
     """
-    from hepsift.stats.limits import build_workspace, upper_limit_from_workspace
+    from hepsift.stats import best_cut, build_workspace, score_histograms, significance_vs_luminosity
+    from hepsift.stats import upper_limit_from_workspace
     from hepsift.stats.plots import hep_figure, plot_significance_vs_luminosity
-    from hepsift.stats.significance import best_cut, significance_vs_luminosity
 
     del seed
     out = os.fspath(out_dir)
@@ -393,10 +292,10 @@ def demo_statistics(
         with atomic_output(files["cut_scan"], overwrite=True) as tmp:
             fig.savefig(tmp, bbox_inches="tight", dpi=120)
 
-    edges = hs["edges"]
-    s = hs["counts"]
-    b = np.sum([h["counts"] for h in hb.values()], axis=0)
-    b_var = np.sum([h["sumw2"] for h in hb.values()], axis=0)
+    edges = hs.edges
+    s = hs.counts
+    b = np.sum([h.counts for h in hb.values()], axis=0)
+    b_var = np.sum([h.sumw2 for h in hb.values()], axis=0)
     mc_stat = np.sqrt(b_var) / b
     # Normalisation uncertainties are left out of the estimate: one parameter for all bins, the
     # fit constrains them with the bins of little signal.
@@ -414,7 +313,7 @@ def demo_statistics(
     for i in range(len(s)):
         mark = " *" if i in order[:3] else ""
         print(f"    [{edges[i]:7.4f},{edges[i + 1]:7.4f}) {s[i]:10.4g} {b[i]:10.4g} {mc_stat[i]:8.1%} "
-              f"{per_bin[i]:10.3g}  " + " ".join(f"{hb[n]['counts'][i]:10.3g}" for n in names) + mark)
+              f"{per_bin[i]:10.3g}  " + " ".join(f"{hb[n].counts[i]:10.3g}" for n in names) + mark)
     best = order[0]
     print(f"  (* the most sensitive bins) back-of-envelope: best bin 1.96 sqrt(b + db^2) / s = "
           f"1.96 sqrt({b[best]:.3g} + ({math.sqrt(b_var[best]):.3g})^2) / {s[best]:.3g} "
@@ -451,7 +350,7 @@ def demo_statistics(
         "lumi_3sigma": lumi.lumi_3sigma,
         "lumi_5sigma": lumi.lumi_5sigma,
         "bins": {"edges": edges.tolist(), "s": s.tolist(), "b": b.tolist(), "mc_stat": mc_stat.tolist(),
-                 "b_per_sample": {n: hb[n]["counts"].tolist() for n in names}},
+                 "b_per_sample": {n: hb[n].counts.tolist() for n in names}},
         "limit": lim.to_dict(),
         "refit_cls": {str(k): v for k, v in refit.items()},
         "estimate": {"combined": estimate, "best_bin": float(per_bin[best])},
@@ -508,8 +407,7 @@ def demo_nplm(
     dict
         ``t``, ``dof``, ``ks_pvalue``, ``p``, ``z`` (chi-square), ``p_empirical``, ``n_toys``, ``files``.
     """
-    from hepsift.nplm import calibrate, p_value, test_statistic
-    from hepsift.stats.plots import plot_nplm_null
+    from hepsift.nplm import calibrate, p_value, plot_nplm_null, test_statistic
 
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)

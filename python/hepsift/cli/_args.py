@@ -1,4 +1,4 @@
-"""Argument checking shared by the ``hepsift`` subcommands: one-line usage errors (exit 2).
+"""Argument checking shared by the ``hepsift`` commands: one-line usage errors (exit 2).
 
 The ``type=`` functions below make argparse refuse a bad value before anything runs;
 :class:`UsageError` is raised by a command for a bad combination found later (also exit 2);
@@ -9,12 +9,11 @@ is booked, so that a wrong file or tree name is one line, not a C++ traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from hepsift import errors
 
@@ -76,51 +75,27 @@ def check_range(name: str, lo: float, hi: float) -> None:
 
 
 def check_names(what: str, asked: Iterable[str], existing: Sequence[str], where: str) -> None:
-    """Raise :class:`hepsift.MissingBranchError` for names not in ``existing``, with near names."""
+    """Raise :class:`hepsift.MissingBranchError` for the names of ``asked`` (given with the option
+    ``what``) that are not in ``existing``; the message names the nearest ones."""
     missing = [n for n in asked if n not in existing]
-    if not missing:
-        return
-    parts = []
-    for m in missing:
-        near = difflib.get_close_matches(m, existing, n=3, cutoff=0.6)
-        parts.append(f"'{m}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
-    raise errors.MissingBranchError(f"{what} {', '.join(parts)} not in {where}")
+    if missing:
+        raise errors.MissingBranchError(missing, existing, where, note=f"check {what}")
 
 
 def check_root_input(path: str, tree: str) -> str:
-    """Check, without starting ROOT, that ``path`` is a ROOT file holding ``tree`` (a TTree or
-    an RNTuple, also ``folder/name``); return its class name.
+    """Check, before ROOT starts, that ``path`` is a ROOT file holding ``tree`` (a TTree or an
+    RNTuple, also ``folder/name``); return its class name (:func:`hepsift.io.check_tree`).
 
     Raises
     ------
     hepsift.DataError
         The file is missing, a folder, not a ROOT file, or unreadable.
     hepsift.MissingBranchError
-        It has no tree ``tree`` (the message lists the trees it has and the nearest names).
+        It has no tree ``tree`` (the message lists the trees it has, the nearest first).
     """
-    import uproot
+    from hepsift.io.root import check_tree
 
-    if not os.path.exists(path):
-        raise errors.DataError(f"input file '{path}' does not exist")
-    if os.path.isdir(path):
-        raise errors.DataError(f"input '{path}' is a folder, not a ROOT file")
-    try:
-        with uproot.open(path) as f:
-            classes = {k.rsplit(";", 1)[0]: v for k, v in f.classnames(recursive=True).items()}
-    except Exception as exc:  # uproot raises ValueError, OSError, struct.error, ... on a bad file
-        raise errors.DataError(f"input '{path}' is not a readable ROOT file ({_short(exc)})") from exc
-    trees = {k: v for k, v in classes.items() if v.startswith(("TTree", "TNtuple")) or "RNTuple" in v}
-    if tree not in trees:
-        near = difflib.get_close_matches(tree, sorted(trees), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(near)}?" if near else ""
-        raise errors.MissingBranchError(
-            f"input '{path}' has no tree '{tree}' (it has: {', '.join(sorted(trees)) or 'no trees'}{hint}); "
-            "choose one with -t/--tree")
-    return trees[tree]
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
+    return check_tree(path, tree, note="choose one with -t/--tree")
 
 
 @contextmanager

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hepsift._cliargs import UsageError, int_at_least
+from hepsift.cli._args import UsageError, int_at_least
 from hepsift.errors import OutputError
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 EPILOG = """examples:
   hepsift generate --process zprime_tt --mass 1000 --events 20000 --seed 1 -o out.root
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list() -> None:
-    from hepsift.generate import PRESETS, PROCESSES
+    from hepsift.events import PRESETS, PROCESSES
 
     print("processes:")
     for p in PROCESSES.values():
@@ -69,7 +69,7 @@ def _list() -> None:
 def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
     """Refuse, before any event is generated, to replace an existing file that does not hold
     these very events (an up-to-date file is reused, not rewritten)."""
-    from hepsift.generate.core import _reusable, sample_name
+    from hepsift.events.core import _reusable, sample_name
 
     if overwrite:
         return
@@ -84,8 +84,8 @@ def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``hepsift generate`` with parsed ``args``; returns the exit status."""
-    from hepsift.generate import DetectorConfig, GenerationConfig, generate, generate_preset
-    from hepsift.generate.core import CONSTITUENT_PRESETS, PRESETS
+    from hepsift.events import DetectorConfig, GenerationConfig, generate, generate_preset
+    from hepsift.events.core import CONSTITUENT_PRESETS, PRESETS
 
     if args.list:
         _list()
@@ -134,13 +134,3 @@ def run(args: argparse.Namespace) -> int:
     log(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m hepsift.generate._cli``), the same as ``hepsift generate``."""
-    from hepsift.cli import main as cli_main
-
-    return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m hepsift.cli``: the same as the ``hepsift`` command."""
+
+import sys
+
+from hepsift.cli import main
+
+sys.exit(main())
