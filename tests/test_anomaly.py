@@ -188,7 +188,7 @@ def test_save_load_and_config_round_trip(fitted, name, tmp_path):
     assert back.provenance_["hepsift"] == hepsift.__version__
     X = background(300, 80)
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
-    cfg = det.config
+    cfg = det.to_config()
     assert type(cfg).from_json(cfg.to_json()) == cfg
     assert type(det).from_config(cfg.to_json()).get_params() == det.get_params()
     clone = type(det)(**det.get_params())

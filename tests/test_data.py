@@ -60,8 +60,10 @@ def test_missing_value_policies_and_sanitised(files):
     feats = ["lep_pt", "met_pt", "n_jets", "jet3_pt", "fatjet1_pt"]
     keep = Dataset.from_root(files, feats)
     assert (keep.X == MISSING).any()
-    drop_f = Dataset.from_root(files, feats, missing="drop_features")
+    drop_f = keep.sanitise()
     assert drop_f.feature_names == ["lep_pt", "met_pt", "n_jets"] and len(drop_f) == len(keep)
+    with pytest.raises(hepsift.ConfigurationError, match="unknown missing-value policy 'drop_features'"):
+        Dataset.from_root(files, feats, missing="drop_features")
     drop_e = Dataset.from_root(files, feats, missing="drop_events")
     assert not (drop_e.X == MISSING).any() and len(drop_e) < len(keep)
     # "sanitised" with a required large-R jet keeps fatjet1_pt and drops the other holes

@@ -31,10 +31,10 @@ def test_public_api_is_pinned():
         [
             "MODES",
             "NPLM",
+            "NPLMConfig",
             "NullDistribution",
             "PValue",
             "calibrate",
-            "export_onnx",
             "fit_chi2",
             "p_value",
             "test_statistic",
@@ -141,7 +141,7 @@ def test_constant_feature_is_left_out(tmp_path, reference, opts):
     moved = x.copy()
     moved[:, 1] = 7.0
     np.testing.assert_array_equal(model.decision_function(x), model.decision_function(moved))
-    model.export_onnx(tmp_path / "f.onnx")  # checks ONNX Runtime against f(x) itself
+    model.to_onnx(tmp_path / "f.onnx")  # checks ONNX Runtime against f(x) itself
     sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
     f_onnx = sess.run(["f"], {"x": x.astype(np.float32)})[0][:, 0]
     np.testing.assert_allclose(f_onnx, model.decision_function(x), atol=1e-4)
@@ -176,7 +176,7 @@ def test_onnx_export(tmp_path, reference, opts):
     ref2 = reference[:, [0, 0]] * [1.0, 2.0] + np.random.default_rng(0).normal(0, 0.1, (4000, 2))
     t, model = nplm.test_statistic(ref2, data, n_expected=680, seed=0, return_model=True, **opts)
     path = tmp_path / "f.onnx"
-    model.export_onnx(path, features=["mjj", "met"])
+    model.to_onnx(path, ["mjj", "met"])
     meta = read_metadata(str(path))
     assert meta["kind"] == "density_ratio" and meta["features"] == ["mjj", "met"]
     assert meta["provenance"]["t"] == pytest.approx(t)

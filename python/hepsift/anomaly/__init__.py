@@ -30,7 +30,8 @@ metrics, score correlations, combinations, comparison tables) are in
 from __future__ import annotations
 
 from hepsift.anomaly._base import EFFICIENCIES, Detector, efficiency_key
-from hepsift.anomaly._common import MISSING, ConfigBase, load, sanitised_features
+from hepsift._missing import MISSING, sanitised_features
+from hepsift._saved import load
 from hepsift.anomaly._forest import IsolationForest, IsolationForestConfig
 from hepsift.anomaly._hbos import HBOS, HBOSConfig
 from hepsift.anomaly._neural import AutoEncoder, AutoEncoderConfig, DeepSVDD, DeepSVDDConfig
@@ -45,7 +46,6 @@ __all__ = [
     "HBOS",
     "HBOSConfig",
     "Detector",
-    "ConfigBase",
     "DETECTORS",
     "EFFICIENCIES",
     "MISSING",

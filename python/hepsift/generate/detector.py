@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift.generate._config import from_dict, to_dict
+from hepsift._estimator import Config
 
 __all__ = [
     "DetectorConfig",
@@ -177,7 +177,7 @@ class MetConfig:
 
 
 @dataclass
-class DetectorConfig:
+class DetectorConfig(Config):
     """All the numbers of the detector model (see the module docstring for the steps).
 
     ``calo_eta_max`` = 4.9: ATLAS calorimeter coverage, JINST 3 (2008) S08003;
@@ -199,15 +199,6 @@ class DetectorConfig:
     fatjet: FatJetConfig = field(default_factory=FatJetConfig)
     btag: BTagConfig = field(default_factory=BTagConfig)
     met: MetConfig = field(default_factory=MetConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
-        """Inverse of :meth:`to_dict`."""
-        return from_dict(cls, data)
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.models._base import Config, Estimator, check_weights, check_X, check_y
+from hepsift._estimator import Config, Estimator
+from hepsift.models._base import Supervised, check_weights, check_X, check_y
 
 __all__ = ["ParameterizedClassifier", "ParameterizedConfig", "LeaveOneMassOut", "leave_one_mass_out",
            "assign_background_masses"]
@@ -69,7 +70,7 @@ def assign_background_masses(mass: np.ndarray, y: np.ndarray, seed: int, signal_
     return mass
 
 
-class ParameterizedClassifier(Estimator):
+class ParameterizedClassifier(Supervised):
     """A binary classifier whose input includes the signal-mass hypothesis.
 
     Parameters
@@ -91,7 +92,7 @@ class ParameterizedClassifier(Estimator):
     estimator_ : the fitted inner estimator
     masses_ : ndarray, the distinct signal masses seen in training
     mass_index_ : int (non-negative)
-    classes_, n_features_in_, thresholds_, provenance_
+    classes_, n_features_in_, threshold_, provenance_
 
     Notes
     -----
@@ -100,6 +101,7 @@ class ParameterizedClassifier(Estimator):
     (:func:`assign_background_masses`).
     """
 
+    _packages: ClassVar[tuple[str, ...]] = ("torch", "scikit-learn")
     config_class: ClassVar[type[Any]] = ParameterizedConfig
 
     def __init__(self, *, estimator: Any = None, mass_index: int = -1, mass_feature: str = "mass",
@@ -172,10 +174,9 @@ class ParameterizedClassifier(Estimator):
         self.task_ = task
         self.mass_feature_ = str(self.mass_feature)
         self.n_features_in_ = n_f
-        self.thresholds_ = getattr(inner, "thresholds_", None)
+        self.threshold_ = getattr(inner, "threshold_", None)
         self._parity_sample = getattr(inner, "_parity_sample", None)
-        self.provenance_ = self._provenance(self.seed, len(X), ("torch", "scikit-learn"),
-                                            masses=self.masses_.tolist(), inner=getattr(inner, "provenance_", None))
+        self.provenance_ = self._provenance(len(X), w, masses=self.masses_.tolist(), inner=getattr(inner, "provenance_", None))
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
