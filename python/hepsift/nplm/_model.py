@@ -399,8 +399,10 @@ class NPLM(Estimator):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         net = state.pop("net_", None)
-        if net is not None:
+        if net is not None:  # the network as plain arrays; rebuilt from the parameters on loading
             state["_net_state"] = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+        elif "kernel_" in state:
+            state["net_"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
