@@ -112,7 +112,7 @@ def test_bad_inputs(files, tmp_path):
         Dataset.from_root(files, ["lep_pt"], missing="impute")
     with pytest.raises(hepsift.DataError, match="no entry in labels"):
         Dataset.from_root(files, ["lep_pt"], labels={"ttbar": 0})
-    with pytest.raises(hepsift.DataError, match="NaN or infinite"):
+    with pytest.raises(hepsift.NonFiniteInputError, match="feature 'f0' holds 1 NaN or infinite"):
         Dataset.from_arrays([[np.nan, 1.0]], [1])
     plain = write_tree(tmp_path / "plain.root", {"x": np.arange(5.0)})
     with pytest.raises(hepsift.MissingBranchError, match="no mass branch"):

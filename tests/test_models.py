@@ -248,7 +248,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     X, y, _ = toy(200)
     bad = X.copy()
     bad[5, 2] = np.nan
-    with pytest.raises(hepsift.DataError, match="NaN or infinite .* row 5, column 2"):
+    with pytest.raises(hepsift.NonFiniteInputError, match=r"feature 'x2' holds 1 NaN or infinite value\(s\) \(first: nan in event 5"):
         MLPClassifier(epochs=1).fit(bad, y)
     with pytest.raises(hepsift.DataError, match="single class"):
         BDTClassifier().fit(X, np.zeros(len(X)))
