@@ -40,3 +40,22 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_learner_and_data_apis():
+    import hepsift.anomaly
+    import hepsift.data
+    import hepsift.models
+    from hepsift._estimator import Estimator
+
+    assert sorted(hepsift.models.__all__) == [
+        "BDTClassifier", "BDTConfig", "Config", "Estimator", "LeaveOneMassOut", "MLPClassifier", "MLPConfig",
+        "PRESETS", "ParameterizedClassifier", "ParameterizedConfig", "RandomForestClassifier", "RandomForestConfig",
+        "assign_background_masses", "leave_one_mass_out", "load", "make", "validation_split"]
+    assert sorted(hepsift.anomaly.__all__) == [
+        "AutoEncoder", "AutoEncoderConfig", "DETECTORS", "DeepSVDD", "DeepSVDDConfig", "Detector", "EFFICIENCIES",
+        "HBOS", "HBOSConfig", "IsolationForest", "IsolationForestConfig", "MISSING", "efficiency_key", "load",
+        "sanitised_features"]
+    assert sorted(hepsift.data.__all__) == ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES"]
+    # one base: the models' Estimator is the one every learner derives from
+    assert hepsift.models.Estimator is Estimator and issubclass(hepsift.anomaly.Detector, Estimator)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift._missing import FEATURE_SETS, MISSING, check_finite, missing_mask, sanitised_features
+from hepsift._missing import FEATURE_SETS, MISSING, check_finite, missing_mask, sanitised_features  # noqa: F401
 from hepsift.errors import ConfigurationError, DataError, MissingBranchError
 
 #: What to do with :data:`MISSING` entries: keep them, or drop every event that holds one (dropping

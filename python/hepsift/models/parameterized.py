@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift._estimator import Config, Estimator
+from hepsift._estimator import Config
 from hepsift.models._base import Supervised, check_weights, check_X, check_y
 
 __all__ = ["ParameterizedClassifier", "ParameterizedConfig", "LeaveOneMassOut", "leave_one_mass_out",
