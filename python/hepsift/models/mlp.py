@@ -12,7 +12,7 @@ import numpy as np
 
 from hepsift._estimator import Config
 from hepsift._missing import MISSING, ImputingScaler
-from hepsift._torch import torch_threads
+from hepsift._torch import load_numpy_state, state_to_numpy, torch_threads
 from hepsift.errors import ConfigurationError, DataError
 from hepsift.models._base import (
     Supervised,
@@ -572,7 +572,7 @@ class MLPClassifier(Supervised):
         state = super().__getstate__()
         net = state.pop("net_", None)
         if net is not None:
-            state["_net_state"] = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+            state["_net_state"] = state_to_numpy(net)
             state["_net_shape"] = (self.n_features_in_, net[-1].out_features)
         return state
 
@@ -582,12 +582,9 @@ class MLPClassifier(Supervised):
         shape = state.pop("_net_shape", None)
         self.__dict__.update(state)
         if net_state is not None and shape is not None:
-            import torch
-
             net = self._build(*shape)
-            net.load_state_dict({k: torch.from_numpy(v) for k, v in net_state.items()})
-            net.eval()
-            self.net_ = net
+            load_numpy_state(net, net_state)
+            self.net_ = net.eval()
 
 
 # the dataclass and the estimator must list the same parameters

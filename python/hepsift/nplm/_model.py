@@ -141,6 +141,18 @@ class NPLM(Estimator):
         Indices of the features f(x) depends on: all but those that are constant, with the same
         value, in reference and data (such a feature carries no information; it is left out
         with a warning, and t is then the same as without it).
+    mean_, scale_ : ndarray, float64, shape (n_features,)
+        The reference standardisation (a constant feature: its value and 1).
+    net_, kernel_ : the fitted network (neural mode) or the Nystroem expansion as plain arrays
+        (kernel mode: ``centers``, ``normalization``, ``gamma``, ``coef``, ``intercept``, ``sigma``)
+    provenance_ : dict
+        The provenance layout of every hepsift estimator, plus ``t``, ``n_expected``,
+        ``n_reference`` and ``n_data``.
+
+    Like every hepsift learner it saves with ``save(path)`` (read back by :func:`hepsift.load`)
+    and exports f(x) with ``to_onnx(path, feature_names)``: one input ``x`` (float32, shape
+    (n, n_features)), one output ``f`` (shape (n, 1)), kind ``density_ratio``, the
+    standardisation inside; ONNX Runtime is checked against :meth:`decision_function`.
     """
 
     config_class: ClassVar[type[Config]] = NPLMConfig
@@ -397,10 +409,12 @@ class NPLM(Estimator):
         return proto, lambda X: self.decision_function(np.asarray(X, dtype=np.float64)), "f"
 
     def __getstate__(self) -> dict[str, Any]:
+        from hepsift._torch import state_to_numpy
+
         state = super().__getstate__()
         net = state.pop("net_", None)
         if net is not None:  # the network as plain arrays; rebuilt from the parameters on loading
-            state["_net_state"] = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+            state["_net_state"] = state_to_numpy(net)
         elif "kernel_" in state:
             state["net_"] = None
         return state
@@ -410,10 +424,12 @@ class NPLM(Estimator):
         net_state = state.pop("_net_state", None)
         self.__dict__.update(state)
         if net_state is not None:
+            from hepsift._torch import load_numpy_state
+
             torch = _import_torch()
             net = _make_net(torch, len(self.active_), tuple(int(h) for h in self.hidden), self.activation,
                             torch.Generator().manual_seed(0)).to(torch.float64)
-            net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in net_state.items()})
+            load_numpy_state(net, net_state)
             self.net_ = net.eval()
 
 
