@@ -11,7 +11,7 @@ from hepsift import _missing
 from hepsift._missing import MISSING, ImputingScaler, check_finite, sanitised_features
 from hepsift.anomaly import HBOS, AutoEncoder, IsolationForest
 from hepsift.data import Dataset
-from hepsift.generative import BetaVAE
+from hepsift.generative import BetaVAE, two_sample_auc
 from hepsift.models import BDTClassifier, MLPClassifier
 from hepsift.nplm import NPLM
 
@@ -138,6 +138,7 @@ def test_non_finite_values_are_always_NonFiniteInputError(fitted, bad):
         "Detector.decision_function": (lambda: fitted["iforest"].decision_function(X), msg),
         "Generator.fit": (lambda: BetaVAE(epochs=1).fit(X, feature_names=NAMES[:2]), msg),
         "NPLM.fit": (lambda: NPLM(mode="kernel", n_centers=10).fit(_events(200)[:, :2], X), generic),
+        "fidelity": (lambda: two_sample_auc(X, _events(200)[:, :2]), generic),
     }
     for name, (call, pattern) in paths.items():
         with pytest.raises(hepsift.NonFiniteInputError, match=pattern):
