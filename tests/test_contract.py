@@ -10,6 +10,7 @@ outputs equal the Python ones. A new learner that breaks it fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
@@ -133,6 +134,9 @@ def test_contract(fitted, cls, tmp_path):
         c._check_fitted()
     with pytest.raises(hepsift.NotFittedError):
         c.sample(4) if hasattr(c, "sample") else _outputs(c)
+    # parameters: declared in __init__ only, the same fields as the configuration dataclass
+    assert [f.name for f in dataclasses.fields(cls.config_class)] == cls._param_names()
+    assert not any(k.endswith("_") for k in vars(c)), "an unfitted estimator holds learned state"
     # parameters: round trip (nested included), repr, configuration dataclass
     deep = m.get_params(deep=True)
     assert c.set_params(**deep) is c and c.get_params(deep=True).keys() == deep.keys()
