@@ -308,9 +308,8 @@ class Estimator(Saveable, Parameters):
 
     Class attributes that a family may change: ``_kind`` (the ONNX ``hepsift.kind``),
     ``_fitted_attrs`` and ``_model_attrs`` (what a fitted estimator of the family and of the
-    class has), ``_packages`` (whose versions the
-    provenance records), ``_transient`` (caches that are never saved), ``_onnx_rtol`` and
-    ``_onnx_atol`` (parity tolerance of the export).
+    class has), ``_packages`` (whose versions the provenance records), ``_transient`` (caches
+    that are never saved), ``_onnx_rtol`` and ``_onnx_atol`` (parity tolerance of the export).
     """
 
     config_class: ClassVar[type[Any]]
