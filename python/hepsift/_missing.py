@@ -100,6 +100,12 @@ def sanitised_features(X: Any, feature_names: Sequence[str] | None = None) -> li
     hepsift.DataError
         No event, or every feature holds the sentinel somewhere (nothing would be left):
         require the objects first (:meth:`hepsift.data.Dataset.require`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sanitised_features(np.array([[40.0, -999.0], [55.0, 31.0]]), ["met_pt", "jet3_pt"])
+    ['met_pt']
     """
     arr = np.asarray(X, dtype=np.float32)
     if arr.ndim != 2:
