@@ -228,8 +228,10 @@ class NPLM(Estimator):
 
         Raises
         ------
+        NonFiniteInputError
+            NaN or infinite values (names the column and the count).
         DataError
-            Samples that are empty, not finite or of different widths; a feature that is
+            Samples that are empty or of different widths; a feature that is
             constant in the reference but takes other values in the data (the density ratio is
             then unbounded); every feature constant. A feature constant, with one value, in
             reference and data is not an error: it carries no information and is left out of
