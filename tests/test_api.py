@@ -101,3 +101,22 @@ def test_deprecated_aliases_warn_and_give_the_new_objects():
     assert importlib.import_module("hepsift.generate.core") is importlib.import_module("hepsift.events.core")
     for name in [k for k in sys.modules if k == "hepsift.generate" or k.startswith("hepsift.generate.")]:
         del sys.modules[name]
+
+
+def test_learner_and_data_apis():
+    import hepsift.anomaly
+    import hepsift.data
+    import hepsift.models
+    from hepsift._estimator import Estimator
+
+    assert sorted(hepsift.models.__all__) == [
+        "BDTClassifier", "BDTConfig", "Config", "Estimator", "LeaveOneMassOut", "MLPClassifier", "MLPConfig",
+        "PRESETS", "ParameterizedClassifier", "ParameterizedConfig", "RandomForestClassifier", "RandomForestConfig",
+        "leave_one_mass_out", "load", "make", "validation_split"]
+    assert sorted(hepsift.anomaly.__all__) == [
+        "AutoEncoder", "AutoEncoderConfig", "DETECTORS", "DeepSVDD", "DeepSVDDConfig", "Detector", "EFFICIENCIES",
+        "HBOS", "HBOSConfig", "IsolationForest", "IsolationForestConfig", "MISSING", "efficiency_key", "load",
+        "sanitised_features"]
+    assert sorted(hepsift.data.__all__) == ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES", "assign_background_masses"]
+    # one base: the models' Estimator is the one every learner derives from
+    assert hepsift.models.Estimator is Estimator and issubclass(hepsift.anomaly.Detector, Estimator)

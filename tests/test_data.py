@@ -60,8 +60,10 @@ def test_missing_value_policies_and_sanitised(files):
     feats = ["lep_pt", "met_pt", "n_jets", "jet3_pt", "fatjet1_pt"]
     keep = Dataset.from_root(files, feats)
     assert (keep.X == MISSING).any()
-    drop_f = Dataset.from_root(files, feats, missing="drop_features")
+    drop_f = keep.sanitise()
     assert drop_f.feature_names == ["lep_pt", "met_pt", "n_jets"] and len(drop_f) == len(keep)
+    with pytest.raises(hepsift.ConfigurationError, match="unknown missing-value policy 'drop_features'"):
+        Dataset.from_root(files, feats, missing="drop_features")
     drop_e = Dataset.from_root(files, feats, missing="drop_events")
     assert not (drop_e.X == MISSING).any() and len(drop_e) < len(keep)
     # "sanitised" with a required large-R jet keeps fatjet1_pt and drops the other holes
@@ -112,7 +114,7 @@ def test_bad_inputs(files, tmp_path):
         Dataset.from_root(files, ["lep_pt"], missing="impute")
     with pytest.raises(hepsift.DataError, match="no entry in labels"):
         Dataset.from_root(files, ["lep_pt"], labels={"ttbar": 0})
-    with pytest.raises(hepsift.DataError, match="NaN or infinite"):
+    with pytest.raises(hepsift.NonFiniteInputError, match="feature 'f0' holds 1 NaN or infinite"):
         Dataset.from_arrays([[np.nan, 1.0]], [1])
     plain = write_tree(tmp_path / "plain.root", {"x": np.arange(5.0)})
     with pytest.raises(hepsift.MissingBranchError, match="no mass branch"):

@@ -109,7 +109,7 @@ def test_save_load_and_config(models, tmp_path):
         m.save(tmp_path / f"{name}.hsm")
         back = load(tmp_path / f"{name}.hsm")
         np.testing.assert_array_equal(back.sample(50, seed=2), m.sample(50, seed=2))
-        assert type(m.config).from_json(m.config.to_json()) == m.config
+        assert type(m.to_config()).from_json(m.to_config().to_json()) == m.to_config()
     flow = models["flow"]
     lp = flow.log_prob(mixture(2000, 30))
     assert np.isfinite(lp).all() and lp.mean() > flow.log_prob(mixture(2000, 30) + 6).mean()

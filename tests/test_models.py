@@ -80,7 +80,7 @@ def test_binary_learns_exports_and_scores_in_rdataframe(name, tmp_path, ROOT):
     assert np.max(np.abs(out["score"] - p[:, 1])) <= 1e-5
 
     # the convenience export fills thresholds and provenance
-    path2 = model.export(tmp_path / f"{name}_2.onnx", FEATURES)
+    path2 = model.to_onnx(tmp_path / f"{name}_2.onnx", FEATURES)
     meta2 = read_metadata(path2)
     assert meta2["provenance"]["estimator"] == type(model).__name__
     assert "1e-2" in meta2["thresholds"] and "0.01" not in meta2["thresholds"]
@@ -105,7 +105,7 @@ def test_multiclass_softmax_discriminant_and_rdataframe(name, tmp_path, ROOT):
     ref = np.log(proba[:, 1] + 1e-7) - np.log(proba @ f + 1e-7)
     np.testing.assert_allclose(d, ref, atol=1e-4)
 
-    path = model.export(tmp_path / "multi.onnx", FEATURES, sample=Xt[:300])
+    path = model.to_onnx(tmp_path / "multi.onnx", FEATURES, sample=Xt[:300])
     assert np.max(np.abs(onnx_predict(path, Xt) - proba)) <= 1e-5
     assert np.max(np.abs(onnx_predict(path, Xt, output="discriminant") - d)) <= 1e-4
     root = write_tree(tmp_path / "events.root", {f: Xt[:, i] for i, f in enumerate(FEATURES)})
@@ -129,7 +129,7 @@ def test_regression(name, tmp_path):
     assert rms < 0.5 * np.std(energy)  # clearly better than predicting the mean
     with pytest.raises(hepsift.ConfigurationError, match="use predict"):
         model.predict_proba(X)
-    path = model.export(tmp_path / "reg.onnx", ["a", "b", "c"])
+    path = model.to_onnx(tmp_path / "reg.onnx", ["a", "b", "c"])
     assert read_metadata(path)["kind"] == "regressor"
     np.testing.assert_allclose(onnx_predict(path, X), model.predict(X), rtol=1e-5, atol=1e-4)
 
@@ -167,7 +167,7 @@ def test_parameterized_interpolates_and_exports(tmp_path, ROOT):
     assert lomo.auc_without[1000.0] > lomo.auc_all[1000.0] - 0.05  # interpolates to the unseen mass
     assert "mass left out" in lomo.table()
 
-    path = pnn.export(tmp_path / "pnn.onnx", ["mjj", "x1", "mass"])
+    path = pnn.to_onnx(tmp_path / "pnn.onnx", ["mjj", "x1", "mass"])
     meta = read_metadata(path)
     assert meta["mass_parameter"] == "mass" and meta["features"] == ["mjj", "x1", "mass"]
     root = write_tree(tmp_path / "ev.root", {"mjj": Xt[:, 0], "x1": Xt[:, 1]})
@@ -248,7 +248,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     X, y, _ = toy(200)
     bad = X.copy()
     bad[5, 2] = np.nan
-    with pytest.raises(hepsift.DataError, match="NaN or infinite .* row 5, column 2"):
+    with pytest.raises(hepsift.NonFiniteInputError, match=r"feature 'x2' holds 1 NaN or infinite value\(s\) \(first: nan in event 5"):
         MLPClassifier(epochs=1).fit(bad, y)
     with pytest.raises(hepsift.DataError, match="single class"):
         BDTClassifier().fit(X, np.zeros(len(X)))
@@ -350,7 +350,7 @@ def test_hist_bdt_export_routes_events_at_the_cuts_and_at_minus_999_as_native(tm
     P = np.concatenate([probes, absent, at_adj])
     native = model.predict_proba(P)[:, 1]
 
-    path = model.export(tmp_path / "bdt.onnx", names)
+    path = model.to_onnx(tmp_path / "bdt.onnx", names)
     assert np.max(np.abs(onnx_predict(path, P) - native)) <= 1e-5
     root = write_tree(tmp_path / "probes.root", {f: P[:, i] for i, f in enumerate(names)})
     out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(root)), "score", str(path)).AsNumpy(["score", *names])
@@ -542,7 +542,7 @@ def test_exact_tree_exports_route_adjacent_floats_as_native(name, tmp_path):
     P = X[:600].copy()
     P[:, 5] = np.where(np.arange(600) % 2 == 0, lo, hi)
     P[::3, 3] = -999.0
-    path = model.export(tmp_path / f"{name}.onnx", [*FEATURES, "adj"])
+    path = model.to_onnx(tmp_path / f"{name}.onnx", [*FEATURES, "adj"])
     assert np.max(np.abs(onnx_predict(path, P) - model.predict_proba(P)[:, 1])) <= 1e-5
     # the events at ``hi`` and ``lo`` do take different branches (else the check above would be empty)
     Q = P.copy()

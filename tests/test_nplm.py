@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from hepsift import nplm
-from hepsift.errors import ConfigurationError, DataError, NotFittedError
+from hepsift.errors import ConfigurationError, DataError, NonFiniteInputError, NotFittedError
 
 KERNEL = {"mode": "kernel", "n_centers": 100}
 NEURAL = {"mode": "neural", "epochs": 600, "hidden": (4,)}
@@ -31,11 +31,11 @@ def test_public_api_is_pinned():
         [
             "MODES",
             "NPLM",
+            "NPLMConfig",
             "NullDistribution",
             "PValue",
             "calibrate",
             "plot_nplm_null",
-            "export_onnx",
             "fit_chi2",
             "p_value",
             "test_statistic",
@@ -142,7 +142,7 @@ def test_constant_feature_is_left_out(tmp_path, reference, opts):
     moved = x.copy()
     moved[:, 1] = 7.0
     np.testing.assert_array_equal(model.decision_function(x), model.decision_function(moved))
-    model.export_onnx(tmp_path / "f.onnx")  # checks ONNX Runtime against f(x) itself
+    model.to_onnx(tmp_path / "f.onnx")  # checks ONNX Runtime against f(x) itself
     sess = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
     f_onnx = sess.run(["f"], {"x": x.astype(np.float32)})[0][:, 0]
     np.testing.assert_allclose(f_onnx, model.decision_function(x), atol=1e-4)
@@ -177,7 +177,7 @@ def test_onnx_export(tmp_path, reference, opts):
     ref2 = reference[:, [0, 0]] * [1.0, 2.0] + np.random.default_rng(0).normal(0, 0.1, (4000, 2))
     t, model = nplm.test_statistic(ref2, data, n_expected=680, seed=0, return_model=True, **opts)
     path = tmp_path / "f.onnx"
-    model.export_onnx(path, features=["mjj", "met"])
+    model.to_onnx(path, ["mjj", "met"])
     meta = read_metadata(str(path))
     assert meta["kind"] == "density_ratio" and meta["features"] == ["mjj", "met"]
     assert meta["provenance"]["t"] == pytest.approx(t)
@@ -190,7 +190,7 @@ def test_onnx_export(tmp_path, reference, opts):
 
 
 def test_bad_input(reference):
-    with pytest.raises(DataError, match="NaN"):
+    with pytest.raises(NonFiniteInputError, match="data: feature 'x0' holds 1 NaN or infinite value"):
         nplm.test_statistic(reference, np.array([[1.0], [np.nan]]), **KERNEL)
     with pytest.raises(DataError, match="features"):
         nplm.test_statistic(reference, np.ones((10, 2)), **KERNEL)
@@ -265,3 +265,15 @@ def test_kernel_null_long():
     ref = np.random.default_rng(0).exponential(size=(20000, 1))
     null = nplm.calibrate(ref, 2000, 500, seed=0, mode="kernel", n_centers=300, progress=False)
     assert null.ks_pvalue > 0.01 and abs(null.mean - null.dof) < 1.0
+
+
+@pytest.mark.parametrize("mode", ["kernel", "neural"])
+def test_save_and_load_give_the_same_f(tmp_path, reference, mode):
+    import hepsift
+
+    opts = KERNEL if mode == "kernel" else {"mode": "neural", "epochs": 50}
+    t, model = nplm.test_statistic(reference, _signal_data(4), seed=0, return_model=True, **opts)
+    back = hepsift.load(model.save(tmp_path / "nplm.hsm"))
+    assert type(back) is nplm.NPLM and back.t_ == t and back.get_params() == model.get_params()
+    np.testing.assert_array_equal(back.decision_function(reference[:200]), model.decision_function(reference[:200]))
+    assert back.provenance_["t"] == t and back.provenance_["data"]["n_events"] == len(reference) + len(_signal_data(4))

@@ -339,7 +339,7 @@ def test_python_writers_refuse_an_existing_file_unless_asked(tmp_path, mlp_onnx)
     y = (X[:, 0] > 0).astype(int)
     bdt = BDTClassifier(n_estimators=5, seed=1).fit(X, y)
     with pytest.raises(hepsift.OutputError, match="exists; pass --overwrite"):
-        bdt.export(mlp_onnx, MIXED)
+        bdt.to_onnx(mlp_onnx, MIXED)
     with pytest.raises(hepsift.OutputError, match="exists"):
         to_onnx(bdt, mlp_onnx, feature_names=MIXED, sample=X[:50])
     assert Path(mlp_onnx).read_bytes() == before
@@ -348,7 +348,7 @@ def test_python_writers_refuse_an_existing_file_unless_asked(tmp_path, mlp_onnx)
     with pytest.raises(hepsift.OutputError, match="bdt.hsm' exists"):
         BDTClassifier(n_estimators=3, seed=2).fit(X, y).save(saved)
     assert saved.read_bytes() == first
-    bdt.export(mlp_onnx, MIXED, overwrite=True)
+    bdt.to_onnx(mlp_onnx, MIXED, overwrite=True)
     assert Path(mlp_onnx).read_bytes() != before and hepsift.load(saved).n_estimators == 5
 
 

@@ -64,12 +64,13 @@ _ESTIMATOR_CLASSES: dict[str, str] = {
     "HBOS": "hepsift.anomaly._hbos",
     "BetaVAE": "hepsift.generative._models",
     "NormalizingFlow": "hepsift.generative._models",
+    "NPLM": "hepsift.nplm._model",
 }
 
 #: Plain value classes that may appear inside a learned state (restored by ``__setstate__``
 #: from a dict of the same kinds of values).
 _VALUE_CLASSES: dict[str, str] = {
-    "Standardiser": "hepsift.anomaly._base",
+    "ImputingScaler": "hepsift._missing",
 }
 
 #: The only non-default types skops may build (tree structures of the ensembles hepsift wraps).
@@ -287,9 +288,7 @@ def save(est: Saveable, path: str | os.PathLike[str], *, overwrite: bool = False
     path = check_output(path, overwrite=overwrite, make_parents=True, what="saved estimator")
     writer = _Writer()
     tree = writer.estimator(est, "state")
-    thresholds = getattr(est, "thresholds_", None)
-    if thresholds is None:
-        thresholds = getattr(est, "threshold_", None)
+    thresholds = getattr(est, "threshold_", None)
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -10,86 +10,18 @@ background efficiency and not by a guessed "contamination".
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hepsift import errors
-from hepsift.anomaly._common import (
-    MISSING,
-    Estimator,
-    as_matrix,
-    check_finite,
-    set_metadata,
-    torch_threads,
-)
+from hepsift._estimator import EFFICIENCIES, Estimator, as_matrix, threshold_table
+from hepsift._missing import FEATURE_SETS, check_finite, sanitised_features
+from hepsift._torch import torch_threads
 from hepsift.export._metadata import efficiency_key
 
-__all__ = ["Detector", "EFFICIENCIES", "efficiency_key", "Standardiser"]
-
-#: Background efficiencies at which thresholds are stored.
-EFFICIENCIES: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
-
-FEATURE_SETS = ("full", "sanitised")
-
-
-class Standardiser:
-    """Input preprocessing of the neural detectors, learned on background.
-
-    ``x' = (where(x == -999, fill, x) - mean) / scale`` per feature, where ``fill`` is
-    ``min - std`` of the present values (absent objects sit just below the observed range
-    instead of 1000 units away) and ``mean``/``scale`` are the mean and standard deviation
-    after filling (``scale`` = 1 for a constant feature). Arrays are float32, shape (n_features,).
-    """
-
-    def __init__(self, fill: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> None:
-        self.fill = np.asarray(fill, dtype=np.float32)
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.scale = np.asarray(scale, dtype=np.float32)
-
-    @classmethod
-    def fit(cls, X: np.ndarray) -> Standardiser:
-        X = np.asarray(X, dtype=np.float64)
-        present = X != MISSING
-        fill = np.zeros(X.shape[1])
-        for j in range(X.shape[1]):
-            v = X[present[:, j], j]
-            fill[j] = (v.min() - max(v.std(), 1e-3)) if len(v) else 0.0
-        Xf = np.where(present, X, fill)
-        mean = Xf.mean(axis=0)
-        scale = Xf.std(axis=0)
-        scale[scale < 1e-6] = 1.0
-        return cls(fill, mean, scale)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        return ((np.where(X == np.float32(MISSING), self.fill, X) - self.mean) / self.scale).astype(np.float32)
-
-    def torch_module(self) -> Any:
-        """The same transformation as a ``torch.nn.Module`` (exported inside the ONNX graph)."""
-        import torch
-
-        class _Pre(torch.nn.Module):
-            def __init__(self, fill: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> None:
-                super().__init__()
-                self.register_buffer("fill", torch.from_numpy(fill.copy()))
-                self.register_buffer("mean", torch.from_numpy(mean.copy()))
-                self.register_buffer("scale", torch.from_numpy(scale.copy()))
-
-            def forward(self, x: torch.Tensor) -> torch.Tensor:
-                x = torch.where(x == MISSING, self.fill, x)
-                return (x - self.mean) / self.scale
-
-        return _Pre(self.fill, self.mean, self.scale)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"fill": self.fill, "mean": self.mean, "scale": self.scale}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["fill"], state["mean"], state["scale"])  # type: ignore[misc]
+__all__ = ["Detector", "EFFICIENCIES", "efficiency_key"]
 
 
 class Detector(Estimator):
@@ -100,7 +32,8 @@ class Detector(Estimator):
     with input ``features`` ``(n, n_features)`` float32 and output ``score`` ``(n, 1)``.
     """
 
-    _state_attrs: ClassVar[tuple[str, ...]] = (
+    _kind: ClassVar[str] = "anomaly"
+    _fitted_attrs: ClassVar[tuple[str, ...]] = (
         "feature_names_in_", "input_feature_names_", "n_features_in_", "threshold_", "calibration_size_",
         "provenance_",
     )  # fmt: skip
@@ -131,7 +64,8 @@ class Detector(Estimator):
             Present for scikit-learn compatibility (detectors are trained on background only).
         feature_names : sequence of str, optional
             Names of the columns of an array ``X`` (default ``x0``, ``x1``, ...). With
-            ``feature_set="sanitised"`` the columns holding -999 anywhere are dropped.
+            ``feature_set="sanitised"`` the columns holding -999 in any training event are
+            dropped (:func:`hepsift._missing.sanitised_features`, the rule of ``Dataset.sanitise``).
         calibration : array or mapping, optional
             Independent background events for :meth:`calibrate`. Default: a random
             ``calibration_fraction`` of ``X`` is held out from training and used.
@@ -142,7 +76,6 @@ class Detector(Estimator):
         -------
         self
         """
-        self._check_params()
         if self.feature_set not in FEATURE_SETS:
             raise errors.ConfigurationError(f"feature_set must be one of {FEATURE_SETS}, got {self.feature_set!r}")
         if not 0.0 <= float(self.calibration_fraction) < 1.0:
@@ -154,15 +87,11 @@ class Detector(Estimator):
         check_finite(arr, names, what=f"{type(self).__name__}.fit")
         if len(arr) < self._min_events:
             raise errors.DataError(f"{type(self).__name__}.fit needs at least {self._min_events} events, got {len(arr)}")
-        keep = np.ones(arr.shape[1], dtype=bool)
-        if self.feature_set == "sanitised":
-            keep = ~np.any(arr == np.float32(MISSING), axis=0)
-            if not keep.any():
-                raise errors.DataError("feature_set='sanitised' leaves no feature: every column holds -999 values")
+        kept = sanitised_features(arr, names) if self.feature_set == "sanitised" else list(names)
         self.input_feature_names_ = list(names)
-        self.feature_names_in_ = [n for n, k in zip(names, keep) if k]
-        self.n_features_in_ = len(self.feature_names_in_)
-        arr = np.ascontiguousarray(arr[:, keep])
+        self.feature_names_in_ = kept
+        self.n_features_in_ = len(kept)
+        arr = np.ascontiguousarray(arr[:, [names.index(n) for n in kept]])
 
         rng = np.random.default_rng(self.seed)
         if calibration is None and self.calibration_fraction > 0 and len(arr) >= 2 * self._min_events:
@@ -173,7 +102,7 @@ class Detector(Estimator):
             cal, train = None, arr
         with torch_threads(1) if self._uses_torch else contextlib.nullcontext():
             self._fit_core(train, progress=progress)
-        self.provenance_ = self._training_provenance(len(train))
+        self.provenance_ = self._provenance(len(train))
         if calibration is not None:
             self.calibrate(calibration, feature_names=None if isinstance(calibration, Mapping) else names)
         elif cal is not None:
@@ -198,25 +127,29 @@ class Detector(Estimator):
     ) -> Detector:
         """Set :attr:`threshold_` from background events not used for training.
 
-        ``threshold_[key(eps)]`` is the ``1 - eps`` quantile of the background scores: a cut
-        ``score > threshold_["1e-3"]`` keeps a fraction 1e-3 of the background. With ``n``
-        calibration events the efficiency of the cut scatters by about ``sqrt(eps / n)``; the
-        number of events is stored in :attr:`calibration_size_`.
+        ``threshold_[key(eps)]`` is the ``1 - eps`` quantile of the background scores
+        (:func:`hepsift._estimator.threshold_table`, the table of every hepsift estimator): a cut
+        ``score > threshold_["1e-3"]`` keeps a fraction 1e-3 of the background. An efficiency
+        below ``1 / n`` is not resolvable with ``n`` calibration events and is left out; the
+        efficiency of a cut scatters by about ``sqrt(eps / n)``; ``n`` is stored in
+        :attr:`calibration_size_`.
         """
         self._check_fitted_model()
         arr = self._select(X, feature_names)
         return self._calibrate_matrix(arr, efficiencies)
 
     def _calibrate_matrix(self, arr: np.ndarray, efficiencies: Sequence[float] = EFFICIENCIES) -> Detector:
-        s = self._score(arr)
-        self.threshold_ = {efficiency_key(e): float(np.quantile(s, 1.0 - float(e))) for e in efficiencies}
+        self.threshold_ = threshold_table(self._score(arr), None, efficiencies)
+        if hasattr(self, "provenance_"):
+            self.provenance_["calibration_size"] = int(len(arr))
         self.calibration_size_ = int(len(arr))
         return self
 
     # -- scoring ----------------------------------------------------------------------
     def _check_fitted_model(self) -> None:
+        """The trained model exists (thresholds may not yet: :meth:`calibrate` sets them)."""
         if not all(hasattr(self, a) for a in (*self._model_attrs, "feature_names_in_")):
-            raise errors.NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) before using it")
+            self._check_fitted()
 
     def _select(self, X: Any, feature_names: Sequence[str] | None) -> np.ndarray:
         """Reduce the input to the model's features (by name when names are known)."""
@@ -308,28 +241,4 @@ class Detector(Estimator):
                 f"the export was asked for {n_features}"
             )
         proto, native = self._onnx_graph(opset)
-        set_metadata(proto, {
-            "hepsift.training": {"provenance": self.provenance_, "thresholds": self.threshold_,
-                                 "calibration_size": self.calibration_size_},
-        })  # fmt: skip
         return proto, native, "score"
-
-    def to_onnx(
-        self, path: str | os.PathLike[str], *, sample: np.ndarray | None = None, rtol: float = 1e-5,
-        atol: float = 1e-5, opset: int = 17, overwrite: bool = False,
-    ) -> Path:
-        """Export with :func:`hepsift.export.to_onnx` (features, ``kind="anomaly"``, thresholds, provenance).
-
-        Parameters
-        ----------
-        path : output ONNX file
-        sample : ndarray, shape (n, n_features), optional
-            Events for the parity check (default: standard-normal events).
-        overwrite : replace an existing file (default False)
-        """
-        from hepsift.export import to_onnx
-
-        self._check_fitted()
-        return to_onnx(self, path, feature_names=self.feature_names_in_, kind="anomaly", sample=sample,
-                       thresholds=self.threshold_, provenance=self.provenance_, rtol=rtol, atol=atol, opset=opset,
-                       overwrite=overwrite)

@@ -10,7 +10,7 @@ import numpy as np
 
 from hepsift import errors
 from hepsift.anomaly._base import Detector
-from hepsift.anomaly._common import ConfigBase
+from hepsift._estimator import Config
 
 __all__ = ["IsolationForest", "IsolationForestConfig", "average_path_length"]
 
@@ -55,7 +55,7 @@ def _floor32(threshold: float) -> float:
 
 
 @dataclasses.dataclass
-class IsolationForestConfig(ConfigBase):
+class IsolationForestConfig(Config):
     """Parameters of :class:`IsolationForest` (see there)."""
 
     n_estimators: int = 200
@@ -95,7 +95,7 @@ class IsolationForest(Detector):
     threshold_, feature_names_in_, provenance_
     """
 
-    Config: ClassVar[type[ConfigBase]] = IsolationForestConfig
+    config_class: ClassVar[type[Config]] = IsolationForestConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("model_",)
 
     def __init__(

@@ -10,13 +10,14 @@ import numpy as np
 
 from hepsift import errors
 from hepsift.anomaly._base import Detector
-from hepsift.anomaly._common import MISSING, ConfigBase
+from hepsift._estimator import Config
+from hepsift._missing import MISSING
 
 __all__ = ["HBOS", "HBOSConfig"]
 
 
 @dataclasses.dataclass
-class HBOSConfig(ConfigBase):
+class HBOSConfig(Config):
     """Parameters of :class:`HBOS` (see there)."""
 
     n_bins: int = 50
@@ -60,7 +61,7 @@ class HBOS(Detector):
     threshold_, feature_names_in_, provenance_
     """
 
-    Config: ClassVar[type[ConfigBase]] = HBOSConfig
+    config_class: ClassVar[type[Config]] = HBOSConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("edges_", "neg_log_height_")
 
     def __init__(

@@ -9,15 +9,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hepsift import errors
-from hepsift.anomaly._base import Detector, Standardiser
-from hepsift.anomaly._common import (
-    ConfigBase,
+from hepsift._estimator import Config
+from hepsift._missing import ImputingScaler
+from hepsift._torch import (
     load_numpy_state,
     state_to_numpy,
     torch_seed,
     torch_to_onnx,
     train_minibatches,
 )
+from hepsift.anomaly._base import Detector
 
 __all__ = ["AutoEncoder", "AutoEncoderConfig", "DeepSVDD", "DeepSVDDConfig"]
 
@@ -41,7 +42,7 @@ class _NeuralDetector(Detector):
 
     Subclasses implement ``_network(n_features)``, the trained ``torch.nn.Module``, and
     ``_score_module(pre, net)``, the module mapping raw features ``(n, n_features)`` to the
-    score ``(n, 1)`` given the standardiser module ``pre`` and the trained network ``net``.
+    score ``(n, 1)`` given the imputing scaler module ``pre`` and the trained network ``net``.
     """
 
     _uses_torch: ClassVar[bool] = True
@@ -59,7 +60,7 @@ class _NeuralDetector(Detector):
         raise NotImplementedError
 
     def _setup(self, X: np.ndarray) -> tuple[Any, Any, Any]:
-        """Seed torch, fit :attr:`standardiser_` and build the network.
+        """Seed torch, fit :attr:`scaler_` and build the network.
 
         Returns
         -------
@@ -68,16 +69,16 @@ class _NeuralDetector(Detector):
         import torch
 
         gen = torch_seed(self.seed)
-        self.standardiser_ = Standardiser.fit(X)
+        self.scaler_ = ImputingScaler.fit(X)
         net = self._network(X.shape[1])
-        xt = torch.from_numpy(self.standardiser_.transform(X))
+        xt = torch.from_numpy(self.scaler_.transform(X))
         return net, xt, gen
 
     def _train(self, net: Any, xt: Any, gen: Any, batch_loss: Callable[[Any], Any], *, desc: str,
                progress: bool) -> list[float]:  # fmt: skip
         """Train ``net`` with Adam (``learning_rate``, ``weight_decay``) for ``epochs`` epochs.
 
-        See :func:`~hepsift.anomaly._common.train_minibatches`; returns the loss of each epoch.
+        See :func:`hepsift._torch.train_minibatches`; returns the loss of each epoch.
         """
         import torch
 
@@ -96,7 +97,7 @@ class _NeuralDetector(Detector):
             return cached[1]
         net = self._network(self.n_features_in_)
         load_numpy_state(net, self.network_state_)
-        module = self._score_module(self.standardiser_.torch_module(), net).eval()
+        module = self._score_module(self.scaler_.torch_module(), net).eval()
         self._module_cache = (self.network_state_, module)
         return module
 
@@ -110,15 +111,11 @@ class _NeuralDetector(Detector):
     def _onnx_graph(self, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
         return torch_to_onnx(self._module(), self.n_features_in_, opset)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_module_cache", None)
-        return state
 
 
 # ======================================================================================
 @dataclasses.dataclass
-class AutoEncoderConfig(ConfigBase):
+class AutoEncoderConfig(Config):
     """Parameters of :class:`AutoEncoder` (see there)."""
 
     hidden: tuple[int, ...] = (32, 16)
@@ -136,7 +133,7 @@ class AutoEncoderConfig(ConfigBase):
 class AutoEncoder(_NeuralDetector):
     r"""Auto-encoder anomaly detector; the score is the reconstruction error.
 
-    The network maps the standardised features ``x'`` (see :class:`~hepsift.anomaly._base.Standardiser`)
+    The network maps the standardised features ``x'`` (see :class:`hepsift._missing.ImputingScaler`)
     through an encoder ``hidden -> latent_dim`` and a mirrored decoder back to ``x'``; it is
     trained on background to minimise the mean squared error. The anomaly score is
 
@@ -150,7 +147,7 @@ class AutoEncoder(_NeuralDetector):
     latent_dim : width of the bottleneck
     activation : ``"elu"``, ``"relu"``, ``"tanh"`` or ``"leaky_relu"``
     epochs, batch_size, learning_rate, weight_decay : Adam training
-    feature_set : ``"full"`` (all given features; absent objects handled by the standardiser)
+    feature_set : ``"full"`` (all given features; absent objects filled by the imputing scaler)
         or ``"sanitised"`` (drop features that hold -999 in the training background)
     calibration_fraction : fraction of the background held out to set :attr:`threshold_`
     seed : seeds initialisation, shuffling and the calibration split
@@ -159,11 +156,11 @@ class AutoEncoder(_NeuralDetector):
     ----------
     feature_names_in_, n_features_in_ : the model's input features
     threshold_ : dict ``{"1e-2": cut, "1e-3": cut, "1e-4": cut}`` at those background efficiencies
-    standardiser_, network_state_, loss_history_, provenance_
+    scaler_, network_state_, loss_history_, provenance_
     """
 
-    Config: ClassVar[type[ConfigBase]] = AutoEncoderConfig
-    _model_attrs: ClassVar[tuple[str, ...]] = ("standardiser_", "network_state_", "loss_history_")
+    config_class: ClassVar[type[Config]] = AutoEncoderConfig
+    _model_attrs: ClassVar[tuple[str, ...]] = ("scaler_", "network_state_", "loss_history_")
 
     def __init__(
         self, hidden: tuple[int, ...] = (32, 16), latent_dim: int = 4, activation: str = "elu", epochs: int = 30,
@@ -212,7 +209,7 @@ class AutoEncoder(_NeuralDetector):
 
 # ======================================================================================
 @dataclasses.dataclass
-class DeepSVDDConfig(ConfigBase):
+class DeepSVDDConfig(Config):
     """Parameters of :class:`DeepSVDD` (see there)."""
 
     hidden: tuple[int, ...] = (32, 16)
@@ -256,11 +253,11 @@ class DeepSVDD(_NeuralDetector):
     Attributes
     ----------
     centre_ : ndarray, float32, shape (rep_dim,)
-    threshold_, standardiser_, network_state_, loss_history_, provenance_
+    threshold_, scaler_, network_state_, loss_history_, provenance_
     """
 
-    Config: ClassVar[type[ConfigBase]] = DeepSVDDConfig
-    _model_attrs: ClassVar[tuple[str, ...]] = ("standardiser_", "network_state_", "centre_", "loss_history_")
+    config_class: ClassVar[type[Config]] = DeepSVDDConfig
+    _model_attrs: ClassVar[tuple[str, ...]] = ("scaler_", "network_state_", "centre_", "loss_history_")
 
     def __init__(
         self, hidden: tuple[int, ...] = (32, 16), rep_dim: int = 8, epochs: int = 30, batch_size: int = 256,

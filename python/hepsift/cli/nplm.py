@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(str(exc)) from exc
     os.makedirs(args.output_dir, exist_ok=True)
     plot_nplm_null(null, t_obs=t, path=outputs["nplm_null.png"])
-    model.export_onnx(outputs["nplm_f.onnx"], features=names, overwrite=args.overwrite)
+    model.to_onnx(outputs["nplm_f.onnx"], names, overwrite=args.overwrite)
     print(f"t = {t:.4g}")
     print(null)
     print(

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON configuration of the model (fields of its config dataclass)")
     p.add_argument("--label-branch", help="branch with integer labels (default: signal_mass > 0)")
     p.add_argument("--luminosity", type=positive_float, default=1.0, help="pb^-1 applied to the weight branch (default 1)")
-    p.add_argument("--missing", choices=["keep", "drop_features", "drop_events"], default="keep",
+    p.add_argument("--missing", choices=["keep", "drop_events"], default="keep",
                    help="missing-value (-999) policy (default keep)")
     p.add_argument("--require", nargs="+", default=[], help="features that must be present (events dropped otherwise)")
     p.add_argument("--test-size", type=finite_float, default=0.3, help="held-out fraction for the metrics (default 0.3)")
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model.save(outputs[f"model{EXTENSION}"], overwrite=args.overwrite)
     model.to_config().save(outputs["config.json"], overwrite=args.overwrite)
-    onnx_path = model.export(outputs["model.onnx"], ds.feature_names, sample=test.X[:512], overwrite=args.overwrite)
+    onnx_path = model.to_onnx(outputs["model.onnx"], ds.feature_names, sample=test.X[:512], overwrite=args.overwrite)
     summary: dict[str, Any] = {"model": type(model).__name__, "features": ds.feature_names, "n_train": len(train),
                                "n_test": len(test), "fit_seconds": seconds, "onnx": str(onnx_path)}
     if getattr(model, "task_", "binary") == "binary":

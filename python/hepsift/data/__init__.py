@@ -11,10 +11,11 @@ for features of absent objects (the third jet of a two-jet event). The policy is
 (:data:`MISSING_POLICIES`):
 
 * ``keep`` (default): the sentinel stays. Trees split it off; :class:`hepsift.models.MLPClassifier`
-  replaces it by the column mean inside its graph, so the exported file does the same in
-  RDataFrame.
-* ``drop_features``: remove every column that holds it (the "sanitised" set).
+  and the neural anomaly detectors fill it with ``min - std`` of the feature inside their graph
+  (:class:`hepsift._missing.ImputingScaler`), so the exported file does the same in RDataFrame.
 * ``drop_events``: remove every event that holds it.
+
+Removing every column that holds it is the ``sanitised`` feature set.
 
 Feature sets: ``full`` (every flat feature present) and ``sanitised`` (no holes: optionally
 ``require`` objects first, e.g. a large-R jet, then drop the columns that still have holes).

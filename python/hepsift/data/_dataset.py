@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._missing import FEATURE_SETS, MISSING, check_finite, missing_mask, sanitised_features  # noqa: F401
 from hepsift.errors import ConfigurationError, DataError, MissingBranchError
 
-#: Value written for features of absent objects (the ATLAS HiggsML convention; hepsift.io too).
-MISSING = -999.0
-
-MISSING_POLICIES = ("keep", "drop_features", "drop_events")
-FEATURE_SETS = ("full", "sanitised")
+#: What to do with :data:`MISSING` entries: keep them, or drop every event that holds one (dropping
+#: the features that hold one is the "sanitised" feature set, ``features="sanitised"``).
+MISSING_POLICIES = ("keep", "drop_events")
 
 
 
@@ -73,10 +72,7 @@ class Dataset:
             raise DataError(f"{len(self.feature_names)} feature names for {self.X.shape[1]} columns")
         if len(set(self.feature_names)) != len(self.feature_names):
             raise DataError(f"feature names are not unique: {self.feature_names}")
-        if not np.all(np.isfinite(self.X)):
-            r, c = np.argwhere(~np.isfinite(self.X))[0]
-            raise DataError(f"feature {self.feature_names[c]!r} is NaN or infinite at event {r}; "
-                            f"write absent objects as {MISSING:g}")
+        check_finite(self.X, self.feature_names, what="Dataset")
 
     # ---- construction -------------------------------------------------------------
     @classmethod
@@ -134,10 +130,10 @@ class Dataset:
             processes not named raise an error.
         class_names : names of the labels (index = label)
         weight_branch, process_branch, mass_branch : branch names (None: not read)
-        missing : {"keep", "drop_features", "drop_events"}
+        missing : {"keep", "drop_events"}
             The missing-value policy for :data:`MISSING` entries: keep them (trees split on
-            them; hepsift's MLP imputes them inside its graph), drop every column holding one,
-            or drop every event holding one.
+            them; hepsift's MLP imputes them inside its graph) or drop every event holding one.
+            (Dropping every column that holds one is ``features="sanitised"``.)
         require : feature names whose absence removes the event (e.g. ``["fatjet1_pt"]``: require a
             large-R jet)
         selection : optional boolean NumPy expression over branches (e.g. ``"(n_jets >= 4) & (met_pt > 20)"``)
@@ -298,37 +294,38 @@ class Dataset:
 
     def missing_fraction(self) -> dict[str, float]:
         """Fraction of events with :data:`MISSING` in each feature."""
-        frac = (self.X == np.float32(MISSING)).mean(axis=0)
+        frac = missing_mask(self.X).mean(axis=0)
         return {f: float(v) for f, v in zip(self.feature_names, frac)}
 
     def require(self, features: Sequence[str]) -> Dataset:
         """Drop the events in which any of ``features`` is :data:`MISSING` (e.g. require a large-R jet)."""
         idx = [self.feature_names.index(f) for f in self.select(features).feature_names]
-        keep = ~np.any(self.X[:, idx] == np.float32(MISSING), axis=1)
+        keep = ~missing_mask(self.X[:, idx]).any(axis=1)
         if not keep.any():
             raise DataError(f"no event has all of {list(features)}")
         return self.subset(keep)
 
     def sanitise(self) -> Dataset:
-        """The "sanitised" feature set: drop every column that holds :data:`MISSING`.
+        """The "sanitised" feature set: drop every column that holds :data:`MISSING` in these events.
 
         What is left has no discontinuities from absent objects (event-level quantities, and the
         object features that the event selection guarantees: combine with :meth:`require`, e.g.
-        ``ds.require(["lep_pt", "jet1_pt"]).sanitise()`` keeps the leading lepton and jet).
+        ``ds.require(["lep_pt", "jet1_pt"]).sanitise()`` keeps the leading lepton and jet). The
+        rule is :func:`hepsift._missing.sanitised_features`, the one the anomaly detectors use.
+
+        Raises
+        ------
+        hepsift.DataError
+            Every feature holds the sentinel (nothing would be left).
         """
-        keep = [f for f, v in self.missing_fraction().items() if v == 0.0]
-        if not keep:
-            raise DataError("every feature holds missing values; require the objects first (Dataset.require)")
-        return self.select(keep)
+        return self.select(sanitised_features(self.X, self.feature_names))
 
     def apply_missing_policy(self, policy: str) -> Dataset:
         """Apply a policy of :data:`MISSING_POLICIES` to :data:`MISSING` entries."""
         if policy == "keep":
             return self
-        if policy == "drop_features":
-            return self.sanitise()
         if policy == "drop_events":
-            keep = ~np.any(self.X == np.float32(MISSING), axis=1)
+            keep = ~missing_mask(self.X).any(axis=1)
             if not keep.any():
                 raise DataError("every event holds a missing value; drop_events would leave nothing")
             return self.subset(keep)

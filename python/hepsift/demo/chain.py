@@ -103,8 +103,8 @@ def run_demo(out_dir: Path, *, seed: int = 1, threads: int = 2, quick: bool = Fa
     print(f"   trained in {time.perf_counter() - t0:.0f} s")
 
     t0 = _step("3. export: one self-describing ONNX file per model, checked against the native model")
-    paths = {"mlp": mlp.export(out_dir / "mlp.onnx", features, overwrite=True),
-             "bdt": bdt.export(out_dir / "bdt.onnx", features, overwrite=True)}
+    paths = {"mlp": mlp.to_onnx(out_dir / "mlp.onnx", features, overwrite=True),
+             "bdt": bdt.to_onnx(out_dir / "bdt.onnx", features, overwrite=True)}
     for name, path in paths.items():
         print(f"   {name}: {path} ({path.stat().st_size / 1024:.0f} kB)")
 

@@ -427,7 +427,7 @@ def demo_nplm(
         "report": os.path.join(out, "nplm.json"),
     }
     plot_nplm_null(null, t_obs=t, path=files["null"])
-    model.export_onnx(files["onnx"], features=features, overwrite=True)
+    model.to_onnx(files["onnx"], features, overwrite=True)
     report = {
         "t": t,
         "dof": null.dof,

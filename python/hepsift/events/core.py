@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._estimator import Config
 from hepsift._workers import usable_cores
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.events._config import digest, from_dict, to_dict
 from hepsift.events.detector import DetectorConfig
 from hepsift.events.processes import get_process
 
@@ -36,7 +36,7 @@ _PYTHIA_SEED_MAX = 900_000_000
 
 
 @dataclass
-class GenerationConfig:
+class GenerationConfig(Config):
     """Everything that determines the content of one generated file.
 
     Attributes
@@ -104,20 +104,15 @@ class GenerationConfig:
                        chunk_size=int(self.chunk_size), pythia_settings=settings,
                        constituents=bool(self.constituents))  # fmt: skip
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GenerationConfig:
-        """Inverse of :meth:`to_dict`."""
-        return from_dict(cls, data)
-
     def digest(self) -> str:
-        """Hash of the configuration, the hepsift version and the file format."""
+        """A short stable hash (16 hex digits) of the configuration, the hepsift version and the file format."""
+        import hashlib
+        import json
+
         from hepsift._version import __version__
 
-        return digest({"config": self.validated().to_dict(), "version": __version__, "format": FILE_FORMAT})
+        data = {"config": self.validated().to_dict(), "version": __version__, "format": FILE_FORMAT}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
     def slice_settings(self) -> list[list[str]]:
         """Full Pythia settings for each generator slice."""

@@ -48,9 +48,9 @@ from typing import Any
 
 import numpy as np
 
+from hepsift._estimator import Config
 from hepsift.errors import ConfigurationError
 from hepsift.images import PARTICLE_TYPES
-from hepsift.events._config import from_dict, to_dict
 
 __all__ = [
     "DetectorConfig",
@@ -190,7 +190,7 @@ class MetConfig:
 
 
 @dataclass
-class DetectorConfig:
+class DetectorConfig(Config):
     """All the numbers of the detector model (see the module docstring for the steps).
 
     ``calo_eta_max`` = 4.9: ATLAS calorimeter coverage, JINST 3 (2008) S08003;
@@ -212,15 +212,6 @@ class DetectorConfig:
     fatjet: FatJetConfig = field(default_factory=FatJetConfig)
     btag: BTagConfig = field(default_factory=BTagConfig)
     met: MetConfig = field(default_factory=MetConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
-        """Inverse of :meth:`to_dict`."""
-        return from_dict(cls, data)
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ Fidelity measures and generation speed are in :mod:`hepsift.generative.fidelity`
 
 from __future__ import annotations
 
-from hepsift.anomaly._common import load
+from hepsift._saved import load
 from hepsift.generative._base import GENERATED_FEATURES_KEY, NOISE_PREFIX, Generator
 from hepsift.generative._models import BetaVAE, BetaVAEConfig, NormalizingFlow, NormalizingFlowConfig
 from hepsift.generative.fidelity import fidelity, generation_speed, two_sample_auc

@@ -9,23 +9,15 @@ RDataFrame event loop from the noise columns alone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hepsift import errors
-from hepsift.anomaly._common import (
-    MISSING,
-    Estimator,
-    as_matrix,
-    check_finite,
-    set_metadata,
-    torch_threads,
-    torch_to_onnx,
-)
+from hepsift._estimator import Estimator, as_matrix
+from hepsift._missing import MISSING, check_finite, sanitised_features
+from hepsift._torch import set_metadata, torch_threads, torch_to_onnx
 
 __all__ = ["Generator", "NOISE_PREFIX", "GENERATED_FEATURES_KEY"]
 
@@ -43,7 +35,9 @@ class Generator(Estimator):
     events ``(n, n_features)``.
     """
 
-    _state_attrs: ClassVar[tuple[str, ...]] = (
+    _kind: ClassVar[str] = "generator"
+    _packages: ClassVar[tuple[str, ...]] = ("torch", "zuko")
+    _fitted_attrs: ClassVar[tuple[str, ...]] = (
         "feature_names_in_", "n_features_in_", "mean_", "scale_", "latent_dim_", "provenance_",
     )  # fmt: skip
     #: Evaluate the sampler in float64 (native and in the ONNX graph): spline inversions
@@ -59,7 +53,8 @@ class Generator(Estimator):
         ----------
         X : ndarray, shape (n_events, n_features), or mapping feature name -> 1-D array
             Events of one process; every value must be finite and present (no -999: use the
-            sanitised feature set, :func:`hepsift.anomaly.sanitised_features`).
+            sanitised feature set, :func:`hepsift.anomaly.sanitised_features`); a feature that
+            holds it raises :class:`hepsift.DataError`.
         y : ignored
         feature_names : names of the columns of an array ``X`` (default ``x0``, ``x1``, ...)
         progress : show a progress bar over epochs
@@ -68,11 +63,10 @@ class Generator(Estimator):
         -------
         self
         """
-        self._check_params()
         arr, names = as_matrix(X, feature_names, what="training events")
         names = names or [f"x{i}" for i in range(arr.shape[1])]
         check_finite(arr, names, what=f"{type(self).__name__}.fit")
-        holes = [n for n, h in zip(names, np.any(arr == np.float32(MISSING), axis=0)) if h]
+        holes = [n for n in names if n not in sanitised_features(arr, names)]
         if holes:
             raise errors.DataError(
                 f"{type(self).__name__} learns continuous features; {', '.join(holes)} hold {MISSING:g} for absent "
@@ -90,7 +84,7 @@ class Generator(Estimator):
         with torch_threads(1):
             self._fit_core(Xs, progress=progress)
         self.latent_dim_ = int(self._latent_dim())
-        self.provenance_ = self._training_provenance(len(arr))
+        self.provenance_ = self._provenance(len(arr))
         self._module_cache = None
         return self
 
@@ -180,25 +174,11 @@ class Generator(Estimator):
                                       output_name="features")  # fmt: skip
         set_metadata(proto, {
             GENERATED_FEATURES_KEY: list(self.feature_names_in_),
-            "hepsift.training": {"provenance": self.provenance_},
         })  # fmt: skip
         return proto, native, "features"
 
-    def to_onnx(self, path: str | os.PathLike[str], *, rtol: float = 1e-5, atol: float = 1e-5,
-                opset: int = 17, overwrite: bool = False) -> Path:  # fmt: skip
-        """Export the sampler with :func:`hepsift.export.to_onnx` (``kind="generator"``).
-
-        The file's input features are the noise columns :attr:`noise_names_`; its output
+    def _onnx_feature_names(self) -> list[str]:
+        """The exported file's inputs are the noise columns :attr:`noise_names_`; its output
         ``features`` holds the generated features, named in the metadata key
-        ``hepsift.generated_features``.
-        """
-        from hepsift.export import to_onnx
-
-        self._check_fitted()
-        return to_onnx(self, path, feature_names=self.noise_names_, kind="generator", provenance=self.provenance_,
-                       rtol=rtol, atol=atol, opset=opset, overwrite=overwrite)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_module_cache", None)
-        return state
+        ``hepsift.generated_features``."""
+        return self.noise_names_

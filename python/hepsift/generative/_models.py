@@ -9,8 +9,8 @@ import numpy as np
 
 from hepsift import errors
 from hepsift._deps import optional_import
-from hepsift.anomaly._common import (
-    ConfigBase,
+from hepsift._estimator import Config
+from hepsift._torch import (
     load_numpy_state,
     state_to_numpy,
     torch_seed,
@@ -39,7 +39,7 @@ def _mlp(sizes: list[int]) -> Any:
 
 # ======================================================================================
 @dataclasses.dataclass
-class BetaVAEConfig(ConfigBase):
+class BetaVAEConfig(Config):
     """Parameters of :class:`BetaVAE` (see there)."""
 
     latent_dim: int = 4
@@ -73,7 +73,7 @@ class BetaVAE(Generator):
     seed : seeds initialisation, shuffling and the reparameterisation noise
     """
 
-    Config: ClassVar[type[ConfigBase]] = BetaVAEConfig
+    config_class: ClassVar[type[Config]] = BetaVAEConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("decoder_state_", "encoder_state_", "loss_history_")
 
     def __init__(
@@ -129,7 +129,7 @@ class BetaVAE(Generator):
 
 # ======================================================================================
 @dataclasses.dataclass
-class NormalizingFlowConfig(ConfigBase):
+class NormalizingFlowConfig(Config):
     """Parameters of :class:`NormalizingFlow` (see there)."""
 
     flow: str = "nsf"
@@ -163,7 +163,7 @@ class NormalizingFlow(Generator):
     seed : seeds initialisation and shuffling
     """
 
-    Config: ClassVar[type[ConfigBase]] = NormalizingFlowConfig
+    config_class: ClassVar[type[Config]] = NormalizingFlowConfig
     _model_attrs: ClassVar[tuple[str, ...]] = ("flow_state_", "loss_history_")
     _double: ClassVar[bool] = True
 

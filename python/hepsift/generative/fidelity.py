@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hepsift import errors
+from hepsift._missing import check_finite
 
 __all__ = ["fidelity", "two_sample_auc", "correlation_difference", "generation_speed", "format_fidelity"]
 
@@ -31,8 +32,8 @@ def _pair(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarr
         raise errors.InputMismatchError(f"real {r.shape} and generated {g.shape} events need the same columns")
     if len(r) < 2 or len(g) < 2:
         raise errors.DataError("need at least two real and two generated events")
-    if not (np.isfinite(r).all() and np.isfinite(g).all()):
-        raise errors.NonFiniteInputError("real or generated events contain NaN or infinite values")
+    check_finite(r, what="real events")
+    check_finite(g, what="generated events")
     return r, g
 
 

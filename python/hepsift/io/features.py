@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FEATURES", "FEATURE_NAMES", "HEPMASS_FEATURES", "HIGGS_FEATURES", "MISSING", "compute_features"]
+from hepsift._missing import MISSING
 
-#: Value of a feature whose object is absent (e.g. ``jet3_pt`` in a two-jet event).
-MISSING: float = -999.0
+__all__ = ["FEATURES", "FEATURE_NAMES", "HEPMASS_FEATURES", "HIGGS_FEATURES", "MISSING", "compute_features"]
 
 _W_MASS = 80.4  # GeV, PDG
 _TOP_MASS = 172.5  # GeV, the Pythia 8 default m_t

@@ -1,90 +1,21 @@
-"""What every hepsift estimator shares: parameters, validation, configs, provenance, save/load."""
+"""What hepsift's supervised models share on top of :class:`hepsift._estimator.Estimator`:
+input and target validation, task resolution, class weights and the fit summary."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import json
-import os
-import platform
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any
 
 import numpy as np
 
-from hepsift._atomic import atomic_output
-from hepsift._estimator import Parameters
-from hepsift._saved import Saveable, load  # noqa: F401  (re-exported as hepsift.models.load)
-from hepsift._version import __version__
-from hepsift.errors import ConfigurationError, DataError, NotFittedError
-from hepsift.export._metadata import efficiency_key
+from hepsift._estimator import Config, Estimator, threshold_table
+from hepsift._missing import check_finite
+from hepsift._saved import load  # noqa: F401  (re-exported as hepsift.models.load)
+from hepsift.errors import ConfigurationError, DataError
+
+__all__ = ["Config", "Estimator", "Supervised", "check_X", "check_weights", "check_y", "load"]
 
 TASKS = ("auto", "binary", "multiclass", "regression")
-
-C = TypeVar("C", bound="Config")
-
-
-class Config:
-    """Mixin for the configuration dataclasses: JSON and dict round trips.
-
-    Examples
-    --------
-    >>> from hepsift.models import MLPConfig
-    >>> cfg = MLPConfig(hidden_layers=(32, 32), dropout=0.1)
-    >>> MLPConfig.from_json(cfg.to_json()) == cfg
-    True
-    """
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python dict (tuples become lists)."""
-        return json.loads(self.to_json())
-
-    def to_json(self, indent: int | None = None) -> str:
-        """JSON text of every field."""
-        return json.dumps(dataclasses.asdict(self), indent=indent, sort_keys=True, default=_jsonable)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-        """Build from a dict; unknown keys raise :class:`hepsift.ConfigurationError`."""
-        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ConfigurationError(f"{cls.__name__}: unknown field(s) {unknown}; known: {sorted(names)}")
-        values = {}
-        for key, value in data.items():
-            default = names[key].default
-            if isinstance(value, list) and isinstance(default, tuple):
-                value = tuple(value)
-            values[key] = value
-        return cls(**values)
-
-    @classmethod
-    def from_json(cls: type[C], text: str) -> C:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
-
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write the JSON to ``path`` (atomically; an existing file only with ``overwrite=True``)."""
-        p = Path(path)
-        with atomic_output(p, overwrite=overwrite) as tmp:
-            tmp.write_text(self.to_json(indent=2) + "\n")
-        return p
-
-    @classmethod
-    def load(cls: type[C], path: str | os.PathLike[str]) -> C:
-        """Read a JSON file written by :meth:`save`."""
-        return cls.from_json(Path(path).read_text())
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
 
 def check_X(X: Any, n_features: int | None = None, *, name: str = "X") -> np.ndarray:
     """Validate a feature matrix: 2-D, numeric, finite; returns C-contiguous float32.
@@ -92,7 +23,9 @@ def check_X(X: Any, n_features: int | None = None, *, name: str = "X") -> np.nda
     Raises
     ------
     hepsift.DataError
-        Wrong shape, empty, non-numeric, NaN or infinite values (names row and column).
+        Wrong shape, empty or non-numeric.
+    hepsift.NonFiniteInputError
+        NaN or infinite values (names the column and the count; see :func:`hepsift._missing.check_finite`).
     hepsift.InputMismatchError
         ``n_features`` given and the width differs.
     """
@@ -106,11 +39,7 @@ def check_X(X: Any, n_features: int | None = None, *, name: str = "X") -> np.nda
         raise DataError(f"{name} must have shape (n_events, n_features); got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DataError(f"{name} is empty (shape {arr.shape})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataError(f"{name} holds {int(bad.sum())} NaN or infinite values (first at row {r}, column {c}); "
-                        "hepsift uses a finite sentinel such as -999 for missing objects")
+    check_finite(arr, what=name)
     if n_features is not None and arr.shape[1] != n_features:
         raise InputMismatchError(f"{name} has {arr.shape[1]} features per event; the model was fitted with {n_features}")
     return np.ascontiguousarray(arr)
@@ -245,81 +174,18 @@ def class_balance(y_idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def versions(*packages: str) -> dict[str, str]:
-    """Installed versions of ``packages`` (plus python and hepsift)."""
-    from importlib import metadata
+class Supervised(Estimator):
+    """Base of the supervised models: classifiers (binary, multi-class) and regressors.
 
-    out = {"hepsift": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    for p in packages:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = "absent"
-    return out
-
-
-class Estimator(Saveable, Parameters):
-    """Base class: scikit-learn-like parameters, provenance and persistence.
-
-    Subclasses define ``__init__`` with keyword parameters only (stored unchanged), a
-    configuration dataclass ``config_class`` with the same fields, ``fit`` and the
-    ``_hepsift_onnx_(n_features, opset)`` hook of :func:`hepsift.export.to_onnx`.
+    Adds the target handling of a supervised ``fit`` (:meth:`_fit_targets`), the stored
+    parity sample and, for binary tasks, the threshold table (:meth:`_store_fit_summary`).
     """
 
-    config_class: ClassVar[type[Any]]
-    _kind: ClassVar[str] = "classifier"
+    def _onnx_kind(self) -> str:
+        return "regressor" if getattr(self, "task_", "") == "regression" else "classifier"
 
-    # ---- parameters ---------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-    @classmethod
-    def _param_defaults(cls) -> dict[str, Any]:
-        return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
-
-    def clone(self) -> Estimator:
-        """An unfitted copy with the same parameters (sub-estimators cloned too)."""
-        return type(self)(**{k: v.clone() if isinstance(v, Estimator) else v
-                             for k, v in self.get_params(deep=False).items()})
-
-    def to_config(self) -> Any:
-        """The hyper-parameters as the estimator's configuration dataclass."""
-        params = self.get_params(deep=False)
-        return self.config_class(**{f.name: params[f.name] for f in dataclasses.fields(self.config_class)})
-
-    @classmethod
-    def from_config(cls, config: Any) -> Estimator:
-        """Build an unfitted estimator from a configuration (dataclass, dict or JSON text)."""
-        if isinstance(config, str):
-            config = cls.config_class.from_json(config)
-        elif isinstance(config, Mapping):
-            config = cls.config_class.from_dict(config)
-        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
-
-    # ---- fitted state -------------------------------------------------------------
-    @property
-    def is_fitted(self) -> bool:
-        return hasattr(self, "n_features_in_")
-
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
-
-    def _provenance(self, seed: Any, n_events: int, packages: Sequence[str], **extra: Any) -> dict[str, Any]:
-        return {
-            "estimator": type(self).__name__,
-            "config": self.to_config().to_dict(),
-            "seed": seed,
-            "n_events": int(n_events),
-            "n_features": int(self.n_features_in_),
-            "task": getattr(self, "task_", None),
-            "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": versions(*packages),
-            **extra,
-        }
+    def _onnx_sample(self) -> np.ndarray | None:
+        return getattr(self, "_parity_sample", None)
 
     def _fit_targets(self, y: np.ndarray, task: str, w_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Training targets and weights of a supervised ``fit``.
@@ -354,7 +220,7 @@ class Estimator(Saveable, Parameters):
         return y_idx, w
 
     def _store_fit_summary(self, X: np.ndarray, task: str, target: np.ndarray, w_raw: np.ndarray) -> None:
-        """Keep a parity sample of up to 512 training events and, for binary tasks, ``thresholds_``.
+        """Keep a parity sample of up to 512 training events and, for binary tasks, ``threshold_``.
 
         Parameters
         ----------
@@ -367,77 +233,4 @@ class Estimator(Saveable, Parameters):
         self._parity_sample = X[rng.choice(len(X), size=min(512, len(X)), replace=False)]
         if task == "binary":
             bkg = target == 0  # the table needs the background scores only
-            self.thresholds_ = threshold_table(self.predict_proba(X[bkg])[:, 1], w_raw[bkg])
-
-    # ---- persistence (format and checks: hepsift._saved) -----------------------------
-    def _saved_config_(self) -> dict[str, Any]:
-        return self.to_config().to_dict()  # type: ignore[no-any-return]
-
-    @classmethod
-    def _from_saved_config_(cls, config: Mapping[str, Any]) -> Estimator:
-        return cls.from_config(config)
-
-    def _saved_state_(self) -> dict[str, Any]:
-        """Every attribute but the constructor parameters (as ``__getstate__`` gives them)."""
-        params = set(self._param_names())
-        return {k: v for k, v in dict(self.__getstate__() or {}).items() if k not in params}
-
-    def _restore_saved_state_(self, state: dict[str, Any]) -> None:
-        merged = {**self.__dict__, **state}
-        setstate = getattr(self, "__setstate__", None)
-        if setstate is not None:
-            setstate(merged)
-        else:
-            self.__dict__.update(merged)
-
-    # ---- export -------------------------------------------------------------------
-    def export(self, path: str | os.PathLike[str], feature_names: Sequence[str] | None = None, *,
-               sample: np.ndarray | None = None, opset: int = 17, overwrite: bool = False) -> Path:
-        """Export to one ONNX file with :func:`hepsift.export.to_onnx`, filling the metadata.
-
-        Parameters
-        ----------
-        path : output ``.onnx`` file
-        feature_names : input names in column order (default: ``feature_names_in_`` if set,
-            else ``f0, f1, ...``)
-        sample : ndarray, shape (n, n_features), optional; events for the parity check
-            (default: the stored training sample)
-        overwrite : replace an existing file (default False)
-        """
-        from hepsift.export import to_onnx
-
-        self._check_fitted()
-        names = list(feature_names) if feature_names is not None else list(
-            getattr(self, "feature_names_in_", None) or [f"f{i}" for i in range(self.n_features_in_)])
-        if sample is None:
-            sample = getattr(self, "_parity_sample", None)
-        thresholds = getattr(self, "thresholds_", None)
-        mass = getattr(self, "mass_feature_", None)
-        if mass is not None and mass not in names:
-            names[self.mass_index_] = mass
-        return to_onnx(self, path, feature_names=names, kind=self._kind if getattr(self, "task_", "") != "regression"
-                       else "regressor", sample=sample, thresholds=thresholds, mass_parameter=mass,
-                       provenance=getattr(self, "provenance_", None), opset=opset, overwrite=overwrite)
-
-
-    def to_onnx(self, path: str | os.PathLike[str], feature_names: Sequence[str] | None = None, *,
-                sample: np.ndarray | None = None, opset: int = 17, overwrite: bool = False) -> Path:
-        """Export to one ONNX file: the spelling every hepsift estimator shares (see :meth:`export`)."""
-        return self.export(path, feature_names, sample=sample, opset=opset, overwrite=overwrite)
-
-
-def threshold_table(scores_bkg: np.ndarray, w_bkg: np.ndarray, effs: Sequence[float] = (1e-2, 1e-3, 1e-4)) -> dict[str, float]:
-    """Score cuts at which the weighted background efficiency is ``effs`` (where resolvable)."""
-    order = np.argsort(-scores_bkg)
-    s = scores_bkg[order]
-    cw = np.cumsum(np.clip(w_bkg[order], 0, None))
-    if cw[-1] <= 0:
-        return {}
-    frac = cw / cw[-1]
-    out = {}
-    for e in effs:
-        if e < 1.0 / len(s):
-            continue
-        i = int(np.searchsorted(frac, e))
-        out[efficiency_key(e)] = float(s[min(i, len(s) - 1)])
-    return out
+            self.threshold_ = threshold_table(self.predict_proba(X[bkg])[:, 1], w_raw[bkg])

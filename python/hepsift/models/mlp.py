@@ -10,10 +10,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hepsift._estimator import Config
+from hepsift._missing import MISSING, ImputingScaler
+from hepsift._torch import load_numpy_state, state_to_numpy, torch_threads
 from hepsift.errors import ConfigurationError, DataError
 from hepsift.models._base import (
-    Config,
-    Estimator,
+    Supervised,
     check_choice,
     check_weights,
     check_X,
@@ -64,14 +66,14 @@ class MLPConfig(Config):
     class_weight: str | None = None
     signal_class: int | None = None
     background_fractions: Any = None
-    missing_value: float | None = -999.0
+    missing_value: float | None = MISSING
     standardize: bool = True
     seed: int = 0
     threads: int = 1
     progress: bool = False
 
 
-class MLPClassifier(Estimator):
+class MLPClassifier(Supervised):
     """A fully connected network trained with PyTorch, exported with its preprocessing.
 
     Parameters
@@ -124,10 +126,11 @@ class MLPClassifier(Estimator):
         class fractions of the training sample).
     missing_value : float or None
         Sentinel of absent objects (hepsift and HiggsML write -999): such entries are replaced
-        by the column's mean over present values (0 after standardisation), in Python and
-        inside the exported graph alike. None: no imputation.
+        by ``min - std`` of the column's present values, just below the observed range (the one
+        imputation of hepsift, :class:`hepsift._missing.ImputingScaler`), in Python and inside
+        the exported graph alike. None: no imputation.
     standardize : bool
-        Standardise each input to mean 0 and unit variance (statistics of present values).
+        Standardise each input to mean 0 and unit variance (statistics after imputation).
     seed : int
         Seeds weights, dropout, shuffling and the validation split.
     threads : int
@@ -146,7 +149,8 @@ class MLPClassifier(Estimator):
     best_epoch_ : int
     validation_indices_ : ndarray, int64, sorted; the events held out for early stopping
         (empty without early stopping)
-    thresholds_ : dict, score cuts at background efficiencies 1e-2/1e-3/1e-4 (binary)
+    threshold_ : dict, score cuts at background efficiencies 1e-2/1e-3/1e-4 (binary; see
+        :func:`hepsift._estimator.threshold_table`)
     provenance_ : dict
 
     Examples
@@ -160,6 +164,7 @@ class MLPClassifier(Estimator):
     (400, 2)
     """
 
+    _packages: ClassVar[tuple[str, ...]] = ("torch",)
     config_class: ClassVar[type[Any]] = MLPConfig
 
     def __init__(self, *, task: str = "auto", hidden_layers: tuple[int, ...] = (256, 256), activation: str = "relu",
@@ -168,7 +173,7 @@ class MLPClassifier(Estimator):
                  early_stopping: bool = True, patience: int = 10, validation_fraction: float = 0.1,
                  loss: str = "auto", asimov_rel_sigma_b: float = 0.1, asimov_eps: float = 1e-3,
                  class_weight: str | None = None, signal_class: int | None = None,
-                 background_fractions: Any = None, missing_value: float | None = -999.0,
+                 background_fractions: Any = None, missing_value: float | None = MISSING,
                  standardize: bool = True, seed: int = 0, threads: int = 1, progress: bool = False) -> None:
         self.task = task
         self.hidden_layers = hidden_layers
@@ -230,25 +235,12 @@ class MLPClassifier(Estimator):
 
     # ---- preprocessing ------------------------------------------------------------
     def _fit_preprocessing(self, X: np.ndarray) -> None:
-        n_f = X.shape[1]
-        present = np.ones_like(X, dtype=bool) if self.missing_value is None else X != np.float32(self.missing_value)
-        mean = np.zeros(n_f)
-        std = np.ones(n_f)
-        for j in range(n_f):
-            col = X[present[:, j], j].astype(np.float64)
-            if col.size:
-                mean[j] = col.mean()
-                std[j] = col.std()
-        std[~(std > 1e-12)] = 1.0
-        self.fill_ = mean.astype(np.float32)
-        self.mean_ = mean.astype(np.float32) if self.standardize else np.zeros(n_f, np.float32)
-        self.scale_ = std.astype(np.float32) if self.standardize else np.ones(n_f, np.float32)
+        """Learn the imputation and standardisation (:class:`hepsift._missing.ImputingScaler`)."""
+        sc = ImputingScaler.fit(X, sentinel=self.missing_value, standardize=self.standardize)
+        self.fill_, self.mean_, self.scale_ = sc.fill, sc.mean, sc.scale
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        if self.missing_value is not None:
-            X = np.where(X == np.float32(self.missing_value), self.fill_[None, :], X)
-        inv = (np.float32(1.0) / self.scale_).astype(np.float32)
-        return ((X - self.mean_[None, :]) * inv[None, :]).astype(np.float32)
+        return ImputingScaler(self.fill_, self.mean_, self.scale_, self.missing_value).transform(X)
 
     # ---- network ------------------------------------------------------------------
     def _build(self, n_in: int, n_out: int) -> Any:
@@ -324,7 +316,7 @@ class MLPClassifier(Estimator):
         -------
         self
         """
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
@@ -341,7 +333,7 @@ class MLPClassifier(Estimator):
         allowed = {"binary": ("bce", "asimov"), "multiclass": ("cross_entropy",), "regression": ("mse",)}[task]
         if loss not in allowed:
             raise ConfigurationError(f"loss {loss!r} does not apply to a {task} task; use one of {allowed}")
-        for attr in ("classes_", "signal_index_", "fractions_", "y_mean_", "y_std_", "thresholds_",
+        for attr in ("classes_", "signal_index_", "fractions_", "y_mean_", "y_std_", "threshold_",
                      "validation_indices_"):
             self.__dict__.pop(attr, None)
 
@@ -455,7 +447,7 @@ class MLPClassifier(Estimator):
         net.eval()
         self.net_ = net
         self._store_fit_summary(X, task, target, w_raw)
-        self.provenance_ = self._provenance(self.seed, len(X), ("torch",), loss=loss, best_epoch=self.best_epoch_,
+        self.provenance_ = self._provenance(len(X), w_raw, loss=loss, best_epoch=self.best_epoch_,
                                             epochs_run=len(history["loss"]))
         return self
 
@@ -467,7 +459,7 @@ class MLPClassifier(Estimator):
         self._check_fitted()
         Xp = self._transform(check_X(X, self.n_features_in_))
         outs = []
-        with torch.no_grad(), _torch_threads(self.threads):
+        with torch.no_grad(), torch_threads(self.threads):
             for start in range(0, len(Xp), 65536):
                 outs.append(self.net_(torch.from_numpy(Xp[start:start + 65536])).numpy())
         return np.concatenate(outs).astype(np.float32)
@@ -577,10 +569,10 @@ class MLPClassifier(Estimator):
 
     # ---- pickling (torch module as plain arrays) ----------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         net = state.pop("net_", None)
         if net is not None:
-            state["_net_state"] = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+            state["_net_state"] = state_to_numpy(net)
             state["_net_shape"] = (self.n_features_in_, net[-1].out_features)
         return state
 
@@ -590,31 +582,9 @@ class MLPClassifier(Estimator):
         shape = state.pop("_net_shape", None)
         self.__dict__.update(state)
         if net_state is not None and shape is not None:
-            import torch
-
             net = self._build(*shape)
-            net.load_state_dict({k: torch.from_numpy(v) for k, v in net_state.items()})
-            net.eval()
-            self.net_ = net
-
-
-class _torch_threads:
-    """Context manager: ``torch.set_num_threads(n)`` inside, the previous value restored after."""
-
-    def __init__(self, n: int) -> None:
-        self.n = int(n)
-
-    def __enter__(self) -> None:
-        import torch
-
-        self.old = torch.get_num_threads()
-        if self.n > 0:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: Any) -> None:
-        import torch
-
-        torch.set_num_threads(self.old)
+            load_numpy_state(net, net_state)
+            self.net_ = net.eval()
 
 
 # the dataclass and the estimator must list the same parameters

@@ -18,7 +18,8 @@ import numpy as np
 
 from hepsift.data._masses import assign_background_masses
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.models._base import Config, Estimator, check_weights, check_X, check_y
+from hepsift._estimator import Config
+from hepsift.models._base import Supervised, check_weights, check_X, check_y
 
 __all__ = ["ParameterizedClassifier", "ParameterizedConfig", "LeaveOneMassOut", "leave_one_mass_out",
 ]
@@ -45,7 +46,7 @@ class ParameterizedConfig(Config):
     seed: int = 0
 
 
-class ParameterizedClassifier(Estimator):
+class ParameterizedClassifier(Supervised):
     """A binary classifier whose input includes the signal-mass hypothesis.
 
     Parameters
@@ -67,7 +68,7 @@ class ParameterizedClassifier(Estimator):
     estimator_ : the fitted inner estimator
     masses_ : ndarray, the distinct signal masses seen in training
     mass_index_ : int (non-negative)
-    classes_, n_features_in_, thresholds_, provenance_
+    classes_, n_features_in_, threshold_, provenance_
 
     Notes
     -----
@@ -76,6 +77,7 @@ class ParameterizedClassifier(Estimator):
     (:func:`hepsift.data.assign_background_masses`).
     """
 
+    _packages: ClassVar[tuple[str, ...]] = ("torch", "scikit-learn")
     config_class: ClassVar[type[Any]] = ParameterizedConfig
 
     def __init__(self, *, estimator: Any = None, mass_index: int = -1, mass_feature: str = "mass",
@@ -148,10 +150,9 @@ class ParameterizedClassifier(Estimator):
         self.task_ = task
         self.mass_feature_ = str(self.mass_feature)
         self.n_features_in_ = n_f
-        self.thresholds_ = getattr(inner, "thresholds_", None)
+        self.threshold_ = getattr(inner, "threshold_", None)
         self._parity_sample = getattr(inner, "_parity_sample", None)
-        self.provenance_ = self._provenance(self.seed, len(X), ("torch", "scikit-learn"),
-                                            masses=self.masses_.tolist(), inner=getattr(inner, "provenance_", None))
+        self.provenance_ = self._provenance(len(X), w, masses=self.masses_.tolist(), inner=getattr(inner, "provenance_", None))
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

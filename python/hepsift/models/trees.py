@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hepsift._estimator import Config
 from hepsift.errors import ConfigurationError
 from hepsift.models._base import (
-    Config,
-    Estimator,
+    Supervised,
     check_choice,
     check_weights,
     check_X,
@@ -30,7 +30,7 @@ __all__ = ["BOOSTER_DEFAULTS", "BDTClassifier", "BDTConfig", "RandomForestClassi
            "hist_thresholds", "threshold_probes"]
 
 
-class _TreeEstimator(Estimator):
+class _TreeEstimator(Supervised):
     """Shared fit/predict/export of the scikit-learn tree ensembles."""
 
     def _uniform_weights_as_none(self) -> bool:
@@ -64,7 +64,7 @@ class _TreeEstimator(Estimator):
         X = check_X(X)
         y, task = check_y(y, len(X), self.task)
         w_raw = check_weights(sample_weight, len(X))
-        for attr in ("classes_", "signal_index_", "fractions_", "thresholds_", "oob_score_", "oob_error_",
+        for attr in ("classes_", "signal_index_", "fractions_", "threshold_", "oob_score_", "oob_error_",
                      "booster_params_", "n_iter_"):
             self.__dict__.pop(attr, None)
         target, w = self._fit_targets(y, task, w_raw)
@@ -81,8 +81,7 @@ class _TreeEstimator(Estimator):
         self._after_fit(est)
         self._store_fit_summary(X, task, target, w_raw)
         extra = {"booster_params": self.booster_params_, "n_iter": self.n_iter_} if hasattr(self, "n_iter_") else {}
-        self.provenance_ = self._provenance(self.seed, len(X), ("scikit-learn", "skl2onnx"),
-                                            sklearn_estimator=type(est).__name__, **extra)
+        self.provenance_ = self._provenance(len(X), w_raw, sklearn_estimator=type(est).__name__, **extra)
         return self
 
     def _after_fit(self, est: Any) -> None:
@@ -250,7 +249,7 @@ class BDTClassifier(_TreeEstimator):
     estimator_ : the fitted scikit-learn ensemble
     booster_params_ : dict, the resolved values of the ``"auto"`` parameters
     n_iter_ : int, boosting iterations actually run
-    classes_, task_, n_features_in_, thresholds_, provenance_
+    classes_, task_, n_features_in_, threshold_, provenance_
 
     Notes
     -----
@@ -266,6 +265,7 @@ class BDTClassifier(_TreeEstimator):
     and one float32 step either side (:func:`threshold_probes`).
     """
 
+    _packages: ClassVar[tuple[str, ...]] = ("scikit-learn", "skl2onnx")
     config_class: ClassVar[type[Any]] = BDTConfig
 
     def __init__(self, *, boosting: str = "hist", task: str = "auto", n_estimators: Any = "auto",
@@ -494,9 +494,10 @@ class RandomForestClassifier(_TreeEstimator):
 
     Attributes
     ----------
-    estimator_, oob_score_, oob_error_, classes_, task_, n_features_in_, thresholds_, provenance_
+    estimator_, oob_score_, oob_error_, classes_, task_, n_features_in_, threshold_, provenance_
     """
 
+    _packages: ClassVar[tuple[str, ...]] = ("scikit-learn", "skl2onnx")
     config_class: ClassVar[type[Any]] = RandomForestConfig
 
     def __init__(self, *, task: str = "auto", n_estimators: int = 200, max_depth: int | None = None,

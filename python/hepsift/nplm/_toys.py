@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hepsift.errors import ConfigurationError, DataError
-from hepsift.nplm._core import NPLM, _active_features, _as_sample
+from hepsift.nplm._model import NPLM, _active_features, _as_sample
 
 __all__ = ["NullDistribution", "PValue", "calibrate", "p_value", "fit_chi2"]
 
@@ -312,7 +312,7 @@ def calibrate(
     >>> null.n_toys
     4
     """
-    from hepsift.nplm._core import _resolve_device
+    from hepsift.nplm._model import _resolve_device
 
     ref = _as_sample(reference, "reference")
     if not (n_data > 0 and math.isfinite(n_data)):

@@ -32,14 +32,17 @@ Two ways of finding f:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from hepsift.errors import ConfigurationError, DataError, DependencyError, NotFittedError
+from hepsift._estimator import Config, Estimator
+from hepsift._missing import check_finite
+from hepsift.errors import ConfigurationError, DataError, DependencyError
 
-__all__ = ["NPLM", "test_statistic", "MODES"]
+__all__ = ["NPLM", "NPLMConfig", "test_statistic", "MODES"]
 
 MODES = ("neural", "kernel")
 
@@ -52,10 +55,7 @@ def _as_sample(x: Any, label: str) -> np.ndarray:
         raise DataError(f"{label}: expected an array of shape (n_events, n_features), got shape {a.shape}")
     if a.shape[0] == 0:
         raise DataError(f"{label}: sample is empty")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
-        raise DataError(f"{label}: NaN or infinite values in {rows.size} event(s), first at row {int(rows[0])}")
+    check_finite(a, what=label)
     return a
 
 
@@ -75,7 +75,25 @@ def _resolve_device(device: str) -> str:
 
 
 @dataclass
-class NPLM:
+class NPLMConfig(Config):
+    """Parameters of :class:`NPLM` (see there)."""
+
+    mode: str = "neural"
+    hidden: tuple[int, ...] = (4,)
+    activation: str = "sigmoid"
+    weight_clip: float = 9.0
+    epochs: int = 2000
+    learning_rate: float = 0.05
+    n_centers: int = 200
+    sigma: float | None = None
+    lam: float = 1e-4
+    kernel_loss: str = "logistic"
+    standardize: bool = True
+    seed: int = 0
+    device: str = "cpu"
+
+
+class NPLM(Estimator):
     """NPLM estimator: learns f(x) = log n(x|D)/n(x|R) and the test statistic t.
 
     Parameters
@@ -123,49 +141,46 @@ class NPLM:
         Indices of the features f(x) depends on: all but those that are constant, with the same
         value, in reference and data (such a feature carries no information; it is left out
         with a warning, and t is then the same as without it).
+    mean_, scale_ : ndarray, float64, shape (n_features,)
+        The reference standardisation (a constant feature: its value and 1).
+    net_, kernel_ : the fitted network (neural mode) or the Nystroem expansion as plain arrays
+        (kernel mode: ``centers``, ``normalization``, ``gamma``, ``coef``, ``intercept``, ``sigma``)
+    provenance_ : dict
+        The provenance layout of every hepsift estimator, plus ``t``, ``n_expected``,
+        ``n_reference`` and ``n_data``.
+
+    Like every hepsift learner it saves with ``save(path)`` (read back by :func:`hepsift.load`)
+    and exports f(x) with ``to_onnx(path, feature_names)``: one input ``x`` (float32, shape
+    (n, n_features)), one output ``f`` (shape (n, 1)), kind ``density_ratio``, the
+    standardisation inside; ONNX Runtime is checked against :meth:`decision_function`.
     """
 
-    mode: str = "neural"
-    hidden: tuple[int, ...] = (4,)
-    activation: str = "sigmoid"
-    weight_clip: float = 9.0
-    epochs: int = 2000
-    learning_rate: float = 0.05
-    n_centers: int = 200
-    sigma: float | None = None
-    lam: float = 1e-4
-    kernel_loss: str = "logistic"
-    standardize: bool = True
-    seed: int = 0
-    device: str = "cpu"
-    t_: float = field(init=False, default=math.nan, repr=False)
+    config_class: ClassVar[type[Config]] = NPLMConfig
+    _kind: ClassVar[str] = "density_ratio"
+    _packages: ClassVar[tuple[str, ...]] = ("torch", "scikit-learn", "scipy")
+    _fitted_attrs: ClassVar[tuple[str, ...]] = ("n_features_in_", "mean_", "scale_", "active_", "t_", "provenance_")
+    _onnx_rtol: ClassVar[float] = 1e-4
+    _onnx_atol: ClassVar[float] = 1e-4
 
-    # scikit-learn-like parameter access --------------------------------------------------
-    _PARAMS = (
-        "mode",
-        "hidden",
-        "activation",
-        "weight_clip",
-        "epochs",
-        "learning_rate",
-        "n_centers",
-        "sigma",
-        "lam",
-        "kernel_loss",
-        "standardize",
-        "seed",
-        "device",
-    )
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params: Any) -> NPLM:
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ConfigurationError(f"unknown NPLM parameter {k!r}; known: {', '.join(self._PARAMS)}")
-            setattr(self, k, v)
-        return self
+    def __init__(
+        self, mode: str = "neural", hidden: tuple[int, ...] = (4,), activation: str = "sigmoid",
+        weight_clip: float = 9.0, epochs: int = 2000, learning_rate: float = 0.05, n_centers: int = 200,
+        sigma: float | None = None, lam: float = 1e-4, kernel_loss: str = "logistic", standardize: bool = True,
+        seed: int = 0, device: str = "cpu",
+    ) -> None:  # fmt: skip
+        self.mode = mode
+        self.hidden = hidden
+        self.activation = activation
+        self.weight_clip = weight_clip
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.n_centers = n_centers
+        self.sigma = sigma
+        self.lam = lam
+        self.kernel_loss = kernel_loss
+        self.standardize = standardize
+        self.seed = seed
+        self.device = device
 
     def _validate(self) -> None:
         if self.mode not in MODES:
@@ -213,8 +228,10 @@ class NPLM:
 
         Raises
         ------
+        NonFiniteInputError
+            NaN or infinite values (names the column and the count).
         DataError
-            Samples that are empty, not finite or of different widths; a feature that is
+            Samples that are empty or of different widths; a feature that is
             constant in the reference but takes other values in the data (the density ratio is
             then unbounded); every feature constant. A feature constant, with one value, in
             reference and data is not an error: it carries no information and is left out of
@@ -257,6 +274,9 @@ class NPLM:
             self._fit_kernel(zr, w, zd)
         fr, fd = self._f_standardized(zr), self._f_standardized(zd)
         self.t_ = float(2.0 * (fd.sum() - np.sum(w * np.expm1(fr))))
+        self.provenance_ = self._provenance(len(ref) + len(dat), feature_names=[f"x{i}" for i in range(ref.shape[1])],
+                                            n_reference=int(len(ref)), n_data=int(len(dat)), t=self.t_,
+                                            n_expected=self.n_expected_, reference_weights_sum=float(w.sum()))
         return self
 
     def _fit_neural(self, zr: np.ndarray, w: np.ndarray, zd: np.ndarray) -> None:
@@ -330,21 +350,23 @@ class NPLM:
         theta0 = np.zeros(phi.shape[1] + 1)
         theta0[-1] = math.log(zd.shape[0] / w.sum())
         res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-9})
-        self.kernel_ = {"nystroem": ny, "coef": res.x[:-1], "intercept": float(res.x[-1]), "sigma": sigma}
+        # f(z) = exp(-gamma |z - c|^2) @ (normalization.T @ coef) + intercept, as Nystroem.transform;
+        # kept as plain arrays (what a saved file holds)
+        self.kernel_ = {"centers": ny.components_.copy(), "normalization": ny.normalization_.copy(),
+                        "gamma": float(ny.gamma), "coef": res.x[:-1].copy(), "intercept": float(res.x[-1]),
+                        "sigma": float(sigma)}
         self.net_ = None
 
     # evaluation ----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "mean_"):
-            raise NotFittedError("this NPLM instance is not fitted yet; call fit(reference, data) first")
-
     def _f_standardized(self, z: np.ndarray) -> np.ndarray:
         if self.net_ is not None:
             torch = _import_torch()
             with torch.no_grad():
                 return self.net_(torch.as_tensor(z, dtype=torch.float64)).squeeze(-1).numpy()
+        from sklearn.metrics.pairwise import rbf_kernel
+
         k = self.kernel_
-        return k["nystroem"].transform(z) @ k["coef"] + k["intercept"]
+        return rbf_kernel(z, k["centers"], gamma=k["gamma"]) @ (k["normalization"].T @ k["coef"]) + k["intercept"]
 
     def decision_function(self, x: Any) -> np.ndarray:
         """Learned log density ratio f(x) = log n(x|D)/n(x|R), shape (n_events,)."""
@@ -370,16 +392,47 @@ class NPLM:
 
         return torch_module(self)
 
-    def to_onnx(self, path: Any, *, features: Any = None, overwrite: bool = False) -> Any:
-        """Write f(x) as a self-describing ONNX file (the spelling every hepsift estimator
-        shares); see :func:`hepsift.nplm.export_onnx`."""
-        return self.export_onnx(path, features=features, overwrite=overwrite)
+    # export and persistence -----------------------------------------------------------------
+    def _onnx_feature_names(self) -> list[str]:
+        return [f"x{i}" for i in range(int(self.n_features_in_))]
 
-    def export_onnx(self, path: Any, *, features: Any = None, overwrite: bool = False) -> Any:
-        """Write f(x) as a self-describing ONNX file; see :func:`hepsift.nplm.export_onnx`."""
-        from hepsift.nplm._export import export_onnx
+    def _onnx_sample(self) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        return (self.mean_ + self.scale_ * rng.standard_normal((256, int(self.n_features_in_)))).astype(np.float32)
 
-        return export_onnx(self, path, features=features, overwrite=overwrite)
+    def _hepsift_onnx_(self, n_features: int, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray], str]:
+        """ONNX graph ``x (n, n_features) -> f (n, 1)``: f(x) with the standardisation inside."""
+        from hepsift._torch import torch_to_onnx
+
+        self._check_fitted()
+        if n_features != self.n_features_in_:
+            raise ConfigurationError(f"{n_features} feature names given for a model with {self.n_features_in_} features")
+        proto, _ = torch_to_onnx(self.to_torch(), n_features, opset, input_name="x", output_name="f")
+        return proto, lambda X: self.decision_function(np.asarray(X, dtype=np.float64)), "f"
+
+    def __getstate__(self) -> dict[str, Any]:
+        from hepsift._torch import state_to_numpy
+
+        state = super().__getstate__()
+        net = state.pop("net_", None)
+        if net is not None:  # the network as plain arrays; rebuilt from the parameters on loading
+            state["_net_state"] = state_to_numpy(net)
+        elif "kernel_" in state:
+            state["net_"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        net_state = state.pop("_net_state", None)
+        self.__dict__.update(state)
+        if net_state is not None:
+            from hepsift._torch import load_numpy_state
+
+            torch = _import_torch()
+            net = _make_net(torch, len(self.active_), tuple(int(h) for h in self.hidden), self.activation,
+                            torch.Generator().manual_seed(0)).to(torch.float64)
+            load_numpy_state(net, net_state)
+            self.net_ = net.eval()
 
 
 def _active_features(ref: np.ndarray, dat: np.ndarray, *, stacklevel: int = 2) -> np.ndarray:
