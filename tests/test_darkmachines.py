@@ -72,7 +72,7 @@ def test_refusals(files):
         Dataset.from_darkmachines(files, process_labels={k: v for k, v in LABELS.items() if k != "z_jets"})
     with pytest.raises(ConfigurationError, match="unknown object collection 'Tau'"):
         Dataset.from_darkmachines(files, process_labels=LABELS, objects={"Tau": 1})
-    with pytest.raises(MissingBranchError, match="no branch 'met_ptt' \\(nearest: met_pt"):
+    with pytest.raises(MissingBranchError, match="no feature 'met_ptt' in DarkMachines file .*; did you mean 'met_pt'"):
         Dataset.from_darkmachines(files, process_labels=LABELS, features=["met_ptt"])
     with pytest.raises(ConfigurationError, match="process_labels is empty"):
         Dataset.from_darkmachines(files, process_labels={})

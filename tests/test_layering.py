@@ -24,8 +24,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "python" / "hepsift"
 #: them) and of the layers below it.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_version"),                                             # no hepsift imports
-    ("hepsift", "_deps", "_paths", "_atomic", "_workers", "_estimator", "_saved"),  # shared owners
-    ("io", "export"),                                                   # files: events, ONNX
+    ("hepsift", "_deps", "_paths", "_atomic", "_workers", "_missing", "_torch", "_saved"),  # owners
+    ("io", "export", "_estimator"),                                     # files: events, ONNX; the estimator base
     ("rdf", "stats", "metrics", "data", "images"),                      # scoring, statistics, data sets, images
     ("models", "anomaly", "generative", "nplm", "tune", "weak", "events", "generate"),  # learners, generators
     ("demo", "cli"),                                                    # apps

@@ -93,10 +93,16 @@ def near_names(key: str, available: Iterable[str], n: int = 3) -> list[str]:
     """
     import difflib
 
+    key = str(key)
     names = list(dict.fromkeys(str(a) for a in available))
-    lower = {name.lower(): name for name in reversed(names)}  # first spelling wins
-    ranked = difflib.get_close_matches(str(key).lower(), list(lower), n=n, cutoff=NEAR_CUTOFF)
-    return [lower[r] for r in ranked]
+
+    def similarity(name: str) -> tuple[float, float]:
+        # lower-cased similarity first; among equals, the one closer in spelling (case included)
+        return (difflib.SequenceMatcher(None, key.lower(), name.lower()).ratio(),
+                difflib.SequenceMatcher(None, key, name).ratio())
+
+    scored = sorted(((similarity(name), i, name) for i, name in enumerate(names)), key=lambda t: (-t[0][0], -t[0][1], t[1]))
+    return [name for (ratio, _), _, name in scored if ratio >= NEAR_CUTOFF][:n]
 
 
 def _plural(word: str) -> str:

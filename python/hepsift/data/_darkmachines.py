@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift.errors import ConfigurationError, DataError
+from hepsift.errors import ConfigurationError, DataError, MissingBranchError
 
 __all__ = ["OBJECT_FIELDS", "darkmachines_columns"]
 
@@ -58,8 +58,9 @@ def darkmachines_columns(
     -999 for absent ones). Labels from ``process_labels`` (process ID -> class); weights are the
     files' event-weight column.
     """
-    from hepsift.data._dataset import MISSING, _check_branches, _resolve_features
+    from hepsift._missing import MISSING
     from hepsift.io import read_darkmachines
+    from hepsift.io.features import FEATURE_NAMES
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -80,8 +81,12 @@ def darkmachines_columns(
         events = read_darkmachines(p, unit=unit, max_events=max_events, features=True)
         keys = [f for f in events.fields if events[f].ndim == 1 and f != "process"]
         if names is None:
-            names = _resolve_features(features, keys, p)
-        _check_branches(names, keys, p)
+            names = [f for f in FEATURE_NAMES if f in keys] if isinstance(features, str) else [str(f) for f in features]
+            if not names:
+                raise ConfigurationError("no features: pass features='full' or a non-empty list of names")
+        missing = [f for f in names if f not in keys]
+        if missing:
+            raise MissingBranchError(missing, keys, f"DarkMachines file '{p}'", what="feature")
         cols = [_flat(events, f) for f in names]
         all_names = list(names)
         for coll, n in (objects or {}).items():
