@@ -9,6 +9,7 @@ rate, and bytes per event of the output.
     python bench/generate_speed.py                 # 300 events per process
     python bench/generate_speed.py --events 1000 --processes ttbar zprime_tt
     python bench/generate_speed.py --set "PartonLevel:MPI = off"
+    python bench/generate_speed.py --constituents --processes zprime_tt_had qcd_boosted   # also with PFCand_*
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ def main() -> int:
     parser.add_argument("--processes", nargs="+", default=list(PROCESSES), help="processes (default: all)")
     parser.add_argument("--set", dest="settings", action="append", default=[], help="extra Pythia setting")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--constituents", action="store_true",
+                        help="also generate with the PFCand_* constituents and print their cost")
     args = parser.parse_args()
 
+    extra = f" {'+PF ev/s':>9s} {'+PF bytes/ev':>12s}" if args.constituents else ""
     print(f"{'process':18s} {'chain ev/s':>10s} {'pythia ev/s':>11s} {'wall ev/s':>9s} {'bytes/ev':>9s} "
-          f"{'sigma [pb]':>11s}")  # fmt: skip
+          f"{'sigma [pb]':>11s}{extra}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.processes:
             proc = PROCESSES[name]
@@ -53,10 +57,20 @@ def main() -> int:
 
             sigma = read_provenance(out)["xsec_pb"]
             label = name if not proc.signal else f"{name}_m{mass:g}"
+            extra = ""
+            if args.constituents:
+                out_pf = Path(tmp) / f"{name}_pf.root"
+                t0 = time.process_time()
+                generate(name, mass=mass, events=args.events, seed=args.seed, output=out_pf, chunk_size=args.events,
+                         pythia_settings=args.settings, workers=1, progress=False, constituents=True)  # fmt: skip
+                t_pf = time.process_time() - t0
+                extra = f" {args.events / t_pf:9.1f} {os.path.getsize(out_pf) / args.events:12.0f}"
             print(f"{label:18s} {args.events / t_chain:10.1f} {args.events / t_pythia:11.1f} {args.events / wall:9.1f} "
-                  f"{os.path.getsize(out) / args.events:9.0f} {sigma:11.4g}", flush=True)  # fmt: skip
+                  f"{os.path.getsize(out) / args.events:9.0f} {sigma:11.4g}{extra}", flush=True)  # fmt: skip
     print("ev/s per core from CPU time (robust on a shared machine); wall ev/s for comparison.")
     print("chain: Pythia init + generation + detector model + features + ROOT output; pythia: generation only")
+    if args.constituents:
+        print("+PF: the same chain (same events) also storing the PFCand_* constituents")
     return 0
 
 

@@ -59,3 +59,22 @@ def test_learner_and_data_apis():
     assert sorted(hepsift.data.__all__) == ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES"]
     # one base: the models' Estimator is the one every learner derives from
     assert hepsift.models.Estimator is Estimator and issubclass(hepsift.anomaly.Detector, Estimator)
+
+
+def test_weak_api():
+    import hepsift.weak
+
+    assert sorted(hepsift.weak.__all__) == [
+        "BumpHuntResult", "CWoLaHunt", "DijetToy", "FITS", "HuntRow", "SculptingResult", "TOY_FEATURES", "bump_hunt",
+        "cwola_hunt", "cwola_scores", "dijet_function", "dijet_toy", "discovery_significance", "sculpting_check",
+        "sideband_threshold",
+    ]
+
+
+def test_images_api():
+    import hepsift.images
+
+    assert sorted(hepsift.images.__all__) == sorted([
+        "PARTICLE_TYPES", "CHANNELS", "EVENT_CHANNELS", "JET_IMAGE_COLUMNS", "EVENT_IMAGE_COLUMNS", "channel_masks",
+        "jet_images", "event_images", "define_jet_image", "define_event_image", "stack_images",
+    ])  # fmt: skip

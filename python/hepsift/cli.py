@@ -218,6 +218,7 @@ _OPTIONAL = {
     "anomaly": ("hepsift.anomaly._cli", "train an anomaly detector on background and export it to ONNX"),
     "limits": ("hepsift.stats._cli", "CLs upper limits from score histograms"),
     "nplm": ("hepsift.nplm._cli", "model-independent NPLM test"),
+    "cwola": ("hepsift.weak._cli", "weakly supervised bump hunt (CWoLa hunting) on ROOT files"),
 }
 
 

@@ -10,6 +10,7 @@
 #include "hepsift/Batch.hxx"
 #include "hepsift/Columns.hxx"
 #include "hepsift/Expression.hxx"
+#include "hepsift/Images.hxx"
 #include "hepsift/Noise.hxx"
 #include "hepsift/Stream.hxx"
 

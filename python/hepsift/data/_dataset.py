@@ -453,6 +453,77 @@ class Dataset:
             lines.append("  missing: " + ", ".join(f"{k} {v:.0%}" for k, v in holes.items()))
         return "\n".join(lines)
 
+    @classmethod
+    def from_darkmachines(
+        cls,
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        *,
+        process_labels: Mapping[str, int],
+        features: str | Sequence[str] = "full",
+        objects: Mapping[str, int] | None = None,
+        class_names: Sequence[str] | None = None,
+        luminosity: float = 1.0,
+        unit: str = "MeV",
+        max_events: int | None = None,
+        missing: str = "keep",
+        require: Sequence[str] = (),
+    ) -> Dataset:
+        """Events of DarkMachines challenge CSV files (Aarrestad et al., arXiv:2105.14027).
+
+        Parameters
+        ----------
+        paths : path or sequence of paths
+            Files in the challenge format (one event a line: ``event ID;process ID;event weight;
+            MET;METphi;type,E,pT,eta,phi;...``, energies in ``unit``), read by
+            :func:`hepsift.io.read_darkmachines`.
+        process_labels : mapping process ID -> class label
+            E.g. ``{"ttbar": 0, "wjets": 0, "glgl1400_neutralino1100": 1}``; a process ID that is
+            not named raises an error.
+        features : ``"full"``, ``"sanitised"`` or a list of names
+            ``full``: every flat feature of :data:`hepsift.io.FEATURE_NAMES` (computed from the
+            objects, GeV); ``sanitised``: those without holes (as :meth:`from_root`). A list picks
+            flat fields of the reader (its features, ``MET_pt``, ``MET_phi``, ``nJet``, ...).
+        objects : mapping collection -> n, optional
+            Adds the n leading objects of ``Jet``, ``Electron``, ``Muon`` or ``Photon`` as flat
+            columns ``Jet1_pt, Jet2_pt, ..., Jet1_eta, ...`` (GeV, rad; -999 where absent).
+        class_names : names of the labels (default: the process IDs of each label joined by ``+``)
+        luminosity : float
+            ``weight`` = the event-weight column times ``luminosity`` (1: the column as written).
+        unit : {"MeV", "GeV"}
+            Energy unit of the files.
+        max_events : int, optional
+            Events read per file.
+        missing, require : as for :meth:`from_root`
+
+        Returns
+        -------
+        Dataset
+            ``process`` holds the process IDs; ``mass`` is None.
+
+        Raises
+        ------
+        hepsift.DataError, hepsift.MissingBranchError, hepsift.ConfigurationError
+        """
+        from hepsift.data._darkmachines import darkmachines_columns
+
+        if missing not in MISSING_POLICIES:
+            raise ConfigurationError(f"unknown missing-value policy {missing!r}; choose one of {', '.join(MISSING_POLICIES)}")
+        if isinstance(features, str) and features not in FEATURE_SETS:
+            raise ConfigurationError(f"unknown feature set {features!r}; choose {FEATURE_SETS} or pass a list of names")
+        X, y, w, proc, names = darkmachines_columns(
+            [paths] if isinstance(paths, (str, os.PathLike)) else list(paths), process_labels=process_labels,
+            features=features, objects=objects, unit=unit, max_events=max_events)
+        if class_names is None:
+            inv: dict[int, list[str]] = {}
+            for name, lab in process_labels.items():
+                inv.setdefault(int(lab), []).append(name)
+            class_names = ["+".join(inv.get(k, [str(k)])) for k in range(int(y.max()) + 1)]
+        ds = cls(X, y, w * luminosity, proc, names, None, list(class_names), float(luminosity))
+        if require:
+            ds = ds.require(require)
+        if features == "sanitised":
+            ds = ds.sanitise()
+        return ds.apply_missing_policy(missing)
 
 def _tree(f: Any, path: Path, tree: str | None) -> Any:
     import difflib

@@ -14,6 +14,11 @@ Generate 20 000 Z' -> t tbar events at 1 TeV::
     from hepsift.generate import generate
     path = generate("zprime_tt", mass=1000, events=20000, seed=1, output="zp1000.root")
 
+Boosted top jets with their constituents (``PFCand_*``, for jet images; see
+:mod:`hepsift.images`)::
+
+    generate("zprime_tt_had", mass=2000, events=1000, seed=1, output="zp.root", constituents=True)
+
 The default data set of the demo (reused when already there)::
 
     from hepsift.generate import demo_dataset

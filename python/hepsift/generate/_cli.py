@@ -25,6 +25,7 @@ EPILOG = """examples:
   hepsift generate --process zprime_tt --mass 1000 --events 20000 --seed 1 -o out.root
   hepsift generate --process ttbar --events 5000 --seed 2 -o data/ --workers 2
   hepsift generate --preset demo -o data/
+  hepsift generate --preset boosted -o boosted/        # top/W/Z and QCD jets with constituents
   hepsift generate --list
 """
 
@@ -46,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SETTING",
                         help="extra Pythia setting, e.g. --set 'PartonLevel:MPI = off' (repeatable)")  # fmt: skip
     parser.add_argument("--detector", metavar="JSON", help="detector parameters as a JSON file (DetectorConfig)")
+    parser.add_argument("--constituents", action=argparse.BooleanOptionalAction, default=None,
+                        help="store every visible particle as PFCand_* (default: on for --preset boosted, else off)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an output that holds other events, and regenerate even if it is up to date")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -82,7 +85,7 @@ def _refuse_other_files(jobs: list[tuple[Any, Path]], overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute ``hepsift generate`` with parsed ``args``; returns the exit status."""
     from hepsift.generate import DetectorConfig, GenerationConfig, generate, generate_preset
-    from hepsift.generate.core import PRESETS
+    from hepsift.generate.core import CONSTITUENT_PRESETS, PRESETS
 
     if args.list:
         _list()
@@ -95,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output or f"hepsift-{args.preset}")
         if out.exists() and not out.is_dir():
             raise UsageError(f"-o/--output '{out}' is a file; a preset writes a folder")
+        store = args.preset in CONSTITUENT_PRESETS if args.constituents is None else args.constituents
         if out.is_dir():
-            _refuse_other_files([(GenerationConfig(process=p, events=n, seed=args.seed, mass=m), out)
-                                 for p, m, n in PRESETS[args.preset]], args.overwrite)
-        files = generate_preset(args.preset, out, seed=args.seed, workers=args.workers,
+            configs = [GenerationConfig(process=p, events=n, seed=args.seed, mass=m, constituents=store)
+                       for p, m, n in PRESETS[args.preset]]  # fmt: skip
+            _refuse_other_files([(cfg, out) for cfg in configs], args.overwrite)
+        files = generate_preset(args.preset, out, seed=args.seed, workers=args.workers, constituents=store,
                                 progress=not args.no_progress, overwrite=args.overwrite, log=log)  # fmt: skip
         for name, path in files.items():
             print(f"{name}\t{path}")
@@ -115,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--detector '{args.detector}' is not a readable JSON file: {exc}") from None
         cfg = GenerationConfig(process=args.process, events=args.events, seed=args.seed, mass=args.mass,
                                chunk_size=args.chunk_size, pythia_settings=tuple(args.settings),
-                               detector=detector or DetectorConfig())
+                               detector=detector or DetectorConfig(),
+                               constituents=bool(args.constituents))
         _refuse_other_files([(cfg, Path(args.output))], args.overwrite)
         path = generate(
             args.process, mass=args.mass, events=args.events, seed=args.seed, output=args.output,
             chunk_size=args.chunk_size, pythia_settings=args.settings, detector=detector,
-            workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite,
+            constituents=bool(args.constituents), workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite,
         )  # fmt: skip
         print(path)
     else:

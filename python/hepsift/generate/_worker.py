@@ -28,6 +28,7 @@ class Task:
     pythia_seed: int  # 1 .. 900 000 000
     detector_seed: tuple[int, ...]  # entropy for numpy's SeedSequence
     detector: dict[str, Any]  # DetectorConfig.to_dict()
+    constituents: bool = False  # store the PFCand_* collection
 
 
 def make_pythia(settings: tuple[str, ...] | list[str], seed: int) -> Any:
@@ -70,6 +71,11 @@ def run_task(task: Task) -> dict[str, Any]:
     py = make_pythia(task.settings, task.pythia_seed)
     detector = DetectorConfig.from_dict(task.detector)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(task.detector_seed))))
+
+    def charge_type(ids: np.ndarray) -> np.ndarray:
+        unique, inverse = np.unique(ids, return_inverse=True)
+        return np.array([py.particleData.chargeType(int(i)) for i in unique], dtype=np.int64)[inverse]
+
     parts: list[dict[str, Any]] = []
     remaining = task.events
     failures = 0
@@ -82,7 +88,7 @@ def run_task(task: Task) -> dict[str, Any]:
                 raise EvaluationError("Pythia keeps failing to generate events for: " + "; ".join(task.settings))
             continue
         remaining -= len(run)
-        out = simulate(run.prt, detector, rng)
+        out = simulate(run.prt, detector, rng, constituents=task.constituents, charge_type=charge_type)
         out.update(compute_features(out))
         out["gen_mhat"] = ak.to_numpy(run.info.mHat).astype(np.float32)
         out["gen_pthat"] = np.sqrt(ak.to_numpy(run.info.pT2Hat)).astype(np.float32)

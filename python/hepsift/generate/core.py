@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Version of the file layout; part of the configuration digest.
-FILE_FORMAT = 1
+FILE_FORMAT = 2  # 2: FatJet_nConstituents, FatJet_truth; optional PFCand_*
 
 #: Largest seed Pythia accepts is 900 000 000; per-chunk seeds are derived from the user seed.
 _PYTHIA_SEED_MAX = 900_000_000
@@ -57,6 +57,9 @@ class GenerationConfig(Config):
         off"``).
     detector
         Detector-model parameters.
+    constituents
+        Also store every visible particle as the ``PFCand_*`` collection (with the index of
+        the ``Jet`` and ``FatJet`` it belongs to); files grow several-fold (see the README).
 
     Examples
     --------
@@ -72,6 +75,7 @@ class GenerationConfig(Config):
     chunk_size: int = 1000
     pythia_settings: tuple[str, ...] = ()
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    constituents: bool = False
 
     def validated(self) -> GenerationConfig:
         """A copy with the mass resolved and every field checked.
@@ -89,13 +93,16 @@ class GenerationConfig(Config):
             raise ConfigurationError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
         if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
             raise ConfigurationError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
+        if not isinstance(self.constituents, (bool, np.bool_)):
+            raise ConfigurationError(f"constituents must be True or False, got {self.constituents!r}")
         settings = tuple(str(s) for s in self.pythia_settings)
         for s in settings:
             low = s.replace(" ", "").lower()
             if low.startswith("random:seed") or low.startswith("random:setseed"):
                 raise ConfigurationError("set the seed with seed=, not with a Pythia setting")
         return replace(self, mass=mass, events=int(self.events), seed=int(self.seed),
-                       chunk_size=int(self.chunk_size), pythia_settings=settings)  # fmt: skip
+                       chunk_size=int(self.chunk_size), pythia_settings=settings,
+                       constituents=bool(self.constituents))  # fmt: skip
 
     def digest(self) -> str:
         """A short stable hash (16 hex digits) of the configuration, the hepsift version and the file format."""
@@ -143,7 +150,7 @@ def _tasks(cfg: GenerationConfig, job: int) -> list[Any]:
             tasks.append(
                 Task(job=job, slice=s, chunk=c, events=n, settings=tuple(settings),
                      pythia_seed=int(state % _PYTHIA_SEED_MAX) + 1,
-                     detector_seed=(*entropy, 1), detector=det)  # fmt: skip
+                     detector_seed=(*entropy, 1), detector=det, constituents=cfg.constituents)  # fmt: skip
             )
     return tasks
 
@@ -189,6 +196,8 @@ def _assemble(cfg: GenerationConfig, results: list[tuple[Any, dict[str, Any]]]) 
     import awkward as ak
 
     from hepsift._version import __version__
+    from hepsift.generate.detector import FATJET_TRUTH
+    from hepsift.images import PARTICLE_TYPES
     from hepsift.io.features import FEATURES
 
     proc = get_process(cfg.process)
@@ -243,6 +252,10 @@ def _assemble(cfg: GenerationConfig, results: list[tuple[Any, dict[str, Any]]]) 
         "software": _versions(),
         "detector": cfg.detector.to_dict(),
         "features": dict(FEATURES),
+        "codes": {
+            "FatJet_truth": {str(k): v for k, v in FATJET_TRUTH.items()},
+            **({"PFCand_type": {str(v): k for k, v in PARTICLE_TYPES.items()}} if cfg.constituents else {}),
+        },
         "weight": "pb per event: sigma_slice / N_slice (times the Pythia event weight normalised "
         "to its mean); sum(weight) * L[pb^-1] = expected events",
     }
@@ -358,6 +371,7 @@ def generate(
     chunk_size: int = 1000,
     pythia_settings: Sequence[str] = (),
     detector: DetectorConfig | None = None,
+    constituents: bool = False,
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -384,6 +398,8 @@ def generate(
         Extra Pythia settings (strings such as ``"PartonLevel:MPI = off"``).
     detector
         Detector parameters (default :class:`DetectorConfig`).
+    constituents
+        Also store the ``PFCand_*`` collection (every visible particle).
     workers
         Worker processes (default: usable cores).
     progress
@@ -403,7 +419,7 @@ def generate(
     """
     cfg = GenerationConfig(
         process=process, events=events, seed=seed, mass=mass, chunk_size=chunk_size,
-        pythia_settings=tuple(pythia_settings), detector=detector or DetectorConfig(),
+        pythia_settings=tuple(pythia_settings), detector=detector or DetectorConfig(), constituents=constituents,
     )  # fmt: skip
     return generate_many([(cfg, output)], workers=workers, progress=progress, overwrite=overwrite)[0]
 
@@ -440,6 +456,13 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
         ("tprime_pair", 1200.0, 200),
         ("wprime_lnu", 2000.0, 200),
     ),
+    # Boosted top, W and Z jets against QCD jets (FatJet_truth labels, PFCand_* constituents):
+    # all-hadronic Z' -> t tbar and W' -> W Z at 1.5-3 TeV, QCD in pT-hat slices from 300 GeV.
+    "boosted": (
+        *(("zprime_tt_had", m, 1000) for m in (1500.0, 2000.0, 2500.0, 3000.0)),
+        *(("wprime_wz_had", m, 1000) for m in (1500.0, 2000.0, 2500.0, 3000.0)),
+        ("qcd_boosted", None, 8000),
+    ),
     # A larger set for studies (about 10x the demo).
     "large": (
         ("ttbar", None, 100000),
@@ -454,17 +477,25 @@ PRESETS: dict[str, tuple[tuple[str, float | None, int], ...]] = {
 }
 
 
+#: Presets whose files store the constituents (``PFCand_*``) unless told otherwise.
+CONSTITUENT_PRESETS: frozenset[str] = frozenset({"boosted"})
+
+
 def generate_preset(
     name: str,
     out_dir: str | os.PathLike[str],
     *,
     seed: int = 1,
+    constituents: bool | None = None,
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Generate (or reuse) every sample of a named preset into ``out_dir``.
+
+    ``constituents`` stores the ``PFCand_*`` collection; ``None`` takes the preset's choice
+    (on for the presets of :data:`CONSTITUENT_PRESETS`, i.e. ``boosted``; off for the others).
 
     Returns
     -------
@@ -478,8 +509,9 @@ def generate_preset(
         raise ConfigurationError(f"{out} exists and is not a folder")
     jobs = []
     names = []
+    store = name in CONSTITUENT_PRESETS if constituents is None else constituents
     for process, mass, events in PRESETS[name]:
-        cfg = GenerationConfig(process=process, events=events, seed=seed, mass=mass)
+        cfg = GenerationConfig(process=process, events=events, seed=seed, mass=mass, constituents=store)
         stem = sample_name(process, mass)
         names.append(stem)
         jobs.append((cfg, out / f"{stem}.root"))

@@ -25,19 +25,32 @@ Steps, applied to the stable particles of each event:
 5. **Missing E_T**: minus the vector sum of the visible particles, corrected for the smearing
    of the reconstructed objects, plus a Gaussian soft-term resolution
    sigma(E_x,y) = ``soft_resolution`` * sqrt(sum E_T of the unclustered particles).
+6. **Large-R jet labels** (``FatJet_truth``, from the generator record; see
+   :func:`_fatjet_truth`): 1 top (t -> b q q' all within R of the axis), 2 W, 3 Z (both
+   decay quarks within R), 4 quark, 5 gluon (an outgoing parton of the hard scattering within
+   R), 0 none; ``FatJet_nConstituents`` counts the particles fastjet clustered into the jet.
+7. **Constituents** (``constituents=True``): every visible particle of step 1 as ``PFCand_pt``,
+   ``_eta``, ``_phi`` (generator values: the model has no per-particle response; jets carry
+   the resolution), ``_charge`` and ``_type`` (1 charged hadron, 2 neutral hadron, 3 photon,
+   4 electron, 5 muon, from the PDG id and charge), and ``_jetIdx`` / ``_fatJetIdx``: the
+   index of the stored ``Jet`` / ``FatJet`` the particle was clustered into (-1: none, e.g.
+   muons, isolated electrons and photons, particles of jets below threshold). The vector sum
+   of a jet's constituents is the jet before its p_T smearing. Sorted by decreasing p_T.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hepsift._estimator import Config
+from hepsift.errors import ConfigurationError
+from hepsift.images import PARTICLE_TYPES
 
 __all__ = [
     "DetectorConfig",
@@ -279,7 +292,11 @@ def _cluster(
     px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, evt: np.ndarray, n_events: int,
     radius: float, pt_min: float,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """anti-kT jets (fastjet) of the given particles; flat arrays with an event index."""
+    """anti-kT jets (fastjet) of the given particles; flat arrays with an event index.
+
+    ``owner`` maps each input particle to the flat index of the jet it belongs to (-1: none),
+    ``ncon`` counts each jet's constituents (fastjet's ``constituent_index``).
+    """
     import awkward as ak
     import fastjet
 
@@ -290,16 +307,144 @@ def _cluster(
         with_name="Momentum4D",
     )
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    if not _FASTJET_BANNER_SHOWN:
-        with _quiet_stdout():
-            jets = fastjet.ClusterSequence(vec, jetdef).inclusive_jets(min_pt=pt_min)
-        _FASTJET_BANNER_SHOWN = True
-    else:
-        jets = fastjet.ClusterSequence(vec, jetdef).inclusive_jets(min_pt=pt_min)
+    with contextlib.nullcontext() if _FASTJET_BANNER_SHOWN else _quiet_stdout():
+        sequence = fastjet.ClusterSequence(vec, jetdef)
+        jets = sequence.inclusive_jets(min_pt=pt_min)
+        members = sequence.constituent_index(min_pt=pt_min)
+    _FASTJET_BANNER_SHOWN = True
     njet = ak.to_numpy(ak.num(jets, axis=1))
     cols = {k: ak.to_numpy(ak.flatten(jets[k])).astype(np.float64) for k in ("px", "py", "pz", "E")}
     pt, eta, phi, m = _kinematics(cols["px"], cols["py"], cols["pz"], cols["E"])
-    return {"evt": np.repeat(np.arange(n_events), njet), "pt": pt, "eta": eta, "phi": phi, "mass": m}
+    # constituents: local input index per (event, jet) -> owner of each input particle
+    ncon = ak.to_numpy(ak.flatten(ak.num(members, axis=2))).astype(np.int64)
+    local = ak.to_numpy(ak.flatten(members, axis=None)).astype(np.int64)
+    jet_evt = np.repeat(np.arange(n_events), njet)
+    first_input = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    owner = np.full(len(px), -1, dtype=np.int64)
+    owner[local + np.repeat(first_input[jet_evt], ncon)] = np.repeat(np.arange(len(ncon)), ncon)
+    return {"evt": jet_evt, "pt": pt, "eta": eta, "phi": phi, "mass": m, "owner": owner, "ncon": ncon}
+
+
+def _stored_index(evt: np.ndarray, key: np.ndarray, keep: np.ndarray, n_events: int) -> np.ndarray:
+    """Index of each clustered jet in its stored collection (kept jets sorted by decreasing
+    ``key`` within the event, as :func:`_jagged` stores them), -1 for jets not stored."""
+    out = np.full(len(evt), -1, dtype=np.int64)
+    k = np.nonzero(keep)[0]
+    order = np.lexsort((-key[k], evt[k]))
+    counts = np.bincount(evt[k], minlength=n_events)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out[k[order]] = np.arange(len(k)) - first[evt[k][order]]
+    return out
+
+
+#: ``FatJet_truth`` codes (see :func:`_fatjet_truth`).
+TRUTH_NONE, TRUTH_TOP, TRUTH_W, TRUTH_Z, TRUTH_QUARK, TRUTH_GLUON = 0, 1, 2, 3, 4, 5
+FATJET_TRUTH: dict[int, str] = {
+    TRUTH_NONE: "none", TRUTH_TOP: "top (t -> b q q' within R)", TRUTH_W: "W -> q q' within R",
+    TRUTH_Z: "Z -> q q within R", TRUTH_QUARK: "quark of the hard scattering within R",
+    TRUTH_GLUON: "gluon of the hard scattering within R",
+}  # fmt: skip
+
+#: ``PFCand_type`` codes (owned by :data:`hepsift.images.PARTICLE_TYPES`).
+PF_CHARGED_HADRON, PF_NEUTRAL_HADRON, PF_PHOTON, PF_ELECTRON, PF_MUON = (
+    PARTICLE_TYPES[k] for k in ("charged_hadron", "neutral_hadron", "photon", "electron", "muon")
+)
+
+
+def _fatjet_truth(
+    particles: Any, evt_all: np.ndarray, pid: np.ndarray, status: np.ndarray, eta: np.ndarray, phi: np.ndarray,
+    jets: dict[str, np.ndarray], radius: float, n_events: int,
+) -> np.ndarray:  # fmt: skip
+    """Generator label of each large-R jet (codes ``TRUTH_*``), by containment.
+
+    * 1 top: a top quark (its last copy in the record) decaying to b W, W -> q q', with the
+      b and both quarks within Delta R < ``radius`` of the jet axis;
+    * 2 W / 3 Z: a hadronically decaying W / Z with both quarks within ``radius`` (the W of
+      a top counts when the b falls outside);
+    * 4 quark / 5 gluon: else an outgoing parton of the hard 2 -> 2 (or 2 -> 3) scattering
+      (mothers: the incoming partons) within ``radius``;
+    * 0 none of these. Quark directions are those at the decay (before the shower).
+    """
+    import awkward as ak
+
+    n = len(pid)
+    counts = ak.to_numpy(ak.num(particles.id, axis=1))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])[evt_all]
+    local = np.arange(n) - first
+    d1 = ak.to_numpy(ak.flatten(particles.daughter1)).astype(np.int64)
+    d2 = ak.to_numpy(ak.flatten(particles.daughter2)).astype(np.int64)
+    m1 = ak.to_numpy(ak.flatten(particles.mother1)).astype(np.int64)
+    has_d = d1 > 0
+    d1g = np.where(has_d, d1 + first, np.arange(n))
+    d2g = np.where(has_d & (d2 > 0), d2 + first, d1g)
+    idabs = np.abs(pid)
+
+    def last_copy(i: np.ndarray) -> np.ndarray:
+        for _ in range(200):
+            nxt = d1g[i]
+            same = has_d[i] & (pid[nxt] == pid[i])
+            if not same.any():
+                break
+            i = np.where(same, nxt, i)
+        return i
+
+    def quarks(i: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decay quarks of resonances ``i`` (last copies): two-body q q' decays only."""
+        a, b = d1g[i], d2g[i]
+        ok = has_d[i] & (b == a + 1) & (idabs[a] <= 5) & (idabs[b] <= 5)
+        return a, b, ok
+
+    cand_evt, cand_code, cand_parts = [], [], []
+    res = np.nonzero((status < 0) & np.isin(idabs, (6, 23, 24)))[0]
+    res = np.unique(last_copy(res))
+    res = res[has_d[res] & (pid[d1g[res]] != pid[res])]
+    for code, ida in ((TRUTH_W, 24), (TRUTH_Z, 23)):
+        r = res[idabs[res] == ida]
+        qa, qb, ok = quarks(r)
+        cand_evt.append(evt_all[r[ok]])
+        cand_code.append(np.full(int(ok.sum()), code))
+        cand_parts.append(np.stack([qa[ok], qb[ok], qb[ok]], axis=1))
+    top = res[idabs[res] == 6]
+    a, b = d1g[top], d2g[top]
+    two = b == a + 1
+    w = np.where(idabs[a] == 24, a, b)
+    bq = np.where(idabs[a] == 24, b, a)
+    two &= (idabs[w] == 24) & (idabs[bq] <= 5)
+    qa, qb, ok = quarks(last_copy(w))
+    ok &= two
+    cand_evt.append(evt_all[top[ok]])
+    cand_code.append(np.full(int(ok.sum()), TRUTH_TOP))
+    cand_parts.append(np.stack([bq[ok], qa[ok], qb[ok]], axis=1))
+    hard = np.nonzero((np.abs(status) == 23) & ((m1 == 3) | (m1 == 4)) & ((idabs <= 5) | (idabs == 21)))[0]
+    cand_evt.append(evt_all[hard])
+    cand_code.append(np.where(idabs[hard] == 21, TRUTH_GLUON, TRUTH_QUARK))
+    cand_parts.append(np.stack([hard, hard, hard], axis=1))
+
+    c_evt = np.concatenate(cand_evt)
+    order = np.argsort(c_evt, kind="stable")
+    c_evt = c_evt[order]
+    c_code = np.concatenate(cand_code)[order]
+    c_parts = np.concatenate(cand_parts)[order]
+    n_jets = len(jets["pt"])
+    truth = np.full(n_jets, 99, dtype=np.int64)
+    if n_jets and len(c_evt):
+        ij, ic = _Group(c_evt, n_events).pairs(jets["evt"])
+        inside = np.ones(len(ij), dtype=bool)
+        for k in range(3):
+            p = c_parts[ic, k]
+            inside &= _delta_r(jets["eta"][ij], jets["phi"][ij], eta[p], phi[p]) < radius
+        np.minimum.at(truth, ij[inside], c_code[ic[inside]])
+    truth[truth == 99] = TRUTH_NONE
+    return truth.astype(np.int32)
+
+
+def _pf_type(idabs: np.ndarray, charge: np.ndarray) -> np.ndarray:
+    """``PFCand_type`` code of visible particles from their PDG id and charge."""
+    return np.select(
+        [idabs == 11, idabs == 13, idabs == 22, charge != 0],
+        [PF_ELECTRON, PF_MUON, PF_PHOTON, PF_CHARGED_HADRON],
+        PF_NEUTRAL_HADRON,
+    ).astype(np.int32)
 
 
 def _jer(cfg: JetConfig, pt: np.ndarray) -> np.ndarray:
@@ -307,7 +452,10 @@ def _jer(cfg: JetConfig, pt: np.ndarray) -> np.ndarray:
     return np.sqrt((cfg.noise / pt) ** 2 + cfg.stochastic**2 / pt + cfg.constant**2)
 
 
-def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -> dict[str, Any]:
+def simulate(
+    particles: Any, config: DetectorConfig, rng: np.random.Generator, *, constituents: bool = False,
+    charge_type: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Turn generator events into reconstructed objects.
 
     Parameters
@@ -321,6 +469,12 @@ def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -
     rng
         Source of every random number (efficiencies, resolutions, tagging), drawn in a fixed
         order so that a seed fixes the output.
+    constituents
+        Also return the ``PFCand_*`` collection (every visible particle; see the module
+        docstring). Draws no random numbers: the other branches do not change.
+    charge_type
+        PDG ids (int64 array) -> three times the electric charge (Pythia's
+        ``ParticleData.chargeType``); needed with ``constituents``.
 
     Returns
     -------
@@ -329,6 +483,9 @@ def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -
         collections sorted by decreasing p_T, float32 kinematics.
     """
     import awkward as ak
+
+    if constituents and charge_type is None:
+        raise ConfigurationError("constituents=True needs charge_type (PDG id -> 3 x charge)")
 
     n_events = len(particles)
     counts = ak.to_numpy(ak.num(particles.id, axis=1))
@@ -407,6 +564,7 @@ def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -
     mscale = np.maximum(1.0 + config.fatjet.mass_resolution * rng.standard_normal(nf), 0.0)
     fat_pt = tf["pt"] * fscale
     fkeep = (fat_pt > config.fatjet.pt_min) & (np.abs(tf["eta"]) < config.fatjet.eta_max)
+    ftruth = _fatjet_truth(particles, evt_all, pid, status, eta, phi, tf, config.fatjet.radius, n_events)
 
     # missing transverse momentum
     v_idx = np.nonzero(visible)[0]
@@ -438,7 +596,8 @@ def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -
             "mass": (tj["mass"] * jscale)[keep].astype(f32), "btag": btag[keep], "hadronFlavour": flavour[keep]}),
         "FatJet": (tf["evt"][fkeep], fat_pt[fkeep], {
             "pt": fat_pt[fkeep].astype(f32), "eta": tf["eta"][fkeep].astype(f32),
-            "phi": tf["phi"][fkeep].astype(f32), "mass": (tf["mass"] * fscale * mscale)[fkeep].astype(f32)}),
+            "phi": tf["phi"][fkeep].astype(f32), "mass": (tf["mass"] * fscale * mscale)[fkeep].astype(f32),
+            "nConstituents": tf["ncon"][fkeep].astype(i32), "truth": ftruth[fkeep]}),
     }  # fmt: skip
     for name, coll, fields in (
         ("Electron", electrons, ("pt", "eta", "phi", "mass", "charge", "relIso")),
@@ -450,6 +609,19 @@ def simulate(particles: Any, config: DetectorConfig, rng: np.random.Generator) -
     for name, (evt, key, fields) in collections.items():
         for field_name, values in _jagged(evt, key, n_events, fields).items():
             out[f"{name}_{field_name}"] = values
+    if constituents:
+        # every visible particle; the jet it belongs to (index in the stored Jet / FatJet)
+        assert charge_type is not None
+        jet_of = np.full(len(pid), -1, dtype=np.int64)
+        fat_of = np.full(len(pid), -1, dtype=np.int64)
+        jet_of[j_idx] = np.where(tj["owner"] >= 0, _stored_index(tj["evt"], jet_pt, keep, n_events)[tj["owner"]], -1)
+        fat_of[j_idx] = np.where(tf["owner"] >= 0, _stored_index(tf["evt"], fat_pt, fkeep, n_events)[tf["owner"]], -1)
+        q = charge_type(pid[v_idx]) / 3.0
+        pf = {"pt": pt[v_idx].astype(f32), "eta": eta[v_idx].astype(f32), "phi": phi[v_idx].astype(f32),
+              "charge": np.rint(q).astype(i32), "type": _pf_type(idabs[v_idx], q),
+              "jetIdx": jet_of[v_idx].astype(i32), "fatJetIdx": fat_of[v_idx].astype(i32)}  # fmt: skip
+        for field_name, values in _jagged(v_evt, pt[v_idx], n_events, pf).items():
+            out[f"PFCand_{field_name}"] = values
     out["MET_pt"] = np.hypot(mex, mey).astype(f32)
     out["MET_phi"] = np.arctan2(mey, mex).astype(f32)
     out["MET_sumEt"] = sumet.astype(f32)

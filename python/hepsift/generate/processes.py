@@ -18,6 +18,8 @@ name                  id     content
                              pT-hat slices 20-100-inf
 ``diboson``           4      W W, W Z, Z Z (gamma* included, m > 50), inclusive decays
 ``qcd``               5      2 -> 2 QCD multijet; pT-hat slices 100-200-400-800-inf
+``qcd_boosted``       6      2 -> 2 QCD multijet for boosted-jet studies; pT-hat slices
+                             300-600-1000-1500-inf
 ``zprime_tt``         101    Z' -> t tbar (sequential-SM couplings, Z' only); masses
                              500-1500 GeV (the HEPMASS benchmarks)
 ``tprime_pair``       102    pair-produced heavy top partners T Tbar -> W b W b: Pythia's
@@ -25,6 +27,12 @@ name                  id     content
                              narrow width (1%), i.e. a chiral heavy quark decaying only to
                              W b; masses 1000, 1200, 1400 GeV
 ``wprime_lnu``        103    W' -> e nu / mu nu (sequential SM); masses 1000-4000 GeV
+``zprime_tt_had``     104    Z' -> t tbar -> (b q q') (b q q'): all-hadronic boosted tops;
+                             masses 1500-3000 GeV
+``wprime_wz_had``     105    W' -> W Z -> (q q') (q q): boosted W and Z jets (sequential-SM
+                             W' with the extended-gauge-model W' W Z coupling,
+                             ``Wprime:coup2WZ = 1``; Pythia's default 0 closes the channel);
+                             masses 1500-3000 GeV
 ====================  =====  =========================================================
 
 The heavy-quark signal uses the t tbar machinery rather than Pythia's ``FourthTop``
@@ -153,6 +161,11 @@ PROCESSES: dict[str, Process] = {
             slices=_pthat((100.0, 200.0, 400.0, 800.0, -1.0)),
         ),
         Process(
+            "qcd_boosted", 6, False, "QCD multijet 2 -> 2 at high pT-hat (boosted-jet background)",
+            ("HardQCD:all = on",),
+            slices=_pthat((300.0, 600.0, 1000.0, 1500.0, -1.0)),
+        ),
+        Process(
             "zprime_tt", 101, True, "Z' -> t tbar, sequential-SM couplings, Z' only (no gamma*/Z)",
             ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:m0 = {mass}",
              "32:mMin = {mmin}", "32:mMax = {mmax}", "32:onMode = off", "32:onIfAny = 6"),
@@ -171,6 +184,20 @@ PROCESSES: dict[str, Process] = {
             ("NewGaugeBoson:ffbar2Wprime = on", "34:m0 = {mass}", "34:mMin = {mmin}",
              "34:mMax = {mmax}", "34:onMode = off", "34:onIfAny = 11 13"),
             masses=(1000.0, 2000.0, 3000.0, 4000.0), default_mass=2000.0, mass_range=(100.0, 7000.0),
+        ),
+        Process(
+            "zprime_tt_had", 104, True, "Z' -> t tbar, all-hadronic top decays (boosted top jets)",
+            ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:m0 = {mass}",
+             "32:mMin = {mmin}", "32:mMax = {mmax}", "32:onMode = off", "32:onIfAny = 6",
+             "24:onMode = off", "24:onIfAny = 1 2 3 4 5"),
+            masses=(1500.0, 2000.0, 2500.0, 3000.0), default_mass=2000.0, mass_range=(400.0, 6000.0),
+        ),
+        Process(
+            "wprime_wz_had", 105, True, "W' -> W Z, W -> q q', Z -> q q (boosted W and Z jets)",
+            ("NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1.", "34:m0 = {mass}", "34:mMin = {mmin}",
+             "34:mMax = {mmax}", "34:onMode = off", "34:onIfMatch = 23 24",
+             "24:onMode = off", "24:onIfAny = 1 2 3 4 5", "23:onMode = off", "23:onIfAny = 1 2 3 4 5"),
+            masses=(1500.0, 2000.0, 2500.0, 3000.0), default_mass=2000.0, mass_range=(500.0, 7000.0),
         ),
     )
 }  # fmt: skip
