@@ -46,7 +46,7 @@ from hepsift.models.parameterized import (
     assign_background_masses,
     leave_one_mass_out,
 )
-from hepsift.models.sets import DeepSetsClassifier, DeepSetsConfig, JetTagger, JetTaggerConfig
+from hepsift.models.sets import DeepSetsClassifier, DeepSetsConfig, JetTagger, JetTaggerConfig, group_by_jet, pad_sets
 from hepsift.models.trees import BDTClassifier, BDTConfig, RandomForestClassifier, RandomForestConfig
 
 __all__ = [
@@ -71,9 +71,11 @@ __all__ = [
     "RandomForestClassifier",
     "RandomForestConfig",
     "assign_background_masses",
+    "group_by_jet",
     "leave_one_mass_out",
     "load",
     "make",
+    "pad_sets",
     "validation_split",
 ]
 
