@@ -191,6 +191,15 @@ def test_group_by_jet_keeps_collection_order_and_alignment():
     assert m.tolist() == [[[1, 0], [1, 1]], [[1, 0], [0, 0]]]
 
 
+def test_jet_tagger_of_one_jet_per_event_is_deep_sets():
+    # same network, seed and batches: a tagger of events with one jet learns what Deep Sets learn
+    X, mask, y = set_toy(300, 6)
+    a = DeepSetsClassifier(epochs=2, **SMALL).fit(X, y, mask=mask)
+    b = JetTagger(epochs=2, **SMALL).fit(X[:, None], y[:, None], mask=mask[:, None])
+    np.testing.assert_allclose(b.predict_proba(X[:, None], mask[:, None])[:, 0, 1], a.predict_proba(X, mask)[:, 1],
+                               rtol=0, atol=1e-6)
+
+
 def test_jet_tagger_scores_every_jet_of_the_collection(tmp_path):
     data = jet_toy(500, 0)
     label = ak.where(data["FatJet_truth"] == 1, 1, 0)
