@@ -14,7 +14,8 @@ sample). Even events train, odd events test. Each jet is one example:
 * **CNN + kinematics**: a BDT on the CNN score and the three high-level features, trained and
   evaluated by two-fold cross-validation on the test jets (the CNN never saw them).
 
-Prints ROC AUC and background rejection 1 / eps_B at eps_S = 50 % for every model.
+Prints ROC AUC and background rejection 1 / eps_B at eps_S = 50 % for every model, with the
+standard deviation over 200 bootstrap resamples of the test jets (test-sample statistics only).
 
     python bench/lowlevel.py                 # 1500 Z' and 3000 QCD events, 10 epochs
     python bench/lowlevel.py --epochs 3 --zprime 500 --qcd 1000
@@ -96,6 +97,17 @@ def rejection_at(y: np.ndarray, s: np.ndarray, eff: float = 0.5) -> float:
     return 1.0 / eps_b if eps_b > 0 else float("inf")
 
 
+def bootstrap(y: np.ndarray, s: np.ndarray, n: int = 200, seed: int = 0) -> tuple[float, float]:
+    """Standard deviations of the AUC and of the rejection over ``n`` bootstrap resamples of the test jets
+    (the statistical uncertainty of the test sample; not the spread of retraining)."""
+    from hepsift.metrics import roc_auc
+
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(n)]
+    return (float(np.std([roc_auc(y[i], s[i]) for i in draws])),
+            float(np.std([rejection_at(y[i], s[i]) for i in draws])))
+
+
 def main() -> int:
     from hepsift.metrics import roc_auc
     from hepsift.models import (
@@ -124,15 +136,17 @@ def main() -> int:
     print(f"jets: train {len(y_tr)} ({int(y_tr.sum())} top), test {len(y_te)} ({int(y_te.sum())} top); "
           f"constituents per jet <= {d['objects'].shape[2]}; loaded in {time.perf_counter() - t0:.0f} s")
     common = {"epochs": args.epochs, "seed": args.seed, "class_weight": "balanced"}
-    results: dict[str, tuple[float, float, float]] = {}
+    results: dict[str, tuple[float, float, float, float, float]] = {}
 
     def record(name: str, fit, score) -> np.ndarray:  # type: ignore[no-untyped-def]
         t = time.perf_counter()
         fit()
         s = np.asarray(score(), dtype=np.float64)
-        results[name] = (roc_auc(y_te, s), rejection_at(y_te, s), time.perf_counter() - t)
-        print(f"  {name:<22s} AUC {results[name][0]:.4f}  1/eps_B(50%) {results[name][1]:7.1f}  "
-              f"({results[name][2]:.0f} s)", flush=True)
+        dt = time.perf_counter() - t
+        results[name] = (roc_auc(y_te, s), rejection_at(y_te, s), *bootstrap(y_te, s), dt)
+        auc, rej, d_auc, d_rej, _ = results[name]
+        print(f"  {name:<26s} AUC {auc:.4f} +- {d_auc:.4f}  1/eps_B(50%) {rej:6.1f} +- {d_rej:4.1f}  ({dt:.0f} s)",
+              flush=True)
         return s
 
     mlp = MLPClassifier(hidden_layers=(64, 64), epochs=100, class_weight="balanced", seed=args.seed)
@@ -164,9 +178,9 @@ def main() -> int:
             out[~a] = b.predict_proba(stack[~a])[:, 1]
 
     record("CNN + kinematics (BDT)", fit_stack, lambda: out)
-    print(f"\n| model | ROC AUC | 1/eps_B at eps_S = 50% |\n| --- | --- | --- |")
-    for name, (auc, rej, _) in results.items():
-        print(f"| {name} | {auc:.3f} | {rej:.1f} |")
+    print("\n| model | ROC AUC | 1/eps_B at eps_S = 50% | fit time |\n| --- | --- | --- | --- |")
+    for name, (auc, rej, d_auc, d_rej, dt) in results.items():
+        print(f"| {name} | {auc:.3f} +- {d_auc:.3f} | {rej:.1f} +- {d_rej:.1f} | {dt:.0f} s |")
     print(f"(total {time.perf_counter() - t0:.0f} s)")
     return 0
 
