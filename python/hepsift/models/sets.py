@@ -174,9 +174,7 @@ def group_by_jet(data: Any, inputs: Sequence[str] | None = None, *, index: str =
     for name, v in (("max_jets", max_jets), ("max_objects", max_objects)):
         if v is not None and (isinstance(v, bool) or int(v) < 1):
             raise ConfigurationError(f"{name} must be a positive integer or None; got {v!r}")
-    if inputs:
-        extra = [index] + ([f"{jets}_pt"] if isinstance(data, (str, os.PathLike, list, tuple)) else [])
-        data = _read(data, inputs, extra)
+    data = _read(data, inputs, [index, f"{jets}_pt"])
     coll = index.split("_", 1)[0]
     names = _columns(data, inputs or [f for f in _fields(data) if f.startswith(f"{coll}_") and f != index],
                      "group_by_jet")
