@@ -231,3 +231,12 @@ def test_jet_tagger_scores_every_jet_of_the_collection(tmp_path):
     np.testing.assert_array_equal(back.predict_proba(X, m), tagger.predict_proba(X, m))
     with pytest.raises(hepsift.DataError, match="labels 0"):
         JetTagger(epochs=1).fit(X, np.full((300, 3), 2), mask=m)
+
+
+def test_lowlevel_metadata_refuses_malformed_input_entries():
+    from hepsift.export._metadata import lowlevel_metadata
+
+    with pytest.raises(hepsift.ConfigurationError, match="a kind in"):
+        lowlevel_metadata(inputs=[{"name": "x", "kind": "table", "shape": ["N"]}])
+    with pytest.raises(hepsift.ConfigurationError, match="needs its column names"):
+        lowlevel_metadata(inputs=[{"name": "objects", "kind": "objects", "shape": ["N", "P", 2]}])
