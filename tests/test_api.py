@@ -110,9 +110,11 @@ def test_learner_and_data_apis():
     from hepsift._estimator import Estimator
 
     assert sorted(hepsift.models.__all__) == [
-        "BDTClassifier", "BDTConfig", "Config", "Estimator", "LeaveOneMassOut", "MLPClassifier", "MLPConfig",
-        "PRESETS", "ParameterizedClassifier", "ParameterizedConfig", "RandomForestClassifier", "RandomForestConfig",
-        "leave_one_mass_out", "load", "make", "validation_split"]
+        "BDTClassifier", "BDTConfig", "CNNClassifier", "CNNConfig", "Config", "DeepSetsClassifier", "DeepSetsConfig",
+        "Estimator", "JetTagger", "JetTaggerConfig", "LCNNClassifier", "LCNNConfig", "LeaveOneMassOut",
+        "MLPClassifier", "MLPConfig", "PRESETS", "ParameterizedClassifier", "ParameterizedConfig",
+        "RandomForestClassifier", "RandomForestConfig", "group_by_jet",
+        "leave_one_mass_out", "load", "make", "pad_sets", "validation_split"]
     assert sorted(hepsift.anomaly.__all__) == [
         "AutoEncoder", "AutoEncoderConfig", "DETECTORS", "DeepSVDD", "DeepSVDDConfig", "Detector", "EFFICIENCIES",
         "HBOS", "HBOSConfig", "IsolationForest", "IsolationForestConfig", "MISSING", "efficiency_key", "load",

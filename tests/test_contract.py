@@ -32,7 +32,8 @@ NAMES = ["a", "b", "c", "d"]
 #: Small settings for whichever of these parameters a learner has (tiny data, 1-2 epochs).
 FAST = {"epochs": 2, "n_estimators": 5, "hidden_layers": (4,), "hidden": (4,), "latent_dim": 2, "batch_size": 64,
         "n_centers": 20, "early_stopping": False, "max_iter": 5, "n_bins": 10, "calibration_fraction": 0.5,
-        "flow_layers": 1, "transforms": 1}
+        "flow_layers": 1, "transforms": 1, "phi_layers": (4,), "rho_layers": (4,), "conv_layers": ((2, 3),),
+        "local_layers": ((2, 3),), "dense_layers": (4,)}
 
 
 def _public_classes() -> dict[str, type]:
@@ -74,7 +75,37 @@ def _data(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _input_kind(cls: type) -> str:
+    """``flat`` ([N, F]), ``set`` (objects [N, P, F] + mask), ``jets`` (objects [N, J, P, F] + mask,
+    one score per jet) or ``image`` ([N, C, H, W]), from the graph inputs a learner declares."""
+    names = tuple(getattr(cls, "_input_names", ()))
+    if names == ("images",):
+        return "image"
+    if names == ("objects", "mask"):
+        return "jets" if len(cls._output_axes) == 2 else "set"
+    return "flat"
+
+
+def _lowlevel_data(kind: str, n: int = 200, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Tiny fitting data of a set, jet or image learner: inputs by graph input name, and labels."""
+    rng = np.random.default_rng(seed)
+    if kind == "image":
+        x = rng.random((n, 2, 8, 8)).astype(np.float32)
+        y = (x[:, 0, 3:5, 3:5].sum(axis=(1, 2)) + 0.3 * rng.normal(size=n) > 2.0).astype(int)
+        return {"images": x}, y
+    shape = (n, 5) if kind == "set" else (n, 3, 4)
+    x = rng.normal(size=(*shape, 2)).astype(np.float32)
+    mask = (rng.random(shape) < 0.7).astype(np.float32)
+    mask[..., 0] = 1.0
+    y = (x[..., 0, 0] + 0.7 * rng.normal(size=shape[:-1]) > 0).astype(int)
+    return {"objects": x, "mask": mask}, y
+
+
 def _fit(m: Estimator) -> Estimator:
+    kind = _input_kind(type(m))
+    if kind != "flat":
+        data, y = _lowlevel_data(kind)
+        return m.fit(data["images"], y) if kind == "image" else m.fit(data["objects"], y, mask=data["mask"])
     X, y = _data()
     if isinstance(m, ParameterizedClassifier):
         X = X.copy()
@@ -87,10 +118,14 @@ def _fit(m: Estimator) -> Estimator:
     return m.fit(X, feature_names=NAMES)
 
 
-def _inputs(m: Estimator) -> np.ndarray:
+def _inputs(m: Estimator) -> np.ndarray | dict[str, np.ndarray]:
     """Events (or noise, for a generator) on which the Python and the ONNX outputs are compared."""
     if hasattr(m, "decode"):
         return np.random.default_rng(5).standard_normal((64, m.latent_dim_)).astype(np.float32)
+    kind = _input_kind(type(m))
+    if kind != "flat":
+        data, _ = _lowlevel_data(kind, 64, seed=7)
+        return data["images"] if kind == "image" else data
     X, _ = _data(200, seed=7)
     if isinstance(m, ParameterizedClassifier):
         X[:, 3] = 1.0
@@ -100,6 +135,8 @@ def _inputs(m: Estimator) -> np.ndarray:
 def _outputs(m: Estimator) -> np.ndarray:
     """The Python output that the exported file computes (the score, or the generated events)."""
     x = _inputs(m)
+    if isinstance(x, dict):  # a set learner: objects and mask; the score per event or per jet
+        return m.predict_proba(x["objects"], x["mask"])[..., 1]
     if hasattr(m, "decode"):
         return m.decode(x)
     if hasattr(m, "predict_proba"):

@@ -38,12 +38,15 @@ def onnx_predict(path: str | os.PathLike[str], X: np.ndarray, output: str | None
     Parameters
     ----------
     path : ONNX file
-    X : ndarray, shape (n_events, n_features); converted to float32
+    X : ndarray, shape (n_events, n_features) (or the N-D input of a model of images), converted
+        to float32; or a mapping input name -> array for a model with several inputs (a set
+        model's ``objects`` and ``mask``)
     output : name of the output to return; default: hepsift.score_output, else the first float output
 
     Returns
     -------
-    ndarray, float32, shape (n_events,) for a one-wide score, else (n_events, k)
+    ndarray, float32, shape (n_events,) for a one-wide score, else (n_events, k) (a per-object
+    score: (n_events, n_objects))
     """
     import onnxruntime as ort
 
@@ -54,12 +57,20 @@ def onnx_predict(path: str | os.PathLike[str], X: np.ndarray, output: str | None
     name = output or meta.get("hepsift.score_output")
     if name is None:
         name = next(o.name for o in sess.get_outputs() if o.type == "tensor(float)")
-    inp = sess.get_inputs()[0]
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if len(inp.shape) == 1 and X.ndim == 2:
-        X = X[:, 0]
-    (y,) = sess.run([name], {inp.name: X})
-    y = np.asarray(y, dtype=np.float32).reshape(len(X), -1)
+    if isinstance(X, Mapping):  # several inputs (sets of objects with their mask)
+        feeds = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in X.items()}
+        wanted = [i.name for i in sess.get_inputs()]
+        if sorted(feeds) != sorted(wanted):
+            raise ConfigurationError(f"{path} takes the inputs {wanted}; got {sorted(feeds)}")
+        n = len(next(iter(feeds.values())))
+    else:
+        inp = sess.get_inputs()[0]
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if len(inp.shape) == 1 and X.ndim == 2:
+            X = X[:, 0]
+        feeds, n = {inp.name: X}, len(X)
+    (y,) = sess.run([name], feeds)
+    y = np.asarray(y, dtype=np.float32).reshape(n, -1)
     return y[:, 0] if y.shape[1] == 1 else y
 
 
@@ -173,7 +184,8 @@ def to_onnx(
     feature_names : names of the input columns in order (stored; used by :func:`hepsift.rdf.define`)
     kind : one of :data:`KINDS`
     sample : ndarray, shape (n, n_features), optional
-        Events for the parity check (default: 256 standard-normal events, seed 0).
+        Events for the parity check (default: 256 standard-normal events, seed 0). Models of
+        images take ``(n, C, H, W)``; models of sets a mapping of input name -> array.
     mean, scale : ndarray, shape (n_features,), optional
         Standardisation ``(x - mean) / scale`` applied before a torch module, inside the graph.
     rtol, atol : parity tolerance between ONNX Runtime and the native model.
@@ -197,9 +209,14 @@ def to_onnx(
         raise ConfigurationError("feature_names must name at least one feature")
     if sample is None:
         sample = np.random.default_rng(0).standard_normal((256, n_features)).astype(np.float32)
-    sample = np.ascontiguousarray(sample, dtype=np.float32)
-    if sample.ndim != 2 or sample.shape[1] != n_features:
-        raise ConfigurationError(f"sample has shape {sample.shape}; expected (n, {n_features}) for {n_features} features")
+    if isinstance(sample, Mapping):
+        # models of sets: one array per graph input; their own graph fixes the shapes
+        sample = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in sample.items()}
+    else:
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        if sample.ndim < 2 or (sample.ndim == 2 and sample.shape[1] != n_features):
+            raise ConfigurationError(f"sample has shape {sample.shape}; expected (n, {n_features}) for "
+                                     f"{n_features} features")
 
     if hasattr(model, "_hepsift_onnx_"):
         # hepsift estimators build their own graph (score head included):

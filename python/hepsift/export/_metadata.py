@@ -13,6 +13,18 @@ Keys written into ``ModelProto.metadata_props`` (all values are strings):
 ``hepsift.thresholds``     JSON object ``{"1e-2": cut, ...}``: score cuts at background
                            efficiencies (optional)
 ``hepsift.provenance``     JSON object: versions, seeds, configuration (optional)
+``hepsift.inputs``         JSON list, one object per graph input of a model of sets or
+                           images (absent for flat models): ``name``, ``kind``
+                           (``objects``, ``mask`` or ``image``), ``shape`` (``"N"``, ``"P"``,
+                           ``"J"`` for dynamic axes, integers otherwise) and, for
+                           ``objects``, ``collection`` and ``columns`` (the per-object
+                           columns of the last axis, in order; the tagger adds
+                           ``grouped_by``, the jet-index column, and ``per``, the jet
+                           collection), for ``image``, ``channels`` (optional)
+``hepsift.collections``    JSON object: collection name -> ``{"columns": [...],
+                           "max_objects": P at training}`` (optional)
+``hepsift.output_collection`` name of the collection a per-object score ``[N, J]`` is
+                           aligned with (absent: one score per event)
 ``hepsift.digest``         ``sha256:<hex>`` of the graph, the opsets and every other
                            metadata property, written last (see :func:`seal`)
 =========================  ============================================================
@@ -36,11 +48,43 @@ from typing import Any
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError
 
-__all__ = ["KINDS", "DIGEST_KEY", "efficiency_key", "add_metadata", "read_metadata", "seal", "digest", "verify_digest"]
+__all__ = ["KINDS", "DIGEST_KEY", "INPUT_KINDS", "efficiency_key", "add_metadata", "lowlevel_metadata", "read_metadata", "seal", "digest", "verify_digest"]
 
 DIGEST_KEY = "hepsift.digest"
 
 KINDS = ("classifier", "regressor", "anomaly", "generator", "density_ratio")
+
+#: ``kind`` of an entry of ``hepsift.inputs``.
+INPUT_KINDS = ("objects", "mask", "image")
+
+
+def lowlevel_metadata(*, inputs: Sequence[Mapping[str, Any]], collections: Mapping[str, Any] | None = None,
+                      output_collection: str | None = None) -> dict[str, str]:
+    """The metadata properties of a model of sets or images (see the module documentation).
+
+    Parameters
+    ----------
+    inputs : one mapping per graph input, in graph order (``name``, ``kind``, ``shape``, ...)
+    collections : collection name -> ``{"columns": [...], "max_objects": int}``, optional
+    output_collection : the collection a per-object output is aligned with, optional
+
+    Returns
+    -------
+    dict of metadata key -> string value, to be written before :func:`seal`
+    """
+    entries = [dict(e) for e in inputs]
+    for e in entries:
+        if not isinstance(e.get("name"), str) or e.get("kind") not in INPUT_KINDS or not isinstance(e.get("shape"), list):
+            raise ConfigurationError(f"an entry of hepsift.inputs needs a name, a kind in {INPUT_KINDS} and a "
+                                     f"shape list; got {e}")
+        if e["kind"] == "objects" and not all(isinstance(c, str) for c in e.get("columns", [None])):
+            raise ConfigurationError(f"objects input {e['name']!r} needs its column names")
+    out = {"hepsift.inputs": json.dumps(entries, sort_keys=True)}
+    if collections:
+        out["hepsift.collections"] = json.dumps(dict(collections), sort_keys=True)
+    if output_collection:
+        out["hepsift.output_collection"] = str(output_collection)
+    return out
 
 
 def efficiency_key(eps: float) -> str:
@@ -156,7 +200,8 @@ def read_metadata(model: Any) -> dict[str, Any]:
     """Read the hepsift metadata of an ``onnx.ModelProto`` or of a file path.
 
     Returns a dict with ``features`` (list or None), ``kind``, ``version``, ``score_output``,
-    ``mass_parameter``, ``thresholds`` (dict or None), ``provenance`` (dict or None) and
+    ``mass_parameter``, ``thresholds`` (dict or None), ``provenance`` (dict or None),
+    ``inputs`` (list or None), ``collections`` (dict or None), ``output_collection`` and
     ``raw`` (every metadata property as a string).
     """
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
@@ -176,6 +221,9 @@ def read_metadata(model: Any) -> dict[str, Any]:
         "mass_parameter": raw.get("hepsift.mass_parameter"),
         "thresholds": _json("hepsift.thresholds"),
         "provenance": _json("hepsift.provenance"),
+        "inputs": _json("hepsift.inputs"),
+        "collections": _json("hepsift.collections"),
+        "output_collection": raw.get("hepsift.output_collection"),
         "digest": raw.get(DIGEST_KEY),
         "raw": raw,
     }

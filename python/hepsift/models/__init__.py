@@ -20,6 +20,16 @@ or by :func:`hepsift.export.to_onnx`::
     clf = MLPClassifier(hidden_layers=(64, 64), epochs=30, seed=1).fit(X, y, sample_weight=w)
     clf.to_onnx("mlp.onnx", feature_names)         # then hepsift.rdf.define(df, "score", "mlp.onnx")
 
+Models of low-level inputs (binary classifiers, PyTorch):
+
+* :class:`DeepSetsClassifier`: Deep Sets over a set of objects per event (padded ``[N, P, F]``
+  with a mask ``[N, P]``, jagged awkward arrays or ROOT files);
+* :class:`JetTagger`: Deep Sets over each jet's constituents, one score per jet (``[N, J]``);
+* :class:`CNNClassifier` (seed 001's layout by default) and :class:`LCNNClassifier` (locally
+  connected layers) on images ``[N, C, H, W]``.
+
+Their ONNX inputs and metadata are described in :mod:`hepsift.models._lowlevel`.
+
 Binary classifiers export one ``score`` output (the signal probability); multi-class ones
 ``probabilities`` (the score, K wide) and ``discriminant``; regressors ``prediction``.
 """
@@ -27,6 +37,7 @@ Binary classifiers export one ``score`` output (the signal probability); multi-c
 from __future__ import annotations
 
 from hepsift.models._base import Config, Estimator, load, validation_split
+from hepsift.models.images import CNNClassifier, CNNConfig, LCNNClassifier, LCNNConfig
 from hepsift.models.mlp import PRESETS, MLPClassifier, MLPConfig
 from hepsift.models.parameterized import (
     LeaveOneMassOut,
@@ -34,13 +45,22 @@ from hepsift.models.parameterized import (
     ParameterizedConfig,
     leave_one_mass_out,
 )
+from hepsift.models.sets import DeepSetsClassifier, DeepSetsConfig, JetTagger, JetTaggerConfig, group_by_jet, pad_sets
 from hepsift.models.trees import BDTClassifier, BDTConfig, RandomForestClassifier, RandomForestConfig
 
 __all__ = [
     "BDTClassifier",
     "BDTConfig",
+    "CNNClassifier",
+    "CNNConfig",
     "Config",
+    "DeepSetsClassifier",
+    "DeepSetsConfig",
     "Estimator",
+    "JetTagger",
+    "JetTaggerConfig",
+    "LCNNClassifier",
+    "LCNNConfig",
     "LeaveOneMassOut",
     "MLPClassifier",
     "MLPConfig",
@@ -49,9 +69,11 @@ __all__ = [
     "ParameterizedConfig",
     "RandomForestClassifier",
     "RandomForestConfig",
+    "group_by_jet",
     "leave_one_mass_out",
     "load",
     "make",
+    "pad_sets",
     "validation_split",
 ]
 
