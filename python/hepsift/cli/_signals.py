@@ -37,43 +37,6 @@ _INSTALLED = False
 _ARMED = False
 _PIPE: tuple[int, int] | None = None
 
-_GUARD = r"""
-#include <cerrno>
-#include <csignal>
-#include <mutex>
-#include <set>
-#include <string>
-#include <thread>
-#include <unistd.h>
-namespace hepsift { namespace signalguard {
-inline std::mutex &lock() { static std::mutex m; return m; }
-inline std::set<std::string> &pending() { static std::set<std::string> p; return p; }
-inline void add(const std::string &path) { std::lock_guard<std::mutex> g(lock()); pending().insert(path); }
-inline void remove(const std::string &path) { std::lock_guard<std::mutex> g(lock()); pending().erase(path); }
-inline void start(int fd, int err, const std::string &prefix)
-{
-   std::thread([fd, err, prefix] {
-      for (;;) {
-         unsigned char s = 0;
-         const ssize_t n = ::read(fd, &s, 1);  // blocks without the interpreter lock
-         if (n < 0 && errno == EINTR) continue;
-         if (n <= 0) return;
-         if (n != 1 || (s != SIGINT && s != SIGTERM)) continue;
-         std::size_t removed = 0;
-         {
-            std::lock_guard<std::mutex> g(lock());
-            for (const auto &path : pending()) removed += ::unlink(path.c_str()) == 0;
-         }
-         const std::string msg = prefix + ": interrupted by " + (s == SIGINT ? "SIGINT" : "SIGTERM") +
-                                 (removed ? "; unfinished output removed, previous files unchanged\n" : "\n");
-         ssize_t ignored = ::write(err, msg.data(), msg.size());
-         (void)ignored;
-         ::_exit(128 + s);
-      }
-   }).detach();
-}
-}}
-"""
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -101,8 +64,8 @@ def install() -> None:
 def arm_native(prefix: str = "hepsift") -> None:
     """Start the C++ guard that ends the process on SIGINT/SIGTERM even inside an event loop.
 
-    Call from the main thread after :func:`install`, once ROOT is needed anyway (it declares a
-    few lines of C++ to cling). ``prefix`` starts the one-line message on stderr. Idempotent.
+    Call from the main thread after :func:`install`, once ROOT is needed anyway (it declares the
+    C++ guard of ``hepsift/SignalGuard.hxx`` to cling). ``prefix`` starts the one-line message on stderr. Idempotent.
     """
     global _ARMED, _PIPE
     if _ARMED or threading.current_thread() is not threading.main_thread():
@@ -111,7 +74,7 @@ def arm_native(prefix: str = "hepsift") -> None:
     from hepsift.rdf import load_library
 
     ROOT = load_library()
-    if not ROOT.gInterpreter.Declare(_GUARD):
+    if not ROOT.gInterpreter.Declare('#include "hepsift/SignalGuard.hxx"'):
         raise errors.ConfigurationError("cling could not compile hepsift's signal guard")
     guard = ROOT.hepsift.signalguard
     read_fd, write_fd = os.pipe()
