@@ -59,3 +59,13 @@ def test_images_api():
         "PARTICLE_TYPES", "CHANNELS", "EVENT_CHANNELS", "JET_IMAGE_COLUMNS", "EVENT_IMAGE_COLUMNS", "channel_masks",
         "jet_images", "event_images", "define_jet_image", "define_event_image", "stack_images",
     ])  # fmt: skip
+
+
+def test_anomaly_api():
+    import hepsift.anomaly
+
+    assert sorted(hepsift.anomaly.__all__) == sorted([
+        "AutoEncoder", "AutoEncoderConfig", "DeepSVDD", "DeepSVDDConfig", "IsolationForest", "IsolationForestConfig",
+        "HBOS", "HBOSConfig", "Detector", "ConfigBase", "DETECTORS", "EFFICIENCIES", "MISSING", "efficiency_key",
+        "sanitised_features", "load", "LimitCell", "LimitTable", "limit_table",
+    ])

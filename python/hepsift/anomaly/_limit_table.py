@@ -406,7 +406,10 @@ def limit_table(
     ...                     feature_names=names, luminosity=140e3, supervised=False)
     >>> print(table)                                                          # doctest: +SKIP
     """
-    effs = [float(e) for e in (eps_b if isinstance(eps_b, Sequence) and not isinstance(eps_b, str) else [eps_b])]
+    try:
+        effs = [float(e) for e in (eps_b if isinstance(eps_b, Sequence) and not isinstance(eps_b, str) else [eps_b])]
+    except (TypeError, ValueError):
+        effs = []
     if not effs or not all(0.0 < e < 1.0 for e in effs) or len(set(effs)) != len(effs):
         raise errors.ConfigurationError(f"eps_b must be distinct background efficiencies in (0, 1), got {eps_b!r}")
     if not 0.0 < float(cl) < 1.0:
