@@ -67,5 +67,5 @@ def test_anomaly_api():
     assert sorted(hepsift.anomaly.__all__) == sorted([
         "AutoEncoder", "AutoEncoderConfig", "DeepSVDD", "DeepSVDDConfig", "IsolationForest", "IsolationForestConfig",
         "HBOS", "HBOSConfig", "Detector", "ConfigBase", "DETECTORS", "EFFICIENCIES", "MISSING", "efficiency_key",
-        "sanitised_features", "load", "LimitCell", "LimitTable", "limit_table",
+        "sanitised_features", "load", "LimitCell", "LimitTable", "limit_table", "limit_table_from_root",
     ])

@@ -161,3 +161,28 @@ def test_outputs(toy, tmp_path):
             table.to_dataframe()
     else:
         assert len(table.to_dataframe()) == 6
+
+
+def test_from_root_evaluates_odd_events_with_full_yields(tmp_path):
+    """hepsift ntuples: the odd event numbers are evaluated (the detectors trained on the even
+    ones), their weights doubled; each file with signal_mass > 0 is one signal."""
+    import uproot
+
+    from hepsift.anomaly import limit_table_from_root
+
+    rng = np.random.default_rng(4)
+    files = {}
+    for name, X, mass, w in (("bkg", _background(rng, 4000), 0.0, 0.5), ("zp", _signal(rng, 600), 1000.0, 1e-4)):
+        files[name] = tmp_path / f"{name}.root"
+        with uproot.recreate(files[name]) as f:
+            f["Events"] = {**{n: X[:, i] for i, n in enumerate(NAMES)}, "event": np.arange(len(X), dtype=np.int64),
+                           "weight": np.full(len(X), w), "signal_mass": np.full(len(X), mass, np.float32)}
+    table = limit_table_from_root({}, files, luminosity=LUMI, features=NAMES, supervised=False,
+                                  baselines=("x",), eps_b=(1e-2,))
+    assert table.signals == ["zp"] and table.provenance["n_evaluated"] == {"background": 2000, "zp": 300}
+    cell = table.cell("x", "zp", 1e-2)
+    assert cell.eps_s == 1.0 and cell.s == pytest.approx(600 * 1e-4 * LUMI, rel=1e-9)
+    assert (cell.n_b, cell.b) == (20, pytest.approx(20 * 2 * 0.5 * LUMI, rel=1e-9))
+    assert cell.expected == pytest.approx(upper_limit(np.array([cell.s]), (np.array([cell.b]),
+                                                                         np.array([20 * (LUMI) ** 2]))).expected,
+                                          rel=1e-6)

@@ -36,7 +36,7 @@ from hepsift.anomaly._base import EFFICIENCIES, Detector, efficiency_key
 from hepsift.anomaly._common import MISSING, ConfigBase, load, sanitised_features
 from hepsift.anomaly._forest import IsolationForest, IsolationForestConfig
 from hepsift.anomaly._hbos import HBOS, HBOSConfig
-from hepsift.anomaly._limit_table import LimitCell, LimitTable, limit_table
+from hepsift.anomaly._limit_table import LimitCell, LimitTable, limit_table, limit_table_from_root
 from hepsift.anomaly._neural import AutoEncoder, AutoEncoderConfig, DeepSVDD, DeepSVDDConfig
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "LimitCell",
     "LimitTable",
     "limit_table",
+    "limit_table_from_root",
 ]
 
 #: Short name -> detector class (used by the command line).

@@ -40,7 +40,7 @@ from hepsift._version import __version__
 from hepsift.data import MISSING, Dataset
 from hepsift.stats.limits import MAX_MC_STAT
 
-__all__ = ["LimitCell", "LimitTable", "limit_table"]
+__all__ = ["LimitCell", "LimitTable", "limit_table", "limit_table_from_root"]
 
 _JET_PT = re.compile(r"^jet(\d+)_pt$")
 
@@ -526,3 +526,53 @@ def limit_table(
             "detectors_checked_against_training_events": training_background is not None,
             "max_mc_stat": max_mc_stat}
     return LimitTable(cells=cells, luminosity=float(luminosity), cl=float(cl), provenance=prov)
+
+
+def limit_table_from_root(
+    detectors: Mapping[str, Any] | Sequence[Any],
+    files: Mapping[str, str | os.PathLike[str]],
+    *,
+    luminosity: float,
+    features: str | Sequence[str] = "full",
+    selection: str | None = "event % 2 == 1",
+    selected_fraction: float = 0.5,
+    **kwargs: Any,
+) -> LimitTable:
+    """:func:`limit_table` on hepsift ntuples: one background and one signal per signal sample.
+
+    Every file is read with :meth:`hepsift.data.Dataset.from_root` (events with
+    ``signal_mass > 0`` are signal); the background is every background event of every file,
+    and each sample name (mapping key, e.g. ``zprime_tt_m1000``) holding signal events is one
+    signal. ``selection`` keeps the events the detectors were not trained on (by default the
+    odd event numbers, when the detectors were trained on the even ones), and the weights are
+    divided by ``selected_fraction`` so that the yields stay those of the full samples.
+
+    Parameters
+    ----------
+    detectors : as for :func:`limit_table`
+    files : mapping sample name -> ROOT file (e.g. from :func:`hepsift.generate.generate_preset`)
+    luminosity : float, pb^-1
+    features : feature set or list of branches (must hold the detectors' features)
+    selection : NumPy expression over branches selecting the evaluated events, or None (all)
+    selected_fraction : float in (0, 1]
+        Fraction of every sample that ``selection`` keeps.
+    **kwargs
+        Passed on to :func:`limit_table` (``eps_b``, ``supervised``, ``baselines``, ``seed``, ...).
+
+    Returns
+    -------
+    LimitTable
+    """
+    if not 0.0 < float(selected_fraction) <= 1.0:
+        raise errors.ConfigurationError(f"selected_fraction must be in (0, 1], got {selected_fraction}")
+    if not isinstance(files, Mapping) or not files:
+        raise errors.ConfigurationError("files must be a non-empty mapping sample name -> ROOT file")
+    ds = Dataset.from_root(dict(files), features, luminosity=luminosity, selection=selection)
+    ds.weight = ds.weight / float(selected_fraction)
+    if not np.any(ds.y == 0):
+        raise errors.DataError(f"no background event (signal_mass == 0) in {sorted(files)}")
+    signals = {str(name): ds.subset(np.flatnonzero((ds.process == name) & (ds.y == 1)))
+               for name in files if np.any((ds.process == name) & (ds.y == 1))}
+    if not signals:
+        raise errors.DataError(f"no signal event (signal_mass > 0) in {sorted(files)}")
+    return limit_table(detectors, ds.subset(np.flatnonzero(ds.y == 0)), signals, luminosity=luminosity, **kwargs)
