@@ -186,3 +186,31 @@ def test_from_root_evaluates_odd_events_with_full_yields(tmp_path):
     assert cell.expected == pytest.approx(upper_limit(np.array([cell.s]), (np.array([cell.b]),
                                                                          np.array([20 * (LUMI) ** 2]))).expected,
                                           rel=1e-6)
+
+
+@pytest.mark.validation
+def test_generated_preset_limits_follow_s_and_b(tmp_path):
+    """Pythia 8 'smoke' preset: detectors trained on even events, every cell of the table on the
+    odd ones is either refused with a reason or within a factor 2 of the Gaussian counting estimate
+    1.96 sqrt(b + sum w^2) / s, with ordered bands."""
+    from hepsift.anomaly import limit_table_from_root
+    from hepsift.generate import generate_preset
+    from hepsift.models import MLPClassifier
+
+    files = generate_preset("smoke", tmp_path / "smoke", seed=1, progress=False)
+    even = Dataset.from_root(files, "full", luminosity=LUMI, selection="event % 2 == 0")
+    det = HBOS(seed=1).fit(even.X[even.y == 0], feature_names=even.feature_names)
+    table = limit_table_from_root({"hbos": det}, files, luminosity=LUMI, seed=1,
+                                  supervised=MLPClassifier(hidden_layers=(32, 32), epochs=30, patience=5,
+                                                           class_weight="balanced", seed=1))
+    assert table.signals == ["zprime_tt_m1000", "tprime_pair_m1200", "wprime_lnu_m2000"]
+    assert table.methods == ["hbos", "ht", "supervised (MLPClassifier)"]
+    numbers = [c for c in table.cells if c.refused is None]
+    for c in table.cells:
+        if c.refused is not None:
+            assert c.expected is None and len(c.refused) > 30
+    for c in numbers:
+        estimate = 1.96 * math.sqrt(c.b + c.b_sumw2) / c.s
+        assert estimate / 2 < c.expected < 2 * estimate, c
+        assert c.minus_1sigma < c.expected < c.plus_1sigma and c.b_mc_stat <= 0.5
+    assert len(numbers) >= len(table.cells) // 3, str(table)
