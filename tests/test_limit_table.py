@@ -50,6 +50,7 @@ def test_perfect_score_equals_upper_limit_by_hand(toy):
     hand = upper_limit(np.array([W_S * len(toy["Xs"])]), (np.array([n_b * W_B]), np.array([n_b * W_B**2])))
     assert cell.s == pytest.approx(W_S * len(toy["Xs"]), rel=1e-12)
     assert cell.b == pytest.approx(n_b * W_B, rel=1e-12) and cell.b_sumw2 == pytest.approx(n_b * W_B**2, rel=1e-12)
+    assert cell.s_mc_stat == pytest.approx(1 / math.sqrt(len(toy["Xs"])), rel=1e-9)
     assert cell.expected == pytest.approx(hand.expected, rel=1e-6)
     assert (cell.minus_1sigma, cell.plus_1sigma) == pytest.approx((hand.bands[-1], hand.bands[1]), rel=1e-6)
     assert cell.kind == "baseline" and cell.refused is None

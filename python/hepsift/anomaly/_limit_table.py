@@ -65,8 +65,10 @@ class LimitCell:
         Weighted fraction of the signal that passes.
     s, b : float
         Expected signal (at mu = 1) and background events after the cut.
-    b_sumw2 : float
-        Sum of squared background weights after the cut.
+    b_sumw2, s_sumw2 : float
+        Sums of squared background and signal weights after the cut (the signal's MC
+        statistical uncertainty is reported, not put into the likelihood, as
+        :func:`hepsift.stats.upper_limit` does by default).
     n_s, n_b : int
         Simulated signal and background events after the cut.
     expected, minus_1sigma, plus_1sigma : float or None
@@ -85,6 +87,7 @@ class LimitCell:
     s: float
     b: float
     b_sumw2: float
+    s_sumw2: float
     n_s: int
     n_b: int
     expected: float | None = None
@@ -97,10 +100,17 @@ class LimitCell:
         """Relative MC statistical uncertainty of ``b``: ``sqrt(b_sumw2) / b`` (inf when b = 0)."""
         return math.sqrt(self.b_sumw2) / self.b if self.b > 0 else math.inf
 
+    @property
+    def s_mc_stat(self) -> float:
+        """Relative MC statistical uncertainty of ``s``: ``sqrt(s_sumw2) / s`` (inf when s = 0)."""
+        return math.sqrt(self.s_sumw2) / self.s if self.s > 0 else math.inf
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the attributes (and ``b_mc_stat``, None when infinite)."""
+        """A JSON-serialisable dict of the attributes (and ``b_mc_stat``, ``s_mc_stat``; None when infinite)."""
         out = asdict(self)
-        out["b_mc_stat"] = self.b_mc_stat if math.isfinite(self.b_mc_stat) else None
+        for key in ("b_mc_stat", "s_mc_stat"):
+            value = getattr(self, key)
+            out[key] = value if math.isfinite(value) else None
         return out
 
     def text(self) -> str:
@@ -281,8 +291,9 @@ def _cell(method: str, kind: str, signal: str, eps: float, sb: np.ndarray, wb: n
     cut = float(np.quantile(sb, 1.0 - eps, weights=wb, method="inverted_cdf"))
     pb, ps = sb > cut, ss > cut
     b, b2, s = float(wb[pb].sum()), float(np.square(wb[pb]).sum()), float(ws[ps].sum())
+    s2 = float(np.square(ws[ps]).sum())
     fig = dict(method=method, signal=signal, kind=kind, eps_b=float(eps), threshold=cut,
-               eps_b_achieved=b / float(wb.sum()), eps_s=s / float(ws.sum()), s=s, b=b, b_sumw2=b2,
+               eps_b_achieved=b / float(wb.sum()), eps_s=s / float(ws.sum()), s=s, b=b, b_sumw2=b2, s_sumw2=s2,
                n_s=int(ps.sum()), n_b=int(pb.sum()))
     if fig["n_b"] == 0:
         return LimitCell(**fig, refused=(
