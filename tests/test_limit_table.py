@@ -120,6 +120,10 @@ def test_input_refusals(toy):
     with pytest.raises(hepsift.ConfigurationError, match="H_T baseline"):
         limit_table({}, (toy["Xb"][:, :2], toy["wb"]), {"sig": (toy["Xs"][:, :2], toy["ws"])},
                     feature_names=["x", "noise"], luminosity=LUMI, supervised=False)
+    with pytest.raises(hepsift.ConfigurationError, match="method names must be distinct"):
+        limit_table({"x": toy["noise"]}, bkg, sig, feature_names=NAMES, luminosity=LUMI, **common)
+    with pytest.raises(hepsift.ConfigurationError, match="named 'background'"):
+        limit_table({}, bkg, {"background": sig["sig"]}, feature_names=NAMES, luminosity=LUMI, **common)
     with pytest.raises(hepsift.ConfigurationError, match="unknown baseline"):
         limit_table({}, bkg, sig, feature_names=NAMES, luminosity=LUMI, supervised=False, baselines=("met",))
 

@@ -435,6 +435,8 @@ def limit_table(
             name = type(d).__name__
             dets[name if name not in dets else f"{name}_{len(dets)}"] = d
 
+    if "background" in map(str, signals):
+        raise errors.ConfigurationError("a signal may not be named 'background'")
     samples = {"background": _sample(background, "background", feature_names, luminosity)}
     for name, obj in signals.items():
         samples[str(name)] = _sample(obj, f"signal {name!r}", feature_names, luminosity)
@@ -498,6 +500,9 @@ def limit_table(
             methods[base] = ("baseline", lambda X, j=names.index(base): X[:, j].astype(np.float64))
         else:
             raise errors.ConfigurationError(f"unknown baseline {base!r}: use 'ht' or a feature name ({names})")
+    if len(methods) != len(dets) + len(baselines):
+        raise errors.ConfigurationError(f"method names must be distinct: detectors {list(dets)}, baselines "
+                                        f"{list(baselines)}")
     template = None
     if supervised is not False:
         if supervised is None:
