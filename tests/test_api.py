@@ -117,8 +117,8 @@ def test_learner_and_data_apis():
         "leave_one_mass_out", "load", "make", "pad_sets", "validation_split"]
     assert sorted(hepsift.anomaly.__all__) == [
         "AutoEncoder", "AutoEncoderConfig", "DETECTORS", "DeepSVDD", "DeepSVDDConfig", "Detector", "EFFICIENCIES",
-        "HBOS", "HBOSConfig", "IsolationForest", "IsolationForestConfig", "MISSING", "efficiency_key", "load",
-        "sanitised_features"]
+        "HBOS", "HBOSConfig", "IsolationForest", "IsolationForestConfig", "LimitCell", "LimitTable", "MISSING", "efficiency_key",
+        "limit_table", "limit_table_from_root", "load", "sanitised_features"]
     assert sorted(hepsift.data.__all__) == ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES", "assign_background_masses"]
     # one base: the models' Estimator is the one every learner derives from
     assert hepsift.models.Estimator is Estimator and issubclass(hepsift.anomaly.Detector, Estimator)

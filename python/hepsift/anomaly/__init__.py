@@ -22,6 +22,9 @@ Example
 >>> bool(det.decision_function(np.array([[8.0, -8.0, 0.0]]))[0] > det.threshold_["1e-3"])
 True
 
+Expected CLs limits on the signal strength per detector, signal and background efficiency,
+against a supervised classifier and an H_T cut: :func:`limit_table`.
+
 Evaluation helpers (AUC, signal efficiency at fixed background efficiency, DarkMachines
 metrics, score correlations, combinations, comparison tables) are in
 :mod:`hepsift.anomaly.evaluate`.
@@ -34,6 +37,7 @@ from hepsift._missing import MISSING, sanitised_features
 from hepsift._saved import load
 from hepsift.anomaly._forest import IsolationForest, IsolationForestConfig
 from hepsift.anomaly._hbos import HBOS, HBOSConfig
+from hepsift.anomaly._limit_table import LimitCell, LimitTable, limit_table, limit_table_from_root
 from hepsift.anomaly._neural import AutoEncoder, AutoEncoderConfig, DeepSVDD, DeepSVDDConfig
 
 __all__ = [
@@ -52,6 +56,10 @@ __all__ = [
     "efficiency_key",
     "sanitised_features",
     "load",
+    "LimitCell",
+    "LimitTable",
+    "limit_table",
+    "limit_table_from_root",
 ]
 
 #: Short name -> detector class (used by the command line).
