@@ -61,7 +61,7 @@ def test_a_fit_that_does_not_converge_is_refused(monkeypatch, capsys):
     import hepsift.stats._fit as fit
 
     monkeypatch.setattr(fit, "GRADIENT_TOLERANCE", 1e-300)  # no fit can meet it
-    with pytest.raises(FitError, match=r"free fit on the data did not converge: not converged: largest gradient") as info:
+    with pytest.raises(FitError, match=r"free fit on the data did not converge: not converged: Newton decrement") as info:
         stats.upper_limit((S, 0.1 * S), [(B, 0.3 * B)], data=[55, 18, 7])
     assert isinstance(info.value, EvaluationError) and isinstance(info.value, HepsiftError)
     out = capsys.readouterr()
@@ -288,3 +288,12 @@ def test_rebin_remainder_keeps_merging_until_it_meets_the_limit():
     assert np.all(rel <= 0.2 + 1e-12)
     top = stats.rebin(b[::-1], [(b[::-1], w2[::-1])], max_mc_stat=0.2, from_top=True)
     assert top.groups == [[0, 1, 2], [3]]
+
+
+@pytest.mark.parametrize("b, rel, s", [(1.9e9, 0.07, 1.2e5), (1.9e9, 0.2, 1.2e5), (1.9e9, 0.26, 3e4), (2e9, 0.2, 1e7)])
+def test_one_bin_with_huge_yield_and_mc_stat_matches_the_gaussian_limit(b, rel, s):
+    # One bin: the signal strength and the bin's staterror share one direction, a valley 1e3-1e4
+    # of the diagonal widths long; in the Gaussian regime the median expected limit is
+    # 1.96 sigma_mu with sigma_mu = sqrt(b + sumw2) / s.
+    r = stats.upper_limit([s], ([b], [(rel * b) ** 2]))
+    assert r.expected == pytest.approx(1.959964 * np.sqrt(b + (rel * b) ** 2) / s, rel=2e-4)

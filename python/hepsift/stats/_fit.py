@@ -10,12 +10,18 @@ fit runs with
 * pyhf's PyTorch backend in double precision, so the gradient of :math:`-2\ln L` is exact
   (automatic differentiation) rather than a finite difference;
 * fixed parameters removed from the minimisation (pyhf's ``do_stitch``);
-* a diagonal preconditioning: the minimiser (SciPy's SLSQP, as in pyhf) works in
-  :math:`y_j = (x_j - x_{0,j}) / d_j` with :math:`d_j = 1/\sqrt{H_{jj}}` from the curvature at
-  the starting point, so every parameter moves on the scale of its own likelihood width;
-* an explicit convergence criterion in those units: the projected gradient at the minimum,
-  :math:`\max_j |\partial(-2\ln L)/\partial y_j|`, must be below ``GRADIENT_TOLERANCE``
-  (parameters held at a bound by the gradient are exempt).
+* a full preconditioning: the minimiser (SciPy's SLSQP, as in pyhf) works in whitened
+  coordinates :math:`x = x_0 + L y` with :math:`L^T H L = 1` for the Hessian :math:`H` at the
+  starting point, so the likelihood is round even where parameters are strongly correlated (a
+  one-bin model's signal strength and its ``staterror`` share one direction: in the diagonal
+  widths alone the valley between them is :math:`10^3` widths long and its slope hides below any
+  gradient tolerance); the bounds become linear constraints of :math:`y`;
+* an explicit convergence criterion: the Newton decrement :math:`\sqrt{g^T H^{-1} g}` over the
+  free parameters, with the Hessian recomputed at the end point (the distance to the minimum of
+  the local quadratic model, in standard deviations), must be below ``GRADIENT_TOLERANCE``
+  (parameters held at a bound by the gradient are exempt); where that Hessian is not positive
+  definite, the projected gradient in units of each parameter's width,
+  :math:`\max_j |\partial(-2\ln L)/\partial x_j| / \sqrt{H_{jj}}`, is used instead.
 
 Nothing is printed: pyhf's error log of a failed minimisation is silenced and standard output is
 captured while fits run.
@@ -35,9 +41,8 @@ import numpy as np
 
 __all__ = ["GRADIENT_TOLERANCE", "fit_backend", "cls_from_q", "FitOutcome", "run_fit"]
 
-#: Largest projected gradient of -2 ln L, in units of each parameter's likelihood width, that
-#: counts as a converged fit (a distance of 1e-2 standard deviations from the minimum, i.e. an
-#: error below 1e-4 on -2 ln L).
+#: Largest distance from the minimum, in standard deviations (the Newton decrement), that counts
+#: as a converged fit: an error below about 1e-4 on -2 ln L.
 GRADIENT_TOLERANCE = 1e-2
 
 _OPTIMIZER_CLASS: Any = None
@@ -86,52 +91,118 @@ def _projected(g: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
     return out
 
 
+def _curvature(func: Any, x: np.ndarray, g0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               width: np.ndarray | None = None) -> np.ndarray:
+    """The Hessian of ``func`` at ``x``: forward differences of the exact gradient, symmetrised.
+
+    The step of parameter j is 1e-4 of ``max(|x_j|, width_j)`` (``width``: its likelihood width
+    where known), so a parameter sitting near zero is not probed with a step that drowns in
+    rounding."""
+    n = x.size
+    hess = np.zeros((n, n))
+    for j in range(n):
+        scale = max(abs(x[j]), 0.0 if width is None else float(width[j]))
+        h = 1e-4 * scale if scale > 0 else 1e-4
+        xs = x.copy()
+        xs[j] = x[j] + h if x[j] + h <= hi[j] else x[j] - h
+        if xs[j] == x[j] or not (lo[j] <= xs[j] <= hi[j]):
+            continue
+        hess[:, j] = (_value_and_grad(func, xs)[1] - g0) / (xs[j] - x[j])
+    return 0.5 * (hess + hess.T)
+
+
+def _widths(hess: np.ndarray) -> np.ndarray:
+    """Each parameter's likelihood width with the others fixed, 1/sqrt(H_jj) (1 where H_jj <= 0)."""
+    diag = np.diag(hess)
+    ok = np.isfinite(diag) & (diag > 0)
+    return np.where(ok, 1.0 / np.sqrt(np.where(ok, diag, 1.0)), 1.0)
+
+
+def _whitening(hess: np.ndarray) -> np.ndarray:
+    """A matrix ``L`` with ``L.T @ hess @ L = 1`` (coordinates in which the likelihood is round),
+    from the eigen-decomposition; where the Hessian is not positive definite, the diagonal
+    widths ``1/sqrt(H_jj)`` (1 where that is not positive either)."""
+    d = _widths(hess)
+    if np.all(np.isfinite(hess)):
+        scaled = hess * np.outer(d, d)  # unit diagonal: the eigen-decomposition is well conditioned
+        w, v = np.linalg.eigh(scaled)
+        if w.size and w.min() > 1e-12 * max(w.max(), 1.0):
+            return (d[:, None] * v) / np.sqrt(w)
+    return np.diag(d)
+
+
+def _newton_decrement(g: np.ndarray, hess: np.ndarray, free: np.ndarray) -> float:
+    """sqrt(g_f^T H_ff^-1 g_f) over the free parameters: the distance to the minimum of the local
+    quadratic model in standard deviations (about sqrt(2 * excess of -ln L)); inf when the
+    curvature is not positive definite."""
+    if not free.any():
+        return 0.0
+    gf, hf = g[free], hess[np.ix_(free, free)]
+    try:
+        step = np.linalg.solve(hf, gf)
+    except np.linalg.LinAlgError:
+        return math.inf
+    value = float(gf @ step)
+    return math.sqrt(value) if math.isfinite(value) and value >= 0 else math.inf
+
+
 def _preconditioned_minimize(func: Any, x0: np.ndarray, bounds: Any, maxiter: int) -> Any:
     import scipy.optimize
 
     lo = np.array([b[0] for b in bounds], dtype=np.float64)
     hi = np.array([b[1] for b in bounds], dtype=np.float64)
+    span = np.maximum(hi - lo, 1.0)
     start = np.clip(x0, lo, hi)
     result = None
+    _, g_start = _value_and_grad(func, start)
+    hess = _curvature(func, start, g_start, lo, hi)
     for _ in range(8):  # re-precondition at the previous minimum if it did not converge
-        d = np.ones(start.size)
-        _, g0 = _value_and_grad(func, start)
-        for j in range(start.size):  # forward differences of the exact gradient: the diagonal curvature
-            h = 1e-4 * abs(start[j]) if start[j] != 0 else 1e-4
-            xs = start.copy()
-            xs[j] = start[j] + h if start[j] + h <= hi[j] else start[j] - h
-            if xs[j] == start[j] or not (lo[j] <= xs[j] <= hi[j]):
-                continue
-            hjj = (_value_and_grad(func, xs)[1][j] - g0[j]) / (xs[j] - start[j])
-            if math.isfinite(hjj) and hjj > 0:
-                d[j] = 1.0 / math.sqrt(hjj)
-        ylo, yhi = (lo - start) / d, (hi - start) / d
+        L = _whitening(hess)
 
-        def fy(y: np.ndarray, start: np.ndarray = start, d: np.ndarray = d) -> tuple[float, np.ndarray]:
-            v, g = _value_and_grad(func, start + d * y)
-            return v, g * d
+        def fy(y: np.ndarray, start: np.ndarray = start, L: np.ndarray = L) -> tuple[float, np.ndarray]:
+            v, g = _value_and_grad(func, np.clip(start + L @ y, lo, hi))
+            return v, L.T @ g
 
+        # the bounds lo <= start + L y <= hi as linear constraints of the whitened coordinates
+        constraints = [
+            {"type": "ineq", "fun": lambda y, s=start, L=L: (s + L @ y - lo) / span, "jac": lambda y, L=L: L / span[:, None]},
+            {"type": "ineq", "fun": lambda y, s=start, L=L: (hi - s - L @ y) / span, "jac": lambda y, L=L: -L / span[:, None]},
+        ]
         res = scipy.optimize.minimize(
-            fy, np.zeros(start.size), method="SLSQP", jac=True, bounds=list(zip(ylo, yhi, strict=True)),
+            fy, np.zeros(start.size), method="SLSQP", jac=True, constraints=constraints,
             options={"maxiter": maxiter, "ftol": 1e-12},
         )
-        y = np.clip(np.asarray(res.x, dtype=np.float64), ylo, yhi)
-        fun, gy = fy(y)
-        gproj = _projected(gy, y, ylo, yhi)
-        res.x = start + d * y
+        x = np.clip(start + L @ np.asarray(res.x, dtype=np.float64), lo, hi)
+        fun, g = _value_and_grad(func, x)
+        # SLSQP meets linear constraints only to its tolerance: a parameter that the gradient pushes
+        # against a bound it has (nearly) reached is put on that bound
+        snap_lo = (x - lo <= 1e-6 * span) & (g > 0) & (x != lo)
+        snap_hi = (hi - x <= 1e-6 * span) & (g < 0) & (x != hi)
+        if snap_lo.any() or snap_hi.any():
+            x = np.where(snap_lo, lo, np.where(snap_hi, hi, x))
+            fun, g = _value_and_grad(func, x)
+        hess = _curvature(func, x, g, lo, hi, _widths(hess))  # at the end point: the check, and the next start
+        d = _widths(hess)
+        gproj = _projected(g * d, x / d, lo / d, hi / d)
+        free = (gproj != 0.0) | (g == 0.0)
+        res.x = x
         res.fun = fun
         res.grad_max = float(np.max(np.abs(gproj))) if gproj.size else 0.0
+        res.decrement = _newton_decrement(g, hess, free)
         res.scipy_message = str(res.message)
-        res.success = bool(math.isfinite(fun) and np.all(np.isfinite(res.x)) and res.grad_max < GRADIENT_TOLERANCE)
+        # the distance to the minimum in standard deviations; the gradient in widths where the
+        # curvature is not positive definite
+        distance = res.decrement if math.isfinite(res.decrement) else res.grad_max
+        res.success = bool(math.isfinite(fun) and np.all(np.isfinite(res.x)) and distance < GRADIENT_TOLERANCE)
         if not res.success:
             res.message = (
-                f"not converged: largest gradient {res.grad_max:.3g} (in units of the parameter widths; "
-                f"tolerance {GRADIENT_TOLERANCE:g}); SLSQP: {res.scipy_message}"
+                f"not converged: Newton decrement {res.decrement:.3g}, largest gradient {res.grad_max:.3g} (in "
+                f"units of the parameter widths; tolerance {GRADIENT_TOLERANCE:g}); SLSQP: {res.scipy_message}"
             )
         result = res
         if res.success or not np.all(np.isfinite(res.x)):
             break
-        start = np.clip(res.x, lo, hi)
+        start = res.x
     return result
 
 
