@@ -102,7 +102,7 @@ class BetaVAEConfig(ConfigBase):
 
     latent_dim: int | None = None
     hidden: tuple[int, ...] = (128, 128)
-    beta: float = 0.01
+    beta: float = 0.001
     prior: str = "gmm"
     components: int = 10
     marginals: str = "quantile"
@@ -233,7 +233,7 @@ class BetaVAE(_VAEBase):
     _model_attrs: ClassVar[tuple[str, ...]] = ("decoder_state_", "encoder_state_", "loss_history_", "prior_")
 
     def __init__(
-        self, latent_dim: int | None = None, hidden: tuple[int, ...] = (128, 128), beta: float = 0.01,
+        self, latent_dim: int | None = None, hidden: tuple[int, ...] = (128, 128), beta: float = 0.001,
         prior: str = "gmm", components: int = 10, marginals: str = "quantile", epochs: int = 60,
         batch_size: int = 256, learning_rate: float = 2e-3, seed: int = 0,
     ) -> None:  # fmt: skip
@@ -378,7 +378,7 @@ class NormalizingFlowConfig(ConfigBase):
     hidden: tuple[int, ...] = (64, 64)
     bins: int = 8
     marginals: str = "quantile"
-    epochs: int = 40
+    epochs: int = 80
     batch_size: int = 256
     learning_rate: float = 2e-3
     seed: int = 0
@@ -414,7 +414,7 @@ class NormalizingFlow(Generator):
 
     def __init__(
         self, flow: str = "nsf", transforms: int = 3, hidden: tuple[int, ...] = (64, 64), bins: int = 8,
-        marginals: str = "quantile", epochs: int = 40, batch_size: int = 256, learning_rate: float = 2e-3,
+        marginals: str = "quantile", epochs: int = 80, batch_size: int = 256, learning_rate: float = 2e-3,
         seed: int = 0,
     ) -> None:  # fmt: skip
         self.flow = flow
