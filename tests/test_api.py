@@ -40,3 +40,13 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('ROOT', 'torch', 'onnxruntime', 'sklearn', 'skops')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_generative_api():
+    import hepsift.generative
+
+    assert sorted(hepsift.generative.__all__) == sorted([
+        "AlphaVAE", "AlphaVAEConfig", "BetaVAE", "BetaVAEConfig", "NormalizingFlow", "NormalizingFlowConfig",
+        "Generator", "GENERATED_FEATURES_KEY", "NOISE_PREFIX", "fidelity", "generation_speed", "two_sample_auc",
+        "load",
+    ])

@@ -21,7 +21,8 @@ exported sampler, so that ONNX Runtime and :func:`hepsift.rdf.generate` produce 
   in ONNX, no error function needed) and continuous, and it clamps to the training range, so
   generated values never leave the physical range of a feature (an eta acceptance, a p_T
   threshold). A point mass (a value repeated over several knots, e.g. ``m_lnu = m_W``) is
-  mapped to a uniform draw between its knots, and back to exactly that value.
+  mapped to a draw between its knots (uniform in probability, so the column stays normal),
+  and back to exactly that value.
   ``marginals="standard"``: subtract the mean and divide by the standard deviation only.
 """
 
@@ -39,6 +40,11 @@ __all__ = ["MARGINALS", "fit_codec", "encode", "decoder_module", "log_jacobian",
 MARGINALS = ("quantile", "standard")
 #: Knots of the quantile map (equally spaced in normal space).
 N_KNOTS = 401
+
+
+def _kind(state: dict[str, np.ndarray]) -> int:
+    """0: standardisation, 1: quantile map (stored as a one-element array)."""
+    return int(np.asarray(state["kind"]).reshape(-1)[0])
 
 
 def _is_integer(v: np.ndarray) -> bool:
@@ -90,7 +96,7 @@ def fit_codec(arr: np.ndarray, names: list[str], *, marginals: str, seed: int) -
     }  # fmt: skip
     y = _prepare(state, x, seed)
     if marginals == "standard":
-        state["kind"] = np.array(0, dtype=np.int64)
+        state["kind"] = np.array([0], dtype=np.int64)
         state["mean"] = y.mean(axis=0)
         scale = y.std(axis=0)
         scale[scale < 1e-6] = 1.0
@@ -98,9 +104,11 @@ def fit_codec(arr: np.ndarray, names: list[str], *, marginals: str, seed: int) -
         return state
     a = float(_ndtri(1.0 - 0.5 / n))
     knots_y = np.linspace(-a, a, N_KNOTS)
-    state["kind"] = np.array(1, dtype=np.int64)
+    state["kind"] = np.array([1], dtype=np.int64)
     state["knots_y"] = knots_y
-    state["knots_x"] = np.quantile(y, _ndtr(knots_y), axis=0).T.copy()
+    knots_x = np.quantile(y, _ndtr(knots_y), axis=0).T.copy()
+    knots_x[:, 0], knots_x[:, -1] = y.min(axis=0), y.max(axis=0)  # the map spans the training range
+    state["knots_x"] = knots_x
     return state
 
 
@@ -146,7 +154,7 @@ def encode(state: dict[str, np.ndarray], arr: np.ndarray, seed: int) -> np.ndarr
     value inside a point mass.
     """
     y = _prepare(state, np.asarray(arr, dtype=np.float64), seed)
-    if int(state["kind"]) == 0:
+    if _kind(state) == 0:
         return ((y - state["mean"]) / state["scale"]).astype(np.float32)
     rng = np.random.default_rng([int(seed), 0xC0DE])
     ky, kx = state["knots_y"], state["knots_x"]
@@ -159,9 +167,10 @@ def encode(state: dict[str, np.ndarray], arr: np.ndarray, seed: int) -> np.ndarr
         width = xs[k + 1] - xs[k]
         with np.errstate(divide="ignore", invalid="ignore"):
             lin = ky[k] + np.where(width > 0, (v - xs[k]) / width, 0.0) * (ky[1] - ky[0])
-        flat = right - left >= 2  # a point mass spanning several knots: uniform between them
-        lo, hi = ky[np.clip(left, 0, len(ky) - 1)], ky[np.clip(right - 1, 0, len(ky) - 1)]
-        out[:, j] = np.clip(np.where(flat, lo + rng.random(len(v)) * (hi - lo), lin), ky[0], ky[-1])
+        flat = right - left >= 2  # a point mass spanning several knots: uniform in probability between them
+        plo, phi = _ndtr(ky[np.clip(left, 0, len(ky) - 1)]), _ndtr(ky[np.clip(right - 1, 0, len(ky) - 1)])
+        spread = _ndtri(plo + rng.random(len(v)) * (phi - plo))
+        out[:, j] = np.clip(np.where(flat, spread, lin), ky[0], ky[-1])
     return out.astype(np.float32)
 
 
@@ -179,7 +188,7 @@ def log_jacobian(state: dict[str, np.ndarray], arr: np.ndarray) -> tuple[np.ndar
     outside the training range (where the quantile map, and so the model, has no density).
     """
     x = np.asarray(arr, dtype=np.float64)
-    if int(state["kind"]) == 0:
+    if _kind(state) == 0:
         return ((x - state["mean"]) / state["scale"]).astype(np.float32), np.full(
             len(x), -float(np.sum(np.log(state["scale"]))))
     ky, kx = state["knots_y"], state["knots_x"]
@@ -204,7 +213,7 @@ def decoder_module(state: dict[str, np.ndarray]) -> Any:
     class _Decode(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.quantile = int(state["kind"]) == 1
+            self.quantile = _kind(state) == 1
             t = lambda a, dt=torch.float64: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
             if self.quantile:
                 kx = np.asarray(state["knots_x"], dtype=np.float64)
