@@ -40,16 +40,12 @@ ATLAS_FEATURES = ("DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h", "DE
 
 
 def atlas(folder: Path) -> tuple[np.ndarray, list[str]] | None:
-    files = [folder / "atlas_higgsml" / f for f in ("train_sml_bg.csv", "train_sml_sig.csv")]
-    if not all(f.is_file() for f in files):
+    from hepsift.data import Dataset
+
+    if not (folder / "atlas_higgsml").is_dir():
         return None
-    parts = []
-    for f in files:
-        with open(f) as fh:
-            header = fh.readline().strip().split(",")
-        cols = [header.index(n) for n in ATLAS_FEATURES]
-        parts.append(np.loadtxt(f, delimiter=",", skiprows=1, usecols=cols, dtype=np.float64))
-    return np.concatenate(parts).astype(np.float32), list(ATLAS_FEATURES)
+    ds = Dataset.from_higgsml(folder / "atlas_higgsml", list(ATLAS_FEATURES))
+    return ds.X, list(ds.feature_names)
 
 
 def demo(folder: Path) -> tuple[np.ndarray, list[str]] | None:

@@ -3,9 +3,10 @@
 A generator learns the distribution of the high-level features of one process and maps
 standard-normal noise ``z`` (shape (n, latent_dim), float32) to events (shape (n, n_features),
 float32). Counts, absent objects (-999) and the shapes of the marginals are handled by the
-preprocessing of :mod:`hepsift.generative._codec`, whose inverse is part of the sampler. The same map is exported to ONNX (input ``noise``, output ``features``,
-``kind="generator"``), so that :func:`hepsift.rdf.generate` can produce events inside an
-RDataFrame event loop from the noise columns alone.
+preprocessing of :mod:`hepsift.generative._codec`, whose inverse is part of the sampler.
+The same map is exported to ONNX (input ``noise``, output ``features``, ``kind="generator"``),
+so that :func:`hepsift.rdf.generate` can produce events inside an RDataFrame event loop from
+the noise columns alone.
 """
 
 from __future__ import annotations

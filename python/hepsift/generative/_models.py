@@ -375,10 +375,10 @@ class NormalizingFlowConfig(ConfigBase):
 
     flow: str = "nsf"
     transforms: int = 3
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] = (128, 128)
     bins: int = 8
     marginals: str = "quantile"
-    epochs: int = 80
+    epochs: int = 120
     batch_size: int = 256
     learning_rate: float = 2e-3
     seed: int = 0
@@ -413,8 +413,8 @@ class NormalizingFlow(Generator):
     _double: ClassVar[bool] = True
 
     def __init__(
-        self, flow: str = "nsf", transforms: int = 3, hidden: tuple[int, ...] = (64, 64), bins: int = 8,
-        marginals: str = "quantile", epochs: int = 80, batch_size: int = 256, learning_rate: float = 2e-3,
+        self, flow: str = "nsf", transforms: int = 3, hidden: tuple[int, ...] = (128, 128), bins: int = 8,
+        marginals: str = "quantile", epochs: int = 120, batch_size: int = 256, learning_rate: float = 2e-3,
         seed: int = 0,
     ) -> None:  # fmt: skip
         self.flow = flow

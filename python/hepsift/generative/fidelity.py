@@ -141,7 +141,8 @@ def fidelity(
         if len(rj) and len(gj):
             w = float(wasserstein_distance(rj, gj))
             sd = float(rj.std()) or 1.0
-            entry.update(wasserstein=w, wasserstein_rel=w / sd, ks=float(ks_2samp(rj, gj, method="asymp").statistic))
+            ks = float(ks_2samp(rj, gj, method="asymp").statistic)
+            entry.update(wasserstein=w, wasserstein_rel=w / sd, ks=ks)
         else:  # present on one side only: as far apart as the statistics go
             entry.update(wasserstein=float("inf"), wasserstein_rel=float("inf"), ks=1.0)
         per[name] = entry
