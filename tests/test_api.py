@@ -122,3 +122,11 @@ def test_learner_and_data_apis():
     assert sorted(hepsift.data.__all__) == ["Dataset", "FEATURE_SETS", "MISSING", "MISSING_POLICIES", "assign_background_masses"]
     # one base: the models' Estimator is the one every learner derives from
     assert hepsift.models.Estimator is Estimator and issubclass(hepsift.anomaly.Detector, Estimator)
+def test_generative_api():
+    import hepsift.generative
+
+    assert sorted(hepsift.generative.__all__) == sorted([
+        "AlphaVAE", "AlphaVAEConfig", "BetaVAE", "BetaVAEConfig", "NormalizingFlow", "NormalizingFlowConfig",
+        "Generator", "GENERATED_FEATURES_KEY", "NOISE_PREFIX", "fidelity", "generation_speed", "two_sample_auc",
+        "load",
+    ])

@@ -66,6 +66,7 @@ _ESTIMATOR_CLASSES: dict[str, str] = {
     "DeepSVDD": "hepsift.anomaly._neural",
     "IsolationForest": "hepsift.anomaly._forest",
     "HBOS": "hepsift.anomaly._hbos",
+    "AlphaVAE": "hepsift.generative._models",
     "BetaVAE": "hepsift.generative._models",
     "NormalizingFlow": "hepsift.generative._models",
     "NPLM": "hepsift.nplm._model",

@@ -2,9 +2,11 @@
 
 A generator learns the distribution of the high-level features of one process and maps
 standard-normal noise ``z`` (shape (n, latent_dim), float32) to events (shape (n, n_features),
-float32). The same map is exported to ONNX (input ``noise``, output ``features``,
-``kind="generator"``), so that :func:`hepsift.rdf.sample` can produce events inside an
-RDataFrame event loop from the noise columns alone.
+float32). Counts, absent objects (-999) and the shapes of the marginals are handled by the
+preprocessing of :mod:`hepsift.generative._codec`, whose inverse is part of the sampler.
+The same map is exported to ONNX (input ``noise``, output ``features``, ``kind="generator"``),
+so that :func:`hepsift.rdf.sample` can produce events inside an RDataFrame event loop from
+the noise columns alone.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import numpy as np
 
 from hepsift import errors
 from hepsift._estimator import Estimator, as_matrix
-from hepsift._missing import MISSING, check_finite, sanitised_features
+from hepsift._missing import check_finite
 from hepsift._torch import set_metadata, torch_threads, torch_to_onnx
+from hepsift.generative._codec import decoder_module, encode, fit_codec
 
 __all__ = ["Generator", "NOISE_PREFIX", "GENERATED_FEATURES_KEY"]
 
@@ -30,18 +33,20 @@ GENERATED_FEATURES_KEY = "hepsift.generated_features"
 class Generator(Estimator):
     """Base class of the generative models (see the module documentation).
 
-    Subclasses implement ``_fit_core(Xs)`` on standardised float32 events, ``_latent_dim()``
-    and ``_sampler() -> torch.nn.Module`` mapping noise ``(n, latent_dim)`` to standardised
-    events ``(n, n_features)``.
+    Subclasses implement ``_fit_core(Xs)`` on the encoded float32 events (``(n, d')``, see
+    :func:`hepsift.generative._codec.encode`), ``_latent_dim()`` and ``_sampler() ->
+    torch.nn.Module`` mapping noise ``(n, latent_dim)`` to encoded events ``(n, d')``; a
+    ``marginals`` parameter (``"quantile"`` or ``"standard"``) chooses the preprocessing.
     """
 
     _kind: ClassVar[str] = "generator"
     _packages: ClassVar[tuple[str, ...]] = ("torch", "zuko")
     _fitted_attrs: ClassVar[tuple[str, ...]] = (
-        "feature_names_in_", "n_features_in_", "mean_", "scale_", "latent_dim_", "provenance_",
+        "feature_names_in_", "n_features_in_", "codec_", "latent_dim_", "provenance_",
     )  # fmt: skip
     #: Evaluate the sampler in float64 (native and in the ONNX graph): spline inversions
     #: are ill-conditioned enough in float32 that ONNX Runtime and torch differ by ~1e-5.
+    #: The preprocessing's inverse (floors, thresholds) always runs in float64.
     _double: ClassVar[bool] = False
     seed: int
 
@@ -52,9 +57,9 @@ class Generator(Estimator):
         Parameters
         ----------
         X : ndarray, shape (n_events, n_features), or mapping feature name -> 1-D array
-            Events of one process; every value must be finite and present (no -999: use the
-            sanitised feature set, :func:`hepsift.anomaly.sanitised_features`); a feature that
-            holds it raises :class:`hepsift.DataError`.
+            Events of one process; every value must be finite. Absent objects hold
+            :data:`hepsift.io.features.MISSING` (-999) and are learnt through a "present"
+            indicator; integer-valued features are learnt as counts.
         y : ignored
         feature_names : names of the columns of an array ``X`` (default ``x0``, ``x1``, ...)
         progress : show a progress bar over epochs
@@ -66,27 +71,23 @@ class Generator(Estimator):
         arr, names = as_matrix(X, feature_names, what="training events")
         names = names or [f"x{i}" for i in range(arr.shape[1])]
         check_finite(arr, names, what=f"{type(self).__name__}.fit")
-        holes = [n for n in names if n not in sanitised_features(arr, names)]
-        if holes:
-            raise errors.DataError(
-                f"{type(self).__name__} learns continuous features; {', '.join(holes)} hold {MISSING:g} for absent "
-                f"objects: train on the sanitised feature set (hepsift.anomaly.sanitised_features)"
-            )
         if len(arr) < 10:
             raise errors.DataError(f"{type(self).__name__}.fit needs at least 10 events, got {len(arr)}")
         self.feature_names_in_ = list(names)
         self.n_features_in_ = arr.shape[1]
-        self.mean_ = arr.astype(np.float64).mean(axis=0).astype(np.float32)
-        scale = arr.astype(np.float64).std(axis=0)
-        scale[scale < 1e-6] = 1.0
-        self.scale_ = scale.astype(np.float32)
-        Xs = ((arr - self.mean_) / self.scale_).astype(np.float32)
+        self.codec_ = fit_codec(arr, list(names), marginals=getattr(self, "marginals", "standard"), seed=self.seed)
+        Xs = encode(self.codec_, arr, self.seed)
         with torch_threads(1):
             self._fit_core(Xs, progress=progress)
         self.latent_dim_ = int(self._latent_dim())
         self.provenance_ = self._provenance(len(arr))
         self._module_cache = None
         return self
+
+    @property
+    def n_encoded_(self) -> int:
+        """Number of encoded columns ``d'`` (features + one "present" indicator per absence pattern)."""
+        return int(len(self.codec_["discrete"]))
 
     def _fit_core(self, Xs: np.ndarray, *, progress: bool = False) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -111,19 +112,17 @@ class Generator(Estimator):
             return cached
 
         class _Generate(torch.nn.Module):
-            def __init__(self, inner: torch.nn.Module, mean: np.ndarray, scale: np.ndarray) -> None:
+            def __init__(self, inner: torch.nn.Module, decode: torch.nn.Module, dtype: torch.dtype) -> None:
                 super().__init__()
-                self.inner = inner
-                self.register_buffer("mean", torch.from_numpy(mean.copy()))
-                self.register_buffer("scale", torch.from_numpy(scale.copy()))
+                self.inner = inner.to(dtype)
+                self.decode = decode
+                self.dtype = dtype
 
             def forward(self, z: torch.Tensor) -> torch.Tensor:
-                x = self.inner(z.to(self.mean.dtype)) * self.scale + self.mean
-                return x.to(torch.float32)
+                return self.decode(self.inner(z.to(self.dtype))).to(torch.float32)
 
-        module = _Generate(self._sampler(), self.mean_, self.scale_).eval()
-        if self._double:
-            module = module.double()
+        dtype = torch.float64 if self._double else torch.float32
+        module = _Generate(self._sampler(), decoder_module(self.codec_), dtype).eval()
         self._module_cache = module
         return module
 

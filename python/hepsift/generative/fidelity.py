@@ -1,7 +1,8 @@
 """How well generated events reproduce real ones, and how fast they come.
 
 * per feature: the 1-Wasserstein distance (also in units of the real standard deviation)
-  and the two-sample Kolmogorov-Smirnov statistic;
+  and the two-sample Kolmogorov-Smirnov statistic of the present values, and the fraction of
+  events where the feature is present (not -999);
 * the largest and the Frobenius norm of the difference of the Pearson correlation matrices;
 * a classifier two-sample test: the ROC AUC of a gradient-boosted classifier separating real
   from generated events on a held-out half (0.5: indistinguishable; Lopez-Paz & Oquab,
@@ -20,7 +21,8 @@ import numpy as np
 from hepsift import errors
 from hepsift._missing import check_finite
 
-__all__ = ["fidelity", "two_sample_auc", "correlation_difference", "generation_speed", "format_fidelity"]
+__all__ = ["fidelity", "two_sample_auc", "correlation_difference", "generation_speed", "format_fidelity",
+           "format_per_feature"]
 
 
 def _pair(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,25 +115,44 @@ def fidelity(
 
     Returns
     -------
-    dict with ``per_feature`` (name -> {"wasserstein", "wasserstein_rel", "ks"}),
-    ``wasserstein_rel_mean``, ``ks_max``, ``corr_diff_max``, ``corr_diff_frobenius`` and
-    ``two_sample_auc``. ``wasserstein_rel`` is the distance divided by the real standard
-    deviation.
+    dict with ``per_feature`` (name -> {"wasserstein", "wasserstein_rel", "ks", "present_real",
+    "present_generated"}), ``wasserstein_rel_mean``, ``ks_max``, ``present_diff_max``,
+    ``corr_diff_max``, ``corr_diff_frobenius`` and ``two_sample_auc``.
+
+    Per feature, the 1-Wasserstein distance (``scipy.stats.wasserstein_distance``, in the
+    feature's units; ``wasserstein_rel``: divided by the real standard deviation) and the
+    two-sample Kolmogorov-Smirnov statistic (``scipy.stats.ks_2samp``; the statistic only, so
+    the asymptotic method, which warns about nothing) compare the values of
+    events where the feature is present (not :data:`hepsift.io.features.MISSING`);
+    ``present_real`` and ``present_generated`` are the fractions of events where it is. The
+    two-sample AUC (:func:`two_sample_auc`) uses all columns as they are.
     """
     from scipy.stats import ks_2samp, wasserstein_distance
 
+    from hepsift.io.features import MISSING
+
     r, g = _pair(real, generated)
     names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(r.shape[1])]
+    if len(names) != r.shape[1]:
+        raise errors.InputMismatchError(f"{len(names)} feature names for {r.shape[1]} columns")
     per: dict[str, dict[str, float]] = {}
     for j, name in enumerate(names):
-        w = float(wasserstein_distance(r[:, j], g[:, j]))
-        sd = float(r[:, j].std()) or 1.0
-        per[name] = {"wasserstein": w, "wasserstein_rel": w / sd, "ks": float(ks_2samp(r[:, j], g[:, j]).statistic)}
+        rj, gj = r[r[:, j] != MISSING, j], g[g[:, j] != MISSING, j]
+        entry = {"present_real": len(rj) / len(r), "present_generated": len(gj) / len(g)}
+        if len(rj) and len(gj):
+            w = float(wasserstein_distance(rj, gj))
+            sd = float(rj.std()) or 1.0
+            ks = float(ks_2samp(rj, gj, method="asymp").statistic)
+            entry.update(wasserstein=w, wasserstein_rel=w / sd, ks=ks)
+        else:  # present on one side only: as far apart as the statistics go
+            entry.update(wasserstein=float("inf"), wasserstein_rel=float("inf"), ks=1.0)
+        per[name] = entry
     corr = correlation_difference(r, g)
     return {
         "per_feature": per,
         "wasserstein_rel_mean": float(np.mean([v["wasserstein_rel"] for v in per.values()])),
         "ks_max": float(max(v["ks"] for v in per.values())),
+        "present_diff_max": float(max(abs(v["present_real"] - v["present_generated"]) for v in per.values())),
         "corr_diff_max": corr["max_abs"],
         "corr_diff_frobenius": corr["frobenius"],
         "two_sample_auc": two_sample_auc(r, g, seed=seed),
@@ -149,12 +170,21 @@ def generation_speed(generate: Callable[[int], Any], n: int = 100000, *, repeat:
     return float(n / best)
 
 
-def format_fidelity(results: dict[str, dict[str, Any]]) -> str:
-    """Markdown table of :func:`fidelity` results, one row per model name."""
-    lines = ["| model | mean W1/sigma | max KS | max |d corr| | two-sample AUC |", "|---|---|---|---|---|"]
+def format_fidelity(results: dict[str, dict[str, Any]], seconds: dict[str, float] | None = None) -> str:
+    """Markdown table of :func:`fidelity` results, one row per model name (and its training time)."""
+    head = "| model | two-sample AUC | mean W1/sigma | max KS | max |d present| | max |d corr| |"
+    lines = [head + (" fit [s] |" if seconds else ""), "|---" * (6 + bool(seconds)) + "|"]
     for name, f in results.items():
-        lines.append(
-            f"| {name} | {f['wasserstein_rel_mean']:.3f} | {f['ks_max']:.3f} | {f['corr_diff_max']:.3f} "
-            f"| {f['two_sample_auc']:.3f} |"
-        )
+        row = (f"| {name} | {f['two_sample_auc']:.3f} | {f['wasserstein_rel_mean']:.3f} | {f['ks_max']:.3f} "
+               f"| {f['present_diff_max']:.3f} | {f['corr_diff_max']:.3f} |")  # fmt: skip
+        lines.append(row + (f" {seconds.get(name, float('nan')):.1f} |" if seconds else ""))
+    return "\n".join(lines)
+
+
+def format_per_feature(result: dict[str, Any]) -> str:
+    """Markdown table of the per-feature part of one :func:`fidelity` result."""
+    lines = ["| feature | W1 | W1/sigma | KS | present (real) | present (generated) |", "|---|---|---|---|---|---|"]
+    for name, v in result["per_feature"].items():
+        lines.append(f"| {name} | {v['wasserstein']:.4g} | {v['wasserstein_rel']:.3f} | {v['ks']:.3f} "
+                     f"| {v['present_real']:.3f} | {v['present_generated']:.3f} |")  # fmt: skip
     return "\n".join(lines)
