@@ -219,3 +219,46 @@ def test_generated_preset_limits_follow_s_and_b(tmp_path):
         assert estimate / 2 < c.expected < 2 * estimate, c
         assert c.minus_1sigma < c.expected < c.plus_1sigma and c.b_mc_stat <= 0.5
     assert len(numbers) >= len(table.cells) // 3, str(table)
+
+
+def test_anomaly_command_writes_the_limit_table_of_its_detector(tmp_path):
+    """`hepsift anomaly --limit-table`: the detector learns the even background events, the table
+    (JSON and CSV) equals limit_table_from_root with the same detector on the odd ones."""
+    import subprocess
+    import sys
+
+    import uproot
+
+    from hepsift.anomaly import limit_table_from_root
+
+    rng = np.random.default_rng(5)
+    files = {}
+    for name, X, mass, w in (("bkg", _background(rng, 6000), 0.0, 0.5), ("zp", _signal(rng, 800), 1000.0, 1e-4)):
+        files[name] = tmp_path / f"{name}.root"
+        with uproot.recreate(files[name]) as f:
+            f["Events"] = {**{n: X[:, i] for i, n in enumerate(NAMES)}, "event": np.arange(len(X), dtype=np.int64),
+                           "weight": np.full(len(X), w), "signal_mass": np.full(len(X), mass, np.float32)}
+    out = tmp_path / "table.json"
+    cmd = [sys.executable, "-m", "hepsift.cli", "anomaly", str(files["bkg"]), "--detector", "hbos", "--features",
+           ",".join(NAMES), "-o", str(tmp_path / "hbos.onnx"), "--seed", "3", "--limit-table", str(out),
+           "--signals", str(files["zp"]), "--luminosity", str(LUMI), "--eps-b", "1e-2", "--no-supervised"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    written = json.loads(out.read_text())
+    assert (tmp_path / "table.csv").read_text().splitlines()[0].startswith("method")
+
+    from hepsift.io import read_tree
+
+    even = read_tree(files["bkg"], NAMES, selection="event % 2 == 0")
+    det = HBOS(seed=3).fit(np.stack([even[n] for n in NAMES], axis=1).astype(np.float32), feature_names=NAMES)
+    table = limit_table_from_root({"hbos": det}, files, luminosity=LUMI, features=NAMES, supervised=False,
+                                  eps_b=(1e-2,), seed=3)
+    assert json.loads(json.dumps(table.to_dict()))["cells"] == written["cells"]
+    assert {c["method"] for c in written["cells"]} == {"hbos", "ht"}
+
+    # the table needs signals; a second run does not overwrite without --overwrite
+    i = cmd.index("--signals")
+    bad = subprocess.run(cmd[:i] + cmd[i + 2:], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--limit-table and --signals go together" in bad.stderr
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr

@@ -552,6 +552,7 @@ def limit_table_from_root(
     features: str | Sequence[str] = "full",
     selection: str | None = "event % 2 == 1",
     selected_fraction: float = 0.5,
+    tree: str | None = None,
     **kwargs: Any,
 ) -> LimitTable:
     """:func:`limit_table` on hepsift ntuples: one background and one signal per signal sample.
@@ -572,6 +573,8 @@ def limit_table_from_root(
     selection : NumPy expression over branches selecting the evaluated events, or None (all)
     selected_fraction : float in (0, 1]
         Fraction of every sample that ``selection`` keeps.
+    tree : str, optional
+        Tree name (default ``Events``, or the only tree).
     **kwargs
         Passed on to :func:`limit_table` (``eps_b``, ``supervised``, ``baselines``, ``seed``, ...).
 
@@ -583,7 +586,7 @@ def limit_table_from_root(
         raise errors.ConfigurationError(f"selected_fraction must be in (0, 1], got {selected_fraction}")
     if not isinstance(files, Mapping) or not files:
         raise errors.ConfigurationError("files must be a non-empty mapping sample name -> ROOT file")
-    ds = Dataset.from_root(dict(files), features, luminosity=luminosity, selection=selection)
+    ds = Dataset.from_root(dict(files), features, tree=tree, luminosity=luminosity, selection=selection)
     ds.weight = ds.weight / float(selected_fraction)
     if not np.any(ds.y == 0):
         raise errors.DataError(f"no background event (signal_mass == 0) in {sorted(files)}")

@@ -4,18 +4,21 @@ Example::
 
     hepsift anomaly ttbar.root wjets.root --detector hbos --feature-set sanitised \\
         -o hbos.onnx --save hbos.hsm --seed 1
+    hepsift anomaly ttbar.root wjets.root --detector hbos -o hbos.onnx \\
+        --limit-table limits.json --signals zprime.root --luminosity 140000
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from collections.abc import Sequence
 
 import numpy as np
 
 from hepsift import errors
-from hepsift.cli._args import int_at_least
+from hepsift.cli._args import UsageError, int_at_least, positive_float
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,9 +43,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", default=None, help="also save the native detector to this file (hepsift.load reads it; e.g. hbos.hsm)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    g = p.add_argument_group(
+        "limit table", "expected CLs limits on mu of the detector against a supervised MLP and an H_T cut, per "
+        "signal (hepsift ntuples: an 'event' branch splits training, even events, from evaluation, odd events; "
+        "'signal_mass' > 0 marks signal)")
+    g.add_argument("--limit-table", default=None, metavar="JSON",
+                   help="write the table to this JSON file (and a .csv beside it)")
+    g.add_argument("--signals", nargs="+", default=[], metavar="FILE", help="signal ROOT files, one signal per file")
+    g.add_argument("--luminosity", type=positive_float, default=140_000.0, help="pb^-1 (default 140000)")
+    g.add_argument("--eps-b", type=positive_float, nargs="+", default=[1e-2, 1e-3],
+                   help="background efficiencies of the cuts (default 1e-2 1e-3)")
+    g.add_argument("--no-supervised", action="store_true", help="leave out the supervised MLP baseline")
 
 
-def _read(files: Sequence[str], tree: str, features: list[str] | None, max_events: int | None) -> tuple[np.ndarray, list[str]]:
+def _read(files: Sequence[str], tree: str, features: list[str] | None, max_events: int | None,
+          selection: str | None = None) -> tuple[np.ndarray, list[str]]:
     from hepsift.io.features import FEATURE_NAMES
     from hepsift.io.root import read_tree
 
@@ -53,7 +68,7 @@ def _read(files: Sequence[str], tree: str, features: list[str] | None, max_event
                                             "pass --features")
     else:
         names = features
-    arrays = read_tree(files, names, tree=tree)
+    arrays = read_tree(files, names, tree=tree, selection=selection)
     X = np.stack([np.asarray(arrays[n], dtype=np.float32) for n in names], axis=1)
     if max_events is not None:
         X = X[: int(max_events)]
@@ -65,13 +80,21 @@ def run(args: argparse.Namespace) -> int:
     from hepsift._atomic import check_output
     from hepsift.anomaly import DETECTORS
 
+    if bool(args.limit_table) != bool(args.signals):
+        raise UsageError("--limit-table and --signals go together: the table needs signal files and a file to write")
+    if any(not 0.0 < e < 1.0 for e in args.eps_b):
+        raise UsageError(f"--eps-b values must be in (0, 1), got {args.eps_b}")
     features = [s.strip() for s in args.features.split(",") if s.strip()] if args.features else None
-    X, names = _read(args.files, args.tree, features, args.max_events)
-    outputs = [args.output, *([args.save] if args.save else [])]
-    if args.save and os.path.abspath(args.save) == os.path.abspath(args.output):
-        raise errors.OutputError(f"--save and -o/--output are the same file '{args.output}'")
+    # with a limit table the detector learns the even events and the table uses the odd ones
+    X, names = _read(args.files, args.tree, features, args.max_events,
+                     "event % 2 == 0" if args.limit_table else None)
+    table_csv = str(Path(args.limit_table).with_suffix(".csv")) if args.limit_table else None
+    outputs = [args.output, *([args.save] if args.save else []), *([args.limit_table, table_csv] if table_csv else [])]
+    if len({os.path.abspath(o) for o in outputs}) != len(outputs):
+        raise errors.OutputError(f"two outputs are the same file: {', '.join(outputs)}")
     for out in outputs:  # refused now, not after the training
-        check_output(out, inputs=[*args.files, *([args.config] if args.config else [])], overwrite=args.overwrite)
+        check_output(out, inputs=[*args.files, *args.signals, *([args.config] if args.config else [])],
+                     overwrite=args.overwrite)
     cls = DETECTORS[args.detector]
     det = cls.from_config(args.config) if args.config else cls()
     det.set_params(seed=args.seed, feature_set=args.feature_set)
@@ -83,5 +106,18 @@ def run(args: argparse.Namespace) -> int:
           f"({', '.join(det.feature_names_in_)}); wrote {path}")
     for key, cut in det.threshold_.items():
         print(f"  background efficiency {key}: score > {cut:.6g}")
+    if args.limit_table:
+        from hepsift.anomaly import limit_table_from_root
+
+        samples = {Path(f).stem: f for f in [*args.files, *args.signals]}
+        if len(samples) != len(args.files) + len(args.signals):
+            raise UsageError("two input files have the same name; the table names samples by file name")
+        table = limit_table_from_root({args.detector: det}, samples, luminosity=args.luminosity, features=names,
+                                      tree=args.tree, eps_b=tuple(args.eps_b), seed=args.seed,
+                                      supervised=False if args.no_supervised else None)
+        print(table)
+        table.to_json(args.limit_table, overwrite=args.overwrite)
+        table.to_csv(table_csv, overwrite=args.overwrite)
+        print(f"wrote {args.limit_table} and {table_csv}")
     return 0
 
