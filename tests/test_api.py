@@ -6,11 +6,11 @@ import hepsift.rdf
 
 
 def test_top_level_api():
-    assert hepsift.__all__ == [
+    assert sorted(hepsift.__all__) == sorted([
         "__version__", "HepsiftError", "ConfigurationError", "ModelError", "MetadataError", "InputMismatchError",
         "ProviderError", "EvaluationError", "NonFiniteInputError", "FitError", "DataError", "MissingBranchError",
         "UnknownNameError", "NotFittedError", "DependencyError", "OutputError", "WorkerError", "load",
-    ]
+    ])
 
 
 def test_rdf_api():

@@ -33,26 +33,10 @@ from hepsift.errors import (
     WorkerError,
 )
 
-__all__ = [
-    "__version__",
-    "HepsiftError",
-    "ConfigurationError",
-    "ModelError",
-    "MetadataError",
-    "InputMismatchError",
-    "ProviderError",
-    "EvaluationError",
-    "NonFiniteInputError",
-    "FitError",
-    "DataError",
-    "MissingBranchError",
-    "UnknownNameError",
-    "NotFittedError",
-    "DependencyError",
-    "OutputError",
-    "WorkerError",
-    "load",
-]
+from hepsift import errors as _errors  # noqa: E402
+
+#: The version, every exception class of :mod:`hepsift.errors` and :func:`load`.
+__all__ = ["__version__", *(n for n in _errors.__all__ if n.endswith("Error")), "load"]
 
 
 def __getattr__(name: str) -> Any:

@@ -39,6 +39,7 @@ from hepsift.events.core import (
     generate_preset,
     sample_name,
 )
+from hepsift.events import detector as _detector
 from hepsift.events.detector import (
     BTagConfig,
     DetectorConfig,
@@ -63,12 +64,5 @@ __all__ = [
     "Process",
     "get_process",
     "list_processes",
-    "DetectorConfig",
-    "ElectronConfig",
-    "MuonConfig",
-    "PhotonConfig",
-    "JetConfig",
-    "FatJetConfig",
-    "BTagConfig",
-    "MetConfig",
+    *(n for n in _detector.__all__ if n.endswith("Config")),  # the detector-model configurations
 ]

@@ -110,20 +110,16 @@ class MuonConfig:
 
 
 @dataclass
-class PhotonConfig:
-    """Photon reconstruction.
+class PhotonConfig(ElectronConfig):
+    """Photon reconstruction: the electron's fields (the same calorimeter), other defaults.
 
     ``efficiency`` ~0.85: ATLAS "Tight" identification for E_T > 40 GeV, JINST 14 (2019)
-    P12006 [arXiv:1908.00005]; energy resolution as for electrons; acceptance |eta| < 2.37.
+    P12006 [arXiv:1908.00005]; energy resolution and isolation as for electrons; acceptance
+    |eta| < 2.37.
     """
 
     pt_min: float = 15.0  # GeV
     eta_max: float = 2.37
-    efficiency: float = 0.85
-    stochastic: float = 0.10  # sqrt(GeV)
-    constant: float = 0.007
-    iso_cone: float = 0.3
-    iso_max: float = 0.15
 
 
 @dataclass
