@@ -21,13 +21,14 @@ namespace hepsift {
 namespace pyroot {
 
 inline std::shared_ptr<const Model> load(const std::string &path, int threads, const std::string &provider,
-                                         bool allowFallback, const std::string &output)
+                                         bool allowFallback, const std::string &output, std::size_t cpuChunk = 4096)
 {
    ModelOptions o;
    o.threads = threads;
    o.provider = provider;
    o.allowFallback = allowFallback;
    o.output = output;
+   o.cpuChunk = cpuChunk;
    return std::make_shared<const Model>(path, o);
 }
 
