@@ -14,7 +14,8 @@ def test_top_level_api():
 
 
 def test_rdf_api():
-    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "generate", "load_library"]
+    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "generate", "load_library",
+                                           "strategy_for"]
 
 
 def test_export_api():

@@ -226,35 +226,82 @@ struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
    }
 };
 
+/// Reaches the node an RDataFrame interface wraps (RInterface::GetProxiedPtr is protected).
+struct NodeAccess : ROOT::RDF::RNode {
+   static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df)
+   {
+      auto get = &NodeAccess::GetProxiedPtr;
+      return (df.*get)().get();
+   }
+};
+
+/// Reaches the columns defined up to a node (RInterfaceBase::fColRegister is protected).
+struct ColumnAccess : ROOT::RDF::RInterfaceBase {
+   static const ROOT::Internal::RDF::RColumnRegister &of(const ROOT::RDF::RInterfaceBase &df)
+   {
+      auto member = &ColumnAccess::fColRegister;
+      return df.*member;
+   }
+};
+
+/// The name of input `k` in messages: its label (the caller's expression) if given.
+inline const std::string &label(const std::vector<std::string> &columns, const std::vector<std::string> &labels,
+                                std::size_t k)
+{
+   return labels.size() == columns.size() ? labels[k] : columns[k];
+}
+
 } // namespace detail
 
-/// Why DefineStreamed cannot score `columns` on `df` (empty when it can): the data source must
-/// be a TTree or TChain read from files, and each column a scalar arithmetic branch of the tree
-/// itself (not a Define, Redefine or friend-tree branch).
-inline std::string whyNotStreamable(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df,
-                                    const std::vector<std::string> &columns)
+/// The inputs among `columns` whose values have systematic variations on `df` (RDataFrame's
+/// Vary, directly or through the Defines they are computed from); in the order given.
+inline std::vector<std::string> variedColumns(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns)
 {
-   const std::string label = ROOT::Internal::RDF::GetDataSourceLabel(ROOT::RDF::RNode(df));
-   if (label != "TTreeDS")
-      return "the data source is " + label + ", not a TTree";
-   const auto defined = df.GetDefinedColumnNames();
+   std::vector<std::string> varied;
+   const auto &registered = detail::ColumnAccess::of(df);
    for (const auto &c : columns)
-      if (std::find(defined.begin(), defined.end(), c) != defined.end())
-         return "column '" + c + "' is defined on the data frame, not read from the tree";
+      if (!registered.GetVariationDeps(c).empty())
+         varied.push_back(c);
+   return varied;
+}
+
+/// Why DefineStreamed cannot score `columns` on `df` (empty when it can): `df` must be the
+/// RDataFrame itself (no Filter or Range before the score) over a TTree or TChain read from
+/// files without an entry list, and each column a scalar arithmetic branch of the tree itself
+/// (not a Define, Redefine, expression or friend-tree branch) without systematic variations.
+/// `labels` name the inputs in the reason (default: the column names).
+inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns,
+                                    const std::vector<std::string> &labels = {})
+{
    auto *loop = detail::LoopManagerAccess::of(df);
-   auto *source = loop ? dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource()) : nullptr;
-   TTree *tree = source ? source->GetTree() : nullptr;
+   if (!loop || detail::NodeAccess::of(df) != static_cast<const ROOT::Detail::RDF::RNodeBase *>(loop))
+      return "the node is not the RDataFrame itself (a Filter or Range comes before the score)";
+   const std::string source = ROOT::Internal::RDF::GetDataSourceLabel(df);
+   if (source != "TTreeDS")
+      return "the data source is " + source + ", not a TTree";
+   const auto defined = ROOT::RDF::RNode(df).GetDefinedColumnNames();
+   const auto varied = variedColumns(df, columns);
+   for (std::size_t k = 0; k < columns.size(); ++k) {
+      const std::string &c = columns[k];
+      if (std::find(defined.begin(), defined.end(), c) != defined.end())
+         return "input '" + detail::label(columns, labels, k) + "' is an expression or a Define, not a branch";
+      if (std::find(varied.begin(), varied.end(), c) != varied.end())
+         return "input '" + detail::label(columns, labels, k) + "' has systematic variations (Vary)";
+   }
+   auto *ds = dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource());
+   TTree *tree = ds ? ds->GetTree() : nullptr;
    if (!tree)
       return "the data frame has no tree";
    if (tree->GetEntryList())
       return "the tree has an entry list (its entries are not consecutive)";
-   for (const auto &c : columns) {
+   for (std::size_t k = 0; k < columns.size(); ++k) {
+      const std::string &c = columns[k];
       TBranch *branch = tree->GetBranch(c.c_str()); // on a TChain this loads its first tree
       TTree *own = tree->GetTree();
       if (!branch)
-         return "column '" + c + "' is not a branch of the tree";
+         return "input '" + detail::label(columns, labels, k) + "' is not a branch of the tree";
       if (branch->GetTree() != own)
-         return "column '" + c + "' is a branch of a friend tree";
+         return "input '" + detail::label(columns, labels, k) + "' is a branch of a friend tree";
       std::string why;
       if (!detail::TreeBlockReader::converter(*branch, why))
          return "branch '" + c + "' " + why;
@@ -279,12 +326,48 @@ struct StreamSlot {
 };
 
 struct StreamState {
+   StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
+               ScorerOptions o, unsigned nSlots)
+      : model(std::move(m)), columns(std::move(cols)), options(std::move(o))
+   {
+      if (!model)
+         throw ConfigurationError("hepsift: streamed batched scoring got no model");
+      if (batchSize == 0)
+         throw ConfigurationError("hepsift: batch size must be at least 1");
+      if (columns.size() != model->nFeatures())
+         throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
+                                  std::to_string(model->nFeatures()) + " features but " +
+                                  std::to_string(columns.size()) + " columns were given");
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+         slots.emplace_back(model->makeWorkspace(batchSize));
+   }
+
    std::shared_ptr<const Model> model;
    std::vector<std::string> columns;
    ScorerOptions options;
    std::vector<StreamSlot> slots;
 
    StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
+
+   /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
+   void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
+   {
+      StreamSlot &sl = slot(s);
+      const std::string &sample = info.AsString();
+      if (!sl.reader || sl.reader->sample() != sample)
+         sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
+      sl.first = info.EntryRange().first;
+      sl.end = info.EntryRange().second;
+      sl.next = 0;
+      sl.blockN = 0;
+   }
+
+   /// Slot `s` moves to the next entry of its task.
+   void advance(unsigned s)
+   {
+      StreamSlot &sl = slot(s);
+      sl.current = sl.next++;
+   }
 
    /// Scores of the current entry of slot `s` (nScores floats).
    const float *scores(unsigned s)
@@ -311,44 +394,148 @@ struct StreamState {
 
 } // namespace detail
 
+/// Default events per batch of the streamed and two-pass paths: large enough that the loop
+/// and reading costs per call vanish, small enough for the processor's caches (the model runs
+/// in calls of at most ModelOptions::cpuChunk events anyway); bench/rdf_scoring.py compares
+/// batch sizes.
+constexpr std::size_t kDefaultBatchSize = 4096;
+
 /// Defines column `name` with the model's scores, streamed in batches of `batchSize` events
-/// (see the top of this header for when it applies). Nothing runs now: the scores are computed
-/// in the analysis' own event loop. float for one-score models, ROOT::RVec<float> otherwise.
-inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df, std::string_view name,
-                                       std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
-                                       std::size_t batchSize = 4096, ScorerOptions options = ScorerOptions())
+/// (see the top of this header for when it applies: whyNotStreamable). Nothing runs now: the
+/// scores are computed in the analysis' own event loop. float for one-score models,
+/// ROOT::RVec<float> otherwise.
+inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                                       const std::vector<std::string> &columns,
+                                       std::size_t batchSize = kDefaultBatchSize,
+                                       ScorerOptions options = ScorerOptions())
 {
-   // The node type already excludes a Filter or Range before the score.
    if (!model)
       throw ConfigurationError("hepsift::DefineStreamed: no model given");
-   const std::string why = whyNotStreamable(df, columns);
+   const std::string why = whyNotStreamable(df, columns, options.labels);
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
-                               "; use hepsift::DefineBatched (two passes)");
-   if (batchSize == 0)
-      throw ConfigurationError("hepsift: batch size must be at least 1");
-   if (columns.size() != model->nFeatures())
-      throw InputMismatchError("hepsift: model '" + model->path() + "' takes " + std::to_string(model->nFeatures()) +
-                               " features but " + std::to_string(columns.size()) + " columns were given");
-   auto state = std::make_shared<detail::StreamState>();
-   state->model = model;
-   state->columns = columns;
-   state->options = options;
-   for (unsigned s = 0; s < std::max(1u, df.GetNSlots()); ++s)
-      state->slots.emplace_back(model->makeWorkspace(batchSize));
+                               "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
+   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots());
    auto node = detail::countTaskEntries(
-      df, name,
-      [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-         auto &sl = state->slot(slot);
-         const std::string sample = info.AsString();
-         if (!sl.reader || sl.reader->sample() != sample)
-            sl.reader = std::make_unique<detail::TreeBlockReader>(sample, state->columns);
-         sl.first = info.EntryRange().first;
-         sl.end = info.EntryRange().second;
-         sl.blockN = 0;
-      },
+      df, name, [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) { state->start(slot, info); },
       [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
    return detail::defineScores(node, name, model->nScores(), [state](unsigned slot) { return state->scores(slot); });
+}
+
+/// How a score is computed in the event loop (see chooseStrategy).
+enum class Strategy {
+   Auto,     ///< the default rule of chooseStrategy
+   PerEvent, ///< one model call per event (hepsift::Define): any node, any columns, follows Vary
+   Stream,   ///< one event loop, inputs read in blocks from the file (DefineStreamed)
+   TwoPass   ///< a first event loop now, any node and columns (DefineBatched)
+};
+
+/// "auto", "per-event", "stream" or "two-pass"; ConfigurationError otherwise.
+inline Strategy parseStrategy(const std::string &name)
+{
+   if (name == "auto")
+      return Strategy::Auto;
+   if (name == "per-event")
+      return Strategy::PerEvent;
+   if (name == "stream")
+      return Strategy::Stream;
+   if (name == "two-pass")
+      return Strategy::TwoPass;
+   throw ConfigurationError("hepsift: strategy must be 'auto', 'per-event', 'stream' or 'two-pass', got '" + name +
+                            "'");
+}
+
+inline std::string strategyName(Strategy s)
+{
+   switch (s) {
+   case Strategy::PerEvent: return "per-event";
+   case Strategy::Stream: return "stream";
+   case Strategy::TwoPass: return "two-pass";
+   default: return "auto";
+   }
+}
+
+/// The path chosen for a score, its batch size and why the streamed path was not taken.
+struct Choice {
+   Strategy strategy = Strategy::PerEvent;
+   std::size_t batchSize = 1;
+   std::string why; ///< empty when streamed
+};
+
+/// The one rule that picks how a score is computed on node `df` from `columns` (`labels`:
+/// their names in messages). `batchSize` 0 means "not given".
+///
+/// Auto (the default): streamed (batches of `batchSize`, default kDefaultBatchSize) wherever
+/// whyNotStreamable(df, columns) is empty; otherwise per event, or in two passes when a batch
+/// size above 1 was given and no input has systematic variations. Auto never runs an event
+/// loop at define time unless a batch size was given. An explicit strategy is taken as asked,
+/// or refused with a ConfigurationError that says why (batched scores are computed from the
+/// nominal inputs, so inputs with variations are refused by "stream" and "two-pass").
+inline Choice chooseStrategy(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns, Strategy requested,
+                             std::size_t batchSize, const std::vector<std::string> &labels = {})
+{
+   Choice c;
+   const std::size_t batch = batchSize == 0 ? kDefaultBatchSize : batchSize;
+   if (requested == Strategy::PerEvent) {
+      if (batchSize > 1)
+         throw ConfigurationError("hepsift: strategy 'per-event' calls the model once per event; batch size " +
+                                  std::to_string(batchSize) + " needs strategy 'stream', 'two-pass' or 'auto'");
+      c.why = "strategy 'per-event' was asked for";
+      return c;
+   }
+   const auto varied = variedColumns(df, columns);
+   if (!varied.empty()) {
+      const auto at = std::find(columns.begin(), columns.end(), varied.front()) - columns.begin();
+      c.why = "input '" + detail::label(columns, labels, static_cast<std::size_t>(at)) +
+              "' has systematic variations (Vary)";
+      if (requested != Strategy::Auto)
+         throw ConfigurationError("hepsift: strategy '" + strategyName(requested) + "' cannot score: " + c.why +
+                                  ", and batched scores are computed from the nominal inputs; use strategy "
+                                  "'per-event' or 'auto' (both follow the variations)");
+      return c;
+   }
+   if (requested == Strategy::TwoPass || (requested == Strategy::Auto && batchSize == 1)) {
+      c.strategy = requested == Strategy::TwoPass ? Strategy::TwoPass : Strategy::PerEvent;
+      c.batchSize = requested == Strategy::TwoPass ? batch : 1;
+      c.why = "strategy '" + strategyName(c.strategy) + "' was asked for";
+      return c;
+   }
+   c.why = whyNotStreamable(df, columns, labels);
+   if (c.why.empty()) {
+      c.strategy = Strategy::Stream;
+      c.batchSize = batch;
+      return c;
+   }
+   if (requested == Strategy::Stream)
+      throw ConfigurationError("hepsift: strategy 'stream' cannot score: " + c.why +
+                               "; use strategy 'two-pass', 'per-event' or 'auto'");
+   if (batchSize > 1) {
+      c.strategy = Strategy::TwoPass;
+      c.batchSize = batchSize;
+   }
+   return c;
+}
+
+/// Defines column `name` on `df` with the score of `model` on `columns` (types Cols..., as for
+/// hepsift::Define), by the path chooseStrategy picks: by default streamed in batches where
+/// that applies (on the RDataFrame itself over TTree branches) and per event elsewhere. float
+/// for one score, ROOT::RVec<float> for several. This is the call to use from C++.
+template <typename... Cols>
+ROOT::RDF::RNode DefineScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                             const std::vector<std::string> &columns, Strategy strategy = Strategy::Auto,
+                             std::size_t batchSize = 0, ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineScore: no model given");
+   const Choice c = chooseStrategy(df, columns, strategy, batchSize, options.labels);
+   switch (c.strategy) {
+   case Strategy::Stream: return DefineStreamed(df, name, model, columns, c.batchSize, options);
+   case Strategy::TwoPass: return DefineBatched<Cols...>(df, name, model, columns, c.batchSize, options);
+   default:
+      if (model->nScores() > 1)
+         return df.DefineSlotEntry(name, MultiScorer<Cols...>(model, df.GetNSlots(), columns, options), columns);
+      return df.DefineSlotEntry(name, Scorer<Cols...>(model, df.GetNSlots(), columns, options), columns);
+   }
 }
 
 } // namespace hepsift
