@@ -30,6 +30,7 @@
 #include <TBufferFile.h>
 #include <TFile.h>
 #include <TLeaf.h>
+#include <TROOT.h>
 #include <TSystem.h>
 #include <TTree.h>
 
@@ -92,6 +93,7 @@ public:
    }
 
    const std::string &columnName(std::size_t j) const { return fColumns[j].name; }
+   Long64_t entries() const { return fTree->GetEntries(); }
 
    using Convert = float (*)(const char *, std::size_t);
 
@@ -216,6 +218,18 @@ private:
    TTree *fTree = nullptr;
    std::vector<Column> fColumns;
 };
+
+/// Reaches a private member (RSampleInfo's sample) through an explicit instantiation, where
+/// access is not checked; the sample lists the files of the loop's TChain in order.
+template <typename Tag, typename Tag::type Member>
+struct PrivateMember {
+   friend typename Tag::type get(Tag) { return Member; }
+};
+struct SampleOfInfo {
+   using type = const ROOT::RDF::Experimental::RSample *ROOT::RDF::RSampleInfo::*;
+   friend type get(SampleOfInfo);
+};
+template struct PrivateMember<SampleOfInfo, &ROOT::RDF::RSampleInfo::fSample>;
 
 /// Reaches the data source of a data frame (RInterfaceBase::GetLoopManager is protected).
 struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
@@ -356,11 +370,69 @@ struct StreamState {
       const std::string &sample = info.AsString();
       if (!sl.reader || sl.reader->sample() != sample)
          sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
-      sl.first = info.EntryRange().first;
-      sl.end = info.EntryRange().second;
+      locate(sl, info);
       sl.next = 0;
       sl.blockN = 0;
    }
+
+   /// The entries of the task in the tree's own numbering. Under ImplicitMT each task is a
+   /// range of one tree, which RSampleInfo gives in the tree's numbering. A single-threaded
+   /// loop over a TChain gives, for every tree, the entry range of the whole loop in the
+   /// chain's numbering ([0, all) unless the data set has a global range, as on distributed
+   /// workers): the tree's own range then follows from the entries of the trees before it,
+   /// taken from the files of the chain (the data set's sample).
+   void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
+   {
+      const auto n = static_cast<ULong64_t>(sl.reader->entries());
+      const auto range = info.EntryRange();
+      if (ROOT::IsImplicitMTEnabled()) {
+         sl.first = range.first;
+         sl.end = range.second;
+      } else if (range.first == 0) {
+         sl.first = 0;
+         sl.end = n;
+      } else {
+         const ULong64_t offset = chainOffset(info);
+         sl.first = range.first > offset ? range.first - offset : 0;
+         sl.end = n;
+      }
+      if (sl.first > sl.end || sl.end > n)
+         throw EvaluationError("hepsift: the streamed score cannot place entry range [" + std::to_string(sl.first) +
+                               ", " + std::to_string(sl.end) + ") in " + sl.reader->sample() + " (" +
+                               std::to_string(n) + " entries); use strategy 'per-event'");
+   }
+
+   /// Entries of the chain before the tree of `info` (single-threaded loops with a range).
+   ULong64_t chainOffset(const ROOT::RDF::RSampleInfo &info)
+   {
+      const auto *sample = info.*get(SampleOfInfo{});
+      if (!sample)
+         throw EvaluationError("hepsift: the streamed score cannot place the entry range of " + info.AsString() +
+                               " in its chain (no sample description); use strategy 'per-event'");
+      const auto &files = sample->GetFileNameGlobs();
+      const auto &trees = sample->GetTreeNames();
+      ULong64_t offset = 0;
+      for (std::size_t k = 0; k < files.size(); ++k) {
+         const std::string tree = trees.size() == files.size() ? trees[k] : trees.at(0);
+         const std::string id = files[k] + "/" + tree;
+         if (id == info.AsString())
+            return offset;
+         auto it = chainEntries.find(id);
+         if (it == chainEntries.end()) {
+            std::unique_ptr<TFile> f(TFile::Open(files[k].c_str(), "READ"));
+            auto *t = f && !f->IsZombie() ? f->Get<TTree>(tree.c_str()) : nullptr;
+            if (!t)
+               throw EvaluationError("hepsift: the streamed score cannot read the entries of " + id +
+                                     "; use strategy 'per-event'");
+            it = chainEntries.emplace(id, static_cast<ULong64_t>(t->GetEntries())).first;
+         }
+         offset += it->second;
+      }
+      throw EvaluationError("hepsift: the streamed score does not find " + info.AsString() +
+                            " among the files of its data set; use strategy 'per-event'");
+   }
+
+   std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
 
    /// Slot `s` moves to the next entry of its task.
    void advance(unsigned s)
@@ -369,13 +441,18 @@ struct StreamState {
       sl.current = sl.next++;
    }
 
-   /// Scores of the current entry of slot `s` (nScores floats).
-   const float *scores(unsigned s)
+   /// Scores of the current entry of slot `s` (nScores floats); `entry`: its rdfentry_.
+   const float *scores(unsigned s, ULong64_t entry)
    {
       StreamSlot &sl = slot(s);
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
+      (void)entry;
       if (sl.current < sl.blockFirst || sl.current >= sl.blockFirst + sl.blockN) {
+         if (sl.first + sl.current >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + sl.current) +
+                                  " beyond the end " + std::to_string(sl.end) + " of its range in " +
+                                  sl.reader->sample() + "; use strategy 'per-event'");
          const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - sl.current);
          const std::size_t nf = model->nFeatures();
          sl.reader->read(static_cast<Long64_t>(sl.first + sl.current), n, sl.ws.input(), nf);
@@ -419,7 +496,8 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    auto node = detail::countTaskEntries(
       df, name, [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) { state->start(slot, info); },
       [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
-   return detail::defineScores(node, name, model->nScores(), [state](unsigned slot) { return state->scores(slot); });
+   return detail::defineScores(node, name, model->nScores(),
+                               [state](unsigned slot, ULong64_t entry) { return state->scores(slot, entry); });
 }
 
 /// How a score is computed in the event loop (see chooseStrategy).

@@ -129,7 +129,7 @@ def define(
     if type(df).__module__.startswith("ROOT._distrdf"):
         from hepsift.rdf._distributed import define_distributed
 
-        return define_distributed(df, name, model, inputs, check_finite, batch_size)
+        return define_distributed(df, name, model, inputs, check_finite, batch_size, str(strategy))
     from_model = inputs is None
     if inputs is None:
         inputs = _model_inputs(model)
@@ -208,6 +208,8 @@ def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | Non
     """(path, batch size, why it does not stream) from ``hepsift::chooseStrategy``."""
     ROOT = load_library()
     columns = [str(i) for i in inputs]
+    if type(df).__module__.startswith("ROOT._distrdf"):
+        df = df.proxied_node.rdf_node  # the client's local copy of a distributed graph
     try:
         path, batch, why = (str(x) for x in ROOT.hepsift.pyroot.choose(ROOT.RDF.AsRNode(df), columns, str(strategy),
                                                                         int(batch_size or 0), columns))
