@@ -272,18 +272,21 @@ def test_varied_input_gives_varied_scores_by_default(ROOT, mixed_file, mlp_onnx)
             hepsift.rdf.define(varied, "s", model, batch_size=64, strategy=strategy)
 
 
-def test_stream_over_a_data_set_with_a_global_range(ROOT, tmp_path, mlp_onnx):
-    """A single-threaded loop over a chain with a global entry range (as distributed workers
-    run) reports the chain's range for every tree; the streamed score places each tree's own
-    range and gives the per-event scores."""
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_stream_over_a_data_set_with_a_global_range(ROOT, tmp_path, mlp_onnx, n_threads):
+    """A data set with a global entry range (as distributed workers run) gives entry ranges in
+    the chain's numbering (single-threaded: the whole range for every tree); the streamed score
+    places each tree's own range and gives the per-event scores, with and without ImplicitMT."""
     sizes = (3000, 2500, 2000)
     files = [str(write_tree(tmp_path / f"g{i}.root", mixed_arrays(n, seed=50 + i), basket=600))
              for i, n in enumerate(sizes)]
     model = hepsift.rdf.Model(mlp_onnx)
-    for start, end in ((3000, 7500), (1234, 6789)):
+    for start, end in ((3000, 7500), (1234, 6789), (0, sum(sizes))):
         spec = ROOT.RDF.Experimental.RDatasetSpec()
         spec.AddSample(("", ["Events"] * 3, files))
-        spec.WithGlobalRange((start, end))
-        out = both_paths(ROOT, ROOT.RDataFrame(spec), model, batch_size=700, strategy="stream")
+        if (start, end) != (0, sum(sizes)):  # the last: no global range (ranges in each tree's numbering)
+            spec.WithGlobalRange((start, end))
+        with threads(ROOT, n_threads):
+            out = both_paths(ROOT, ROOT.RDataFrame(spec), model, batch_size=700, strategy="stream")
         assert len(out["pe"]) == end - start
         assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6

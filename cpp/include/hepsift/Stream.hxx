@@ -231,6 +231,16 @@ struct SampleOfInfo {
 };
 template struct PrivateMember<SampleOfInfo, &ROOT::RDF::RSampleInfo::fSample>;
 
+/// Whether a data source reads a global entry range (RDataSource::fGlobalEntryRange is
+/// protected): its tasks then give entry ranges in the numbering of the whole chain.
+struct GlobalRangeAccess : ROOT::RDF::RDataSource {
+   static bool of(const ROOT::RDF::RDataSource &ds)
+   {
+      auto member = &GlobalRangeAccess::fGlobalEntryRange;
+      return (ds.*member).has_value();
+   }
+};
+
 /// Reaches the data source of a data frame (RInterfaceBase::GetLoopManager is protected).
 struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
    static ROOT::Detail::RDF::RLoopManager *of(const ROOT::RDF::RInterfaceBase &df)
@@ -360,6 +370,9 @@ struct StreamState {
    std::vector<std::string> columns;
    ScorerOptions options;
    std::vector<StreamSlot> slots;
+   /// The data source (to see whether it reads a global entry range); null: assume it does
+   /// (distributed workers always do).
+   const ROOT::RDF::RDataSource *source = nullptr;
 
    StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
 
@@ -376,7 +389,8 @@ struct StreamState {
    }
 
    /// The entries of the task in the tree's own numbering. Under ImplicitMT each task is a
-   /// range of one tree, which RSampleInfo gives in the tree's numbering. A single-threaded
+   /// range of one tree, which RSampleInfo gives in the tree's numbering (in the chain's when
+   /// the data set has a global entry range). A single-threaded
    /// loop over a TChain gives, for every tree, the entry range of the whole loop in the
    /// chain's numbering ([0, all) unless the data set has a global range, as on distributed
    /// workers): the tree's own range then follows from the entries of the trees before it,
@@ -386,8 +400,15 @@ struct StreamState {
       const auto n = static_cast<ULong64_t>(sl.reader->entries());
       const auto range = info.EntryRange();
       if (ROOT::IsImplicitMTEnabled()) {
-         sl.first = range.first;
-         sl.end = range.second;
+         // Each task is a range of one tree: in the tree's numbering, or in the chain's when
+         // the data set has a global entry range.
+         const ULong64_t offset = !source || GlobalRangeAccess::of(*source) ? chainOffset(info) : 0;
+         if (range.first < offset)
+            throw EvaluationError("hepsift: the streamed score cannot place entry range [" +
+                                  std::to_string(range.first) + ", " + std::to_string(range.second) + ") in " +
+                                  sl.reader->sample() + "; use strategy 'per-event'");
+         sl.first = range.first - offset;
+         sl.end = range.second - offset;
       } else if (range.first == 0) {
          sl.first = 0;
          sl.end = n;
@@ -402,7 +423,7 @@ struct StreamState {
                                std::to_string(n) + " entries); use strategy 'per-event'");
    }
 
-   /// Entries of the chain before the tree of `info` (single-threaded loops with a range).
+   /// Entries of the chain before the tree of `info` (data sets with a global entry range).
    ULong64_t chainOffset(const ROOT::RDF::RSampleInfo &info)
    {
       const auto *sample = info.*get(SampleOfInfo{});
@@ -411,6 +432,7 @@ struct StreamState {
                                " in its chain (no sample description); use strategy 'per-event'");
       const auto &files = sample->GetFileNameGlobs();
       const auto &trees = sample->GetTreeNames();
+      std::lock_guard<std::mutex> lock(chainMutex);
       ULong64_t offset = 0;
       for (std::size_t k = 0; k < files.size(); ++k) {
          const std::string tree = trees.size() == files.size() ? trees[k] : trees.at(0);
@@ -432,6 +454,7 @@ struct StreamState {
                             " among the files of its data set; use strategy 'per-event'");
    }
 
+   std::mutex chainMutex;
    std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
 
    /// Slot `s` moves to the next entry of its task.
@@ -493,6 +516,7 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
                                "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
    auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots());
+   state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
    auto node = detail::countTaskEntries(
       df, name, [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) { state->start(slot, info); },
       [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
