@@ -119,10 +119,8 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--branches", nargs="+", help="branches to keep (default: all)")
     p.add_argument("--threads", type=_cliargs.int_at_least(0), default=0,
                    help="ImplicitMT threads (0: single-threaded)")
-    p.add_argument("--batch-size", type=_cliargs.int_at_least(1), default=None,
-                   help="events per model call (default: hepsift.rdf.define's rule, streamed batches of 4096 where "
-                        "they apply and one call per event elsewhere; N > 1 where streaming does not apply: a first "
-                        "pass; 1: one call per event)")
+    p.add_argument("--batch-size", type=_cliargs.int_at_least(1), default=4096,
+                   help="events per model call (default 4096; 1: one call per event)")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--allow-fallback", action="store_true", help="fall back to CPU when CUDA is not usable")
 
