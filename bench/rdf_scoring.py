@@ -247,14 +247,16 @@ def per_thread(path: Path, model: Path, n: int, title: str,
 DEFAULT = "hepsift default (no batching arguments)"
 REFERENCE = "ONNX Runtime in memory (4096 batches)"
 LIMIT = "limit 1/(1/bulk read + 1/in-memory)"
+SMALL = "hepsift streamed, 4096-event batches"
+BIG = "hepsift streamed, 10^5-event batches"
 
 
 def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
     def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
         rows = rates(n, {
             DEFAULT: lambda: b.hepsift(None),
-            "hepsift streamed, 4096-event batches": lambda: b.hepsift(4096, "stream"),
-            "hepsift streamed, 10^5-event batches": lambda: b.hepsift(100_000, "stream"),
+            SMALL: lambda: b.hepsift(4096, "stream"),
+            BIG: lambda: b.hepsift(100_000, "stream"),
             "hepsift batched, two passes (8192)": lambda: b.hepsift(8192, "two-pass"),
             "hepsift per-event": lambda: b.hepsift(None, "per-event"),
             "hepsift bulk read of the inputs": b.bulk_read,
@@ -274,7 +276,7 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
         print(f"  [{t} thread(s)] default / ONNX Runtime in memory = {rows[DEFAULT] / rows[REFERENCE]:.2f} (>= 0.9), "
               f"default / uproot+ORT = {rows[DEFAULT] / rows['uproot + ONNX Runtime (100k batches)']:.2f} (>= 1), "
               f"default / limit = {rows[DEFAULT] / rows[LIMIT]:.2f}, "
-              f"10^5 / 4096 batches = {rows['hepsift streamed, 10^5-event batches'] / rows['hepsift streamed, 4096-event batches']:.2f} (>= 1), "
+              f"10^5 / 4096 batches = {rows[BIG] / rows[SMALL]:.2f} (>= 1), "
               f"default / per-event = {rows[DEFAULT] / rows['hepsift per-event']:.1f}")
     print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
     return results
@@ -339,7 +341,7 @@ def large_model(n: int, repeat: int) -> None:
     def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
         return rates(n, {
             DEFAULT: lambda: b.hepsift(None),
-            "hepsift streamed, 10^5-event batches": lambda: b.hepsift(100_000, "stream"),
+            BIG: lambda: b.hepsift(100_000, "stream"),
             "hepsift batched, two passes": lambda: b.hepsift(8192, "two-pass"),
             REFERENCE: lambda: b.ort_memory(X, 4096),
             "hepsift per-event": lambda: b.hepsift(None, "per-event"),

@@ -92,7 +92,8 @@ def define_distributed(df: Any, name: str, model: Model, inputs: Sequence[str] |
         _declare(ROOT, snippet, model)
         call = "scores" if model.n_scores > 1 else "score"
         node = df.DefinePerSample(f"__hepsift_task_{name}", f"{handle}.start(rdfslot_, rdfsampleinfo_)")
-        return node.Filter(f"{handle}.advance(rdfslot_)", "hepsift").Define(name, f"{handle}.{call}(rdfslot_, rdfentry_)")
+        node = node.Filter(f"{handle}.advance(rdfslot_)", "hepsift")
+        return node.Define(name, f"{handle}.{call}(rdfslot_, rdfentry_)")
     snippet, expression = _expression(model, inputs, check_finite)
     _declare(ROOT, snippet, model)
     return df.Define(name, expression)

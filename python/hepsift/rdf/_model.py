@@ -55,7 +55,8 @@ class Model:
         ROOT = load_library()
         self.path = str(Path(path))
         if int(cpu_chunk) < 0:
-            raise errors.ConfigurationError(f"cpu_chunk must be 0 (whole batches) or a positive integer, got {cpu_chunk}")
+            raise errors.ConfigurationError(
+                f"cpu_chunk must be 0 (whole batches) or a positive integer, got {cpu_chunk}")
         try:
             self._ptr = ROOT.hepsift.pyroot.load(self.path, int(threads), provider, bool(allow_fallback), output or "",
                                                  int(cpu_chunk))
