@@ -290,3 +290,24 @@ def test_stream_over_a_data_set_with_a_global_range(ROOT, tmp_path, mlp_onnx, n_
             out = both_paths(ROOT, ROOT.RDataFrame(spec), model, batch_size=700, strategy="stream")
         assert len(out["pe"]) == end - start
         assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_several_streamed_scores_share_one_loop(ROOT, tmp_path, mlp_onnx, n_threads):
+    """A second (and third) score defined right after a streamed one streams too (it reuses the
+    first one's entry counting); all equal the per-event scores, also behind a later Filter."""
+    files = [str(write_tree(tmp_path / f"m{i}.root", mixed_arrays(2500 + 900 * i, seed=60 + i), basket=800))
+             for i in range(2)]
+    model = hepsift.rdf.Model(mlp_onnx)
+    with threads(ROOT, n_threads):
+        df = ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files))
+        node = hepsift.rdf.define(df, "a", model)
+        assert hepsift.rdf.strategy_for(node, MIXED) == "stream"
+        node = hepsift.rdf.define(node, "b", model, batch_size=333)
+        node = hepsift.rdf.define(node, "c", model, batch_size=5000, strategy="stream")
+        assert hepsift.rdf.strategy_for(node.Filter("x_b"), MIXED) == "per-event"
+        out = hepsift.rdf.define(node.Filter("x_i > 0"), "pe", model).AsNumpy(["pe", "a", "b", "c"])
+    assert df.GetNRuns() == 1
+    assert len(out["pe"]) == sum(int(np.sum(mixed_arrays(2500 + 900 * i, seed=60 + i)["x_i"] > 0)) for i in range(2))
+    for col in ("a", "b", "c"):
+        assert np.max(np.abs(out["pe"] - out[col])) <= 1e-6, col

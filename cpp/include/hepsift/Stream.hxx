@@ -16,7 +16,8 @@
 //
 // This needs every entry of the tree range to reach the score node, and the inputs to be
 // scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
-// Range before it), on columns of the tree (not Defines, not friend trees). Elsewhere use
+// Range before it; right after another streamed score is fine, it reuses that one's counting
+// Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
 // hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
 // bulk (several leaves, old basket layout) is read entry by entry, with the same result.
 #ifndef HEPSIFT_STREAM_HXX
@@ -252,11 +253,61 @@ struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
 
 /// Reaches the node an RDataFrame interface wraps (RInterface::GetProxiedPtr is protected).
 struct NodeAccess : ROOT::RDF::RNode {
-   static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df)
+   static std::shared_ptr<ROOT::Detail::RDF::RNodeBase> shared(const ROOT::RDF::RNode &df)
    {
       auto get = &NodeAccess::GetProxiedPtr;
-      return (df.*get)().get();
+      return (df.*get)();
    }
+   static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df) { return shared(df).get(); }
+};
+
+/// Per-slot position of the entry being processed within its task, set by one counting Filter
+/// and shared by every streamed score defined after it.
+struct TaskPositions {
+   struct Slot {
+      ULong64_t next = 0;    // position of the next entry in the task
+      ULong64_t current = 0; // position of the entry being processed
+   };
+   std::vector<Slot> slots;
+   Slot &slot(unsigned s) { return slotAt(slots, s); }
+};
+
+/// The counting Filters of the streamed scores (the node of each and its positions), so that a
+/// further streamed score defined right after one reuses its counting: such a node counts
+/// every entry of the data frame, as the data frame itself would.
+class CountingFilters {
+public:
+   static CountingFilters &instance()
+   {
+      static CountingFilters registry;
+      return registry;
+   }
+   void add(const std::shared_ptr<ROOT::Detail::RDF::RNodeBase> &node, std::shared_ptr<TaskPositions> positions)
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      fEntries.erase(std::remove_if(fEntries.begin(), fEntries.end(), [](const Entry &e) { return e.node.expired(); }),
+                     fEntries.end());
+      fEntries.push_back(Entry{node, std::move(positions)});
+   }
+   /// The positions counted by `node` when it is a live counting Filter, else null.
+   std::shared_ptr<TaskPositions> find(const ROOT::Detail::RDF::RNodeBase *node)
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      for (const auto &e : fEntries) {
+         auto live = e.node.lock();
+         if (live && live.get() == node)
+            return e.positions;
+      }
+      return nullptr;
+   }
+
+private:
+   struct Entry {
+      std::weak_ptr<ROOT::Detail::RDF::RNodeBase> node;
+      std::shared_ptr<TaskPositions> positions;
+   };
+   std::mutex fMutex;
+   std::vector<Entry> fEntries;
 };
 
 /// Reaches the columns defined up to a node (RInterfaceBase::fColRegister is protected).
@@ -298,7 +349,9 @@ inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vecto
                                     const std::vector<std::string> &labels = {})
 {
    auto *loop = detail::LoopManagerAccess::of(df);
-   if (!loop || detail::NodeAccess::of(df) != static_cast<const ROOT::Detail::RDF::RNodeBase *>(loop))
+   const auto *node = detail::NodeAccess::of(df);
+   if (!loop || (node != static_cast<const ROOT::Detail::RDF::RNodeBase *>(loop) &&
+                 !detail::CountingFilters::instance().find(node)))
       return "the node is not the RDataFrame itself (a Filter or Range comes before the score)";
    const std::string source = ROOT::Internal::RDF::GetDataSourceLabel(df);
    if (source != "TTreeDS")
@@ -342,8 +395,6 @@ struct StreamSlot {
    explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
    std::unique_ptr<TreeBlockReader> reader;
    ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t next = 0;           // position of the next entry in the task
-   ULong64_t current = 0;        // position of the entry being processed
    ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
    std::size_t blockN = 0;
    Workspace ws;
@@ -351,9 +402,13 @@ struct StreamSlot {
 
 struct StreamState {
    StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
-               ScorerOptions o, unsigned nSlots)
-      : model(std::move(m)), columns(std::move(cols)), options(std::move(o))
+               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
+      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
    {
+      if (!positions) {
+         positions = std::make_shared<TaskPositions>();
+         positions->slots.resize(std::max(1u, nSlots));
+      }
       if (!model)
          throw ConfigurationError("hepsift: streamed batched scoring got no model");
       if (batchSize == 0)
@@ -370,6 +425,7 @@ struct StreamState {
    std::vector<std::string> columns;
    ScorerOptions options;
    std::vector<StreamSlot> slots;
+   std::shared_ptr<TaskPositions> positions;
    /// The data source (to see whether it reads a global entry range); null: assume it does
    /// (distributed workers always do).
    const ROOT::RDF::RDataSource *source = nullptr;
@@ -384,7 +440,7 @@ struct StreamState {
       if (!sl.reader || sl.reader->sample() != sample)
          sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
       locate(sl, info);
-      sl.next = 0;
+      positions->slot(s).next = 0;
       sl.blockN = 0;
    }
 
@@ -460,8 +516,8 @@ struct StreamState {
    /// Slot `s` moves to the next entry of its task.
    void advance(unsigned s)
    {
-      StreamSlot &sl = slot(s);
-      sl.current = sl.next++;
+      auto &where = positions->slot(s);
+      where.current = where.next++;
    }
 
    /// Scores of the current entry of slot `s` (nScores floats); `entry`: its rdfentry_.
@@ -471,24 +527,25 @@ struct StreamState {
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
       (void)entry;
-      if (sl.current < sl.blockFirst || sl.current >= sl.blockFirst + sl.blockN) {
-         if (sl.first + sl.current >= sl.end)
-            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + sl.current) +
+      const ULong64_t current = positions->slot(s).current;
+      if (current < sl.blockFirst || current >= sl.blockFirst + sl.blockN) {
+         if (sl.first + current >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + current) +
                                   " beyond the end " + std::to_string(sl.end) + " of its range in " +
                                   sl.reader->sample() + "; use strategy 'per-event'");
-         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - sl.current);
+         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - current);
          const std::size_t nf = model->nFeatures();
-         sl.reader->read(static_cast<Long64_t>(sl.first + sl.current), n, sl.ws.input(), nf);
+         sl.reader->read(static_cast<Long64_t>(sl.first + current), n, sl.ws.input(), nf);
          if (options.checkFinite)
             for (std::size_t i = 0; i < n * nf; ++i)
                if (!std::isfinite(sl.ws.input()[i]))
                   throwNonFinite(sl.reader->columnName(i % nf), sl.ws.input()[i],
-                                 std::to_string(sl.first + sl.current + i / nf) + " of " + sl.reader->sample(), *model);
+                                 std::to_string(sl.first + current + i / nf) + " of " + sl.reader->sample(), *model);
          model->run(sl.ws, n);
-         sl.blockFirst = sl.current;
+         sl.blockFirst = current;
          sl.blockN = n;
       }
-      return sl.ws.output() + (sl.current - sl.blockFirst) * model->nScores();
+      return sl.ws.output() + (current - sl.blockFirst) * model->nScores();
    }
 };
 
@@ -515,11 +572,24 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
                                "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
-   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots());
+   // Right after another streamed score, its counting Filter serves this score too.
+   auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
+   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted);
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
-   auto node = detail::countTaskEntries(
-      df, name, [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) { state->start(slot, info); },
-      [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
+   auto start = [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+      state->start(slot, info);
+      return static_cast<ULong64_t>(info.EntryRange().first);
+   };
+   ROOT::RDF::RNode node = df;
+   if (counted) {
+      node = df.DefinePerSample("__hepsift_task_" + std::string(name), start);
+   } else {
+      auto positions = state->positions;
+      node = detail::countTaskEntries(
+         df, name, [start](unsigned slot, const ROOT::RDF::RSampleInfo &info) { start(slot, info); },
+         [positions](unsigned slot) -> detail::TaskPositions::Slot & { return positions->slot(slot); });
+      detail::CountingFilters::instance().add(detail::NodeAccess::shared(node), positions);
+   }
    return detail::defineScores(node, name, model->nScores(),
                                [state](unsigned slot, ULong64_t entry) { return state->scores(slot, entry); });
 }
