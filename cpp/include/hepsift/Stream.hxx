@@ -6,6 +6,9 @@
 //   auto scored = hepsift::DefineStreamed(df, "score", model, {"x0", "x1"}, 4096);
 //   // scored.Histo1D("score"), Filter("score > 0.9"), Snapshot(...) as usual
 //
+//   // or, on any node, the path chosen by the one rule (hepsift::chooseStrategy, below):
+//   auto scored = hepsift::DefineScore<float, float>(df, "score", model, {"x0", "x1"});
+//
 // How: RDataFrame processes a TTree in tasks, each a range of consecutive entries of one tree
 // (RSampleInfo: file, tree, entry range, in the tree's own numbering). When the score of an
 // entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
