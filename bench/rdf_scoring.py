@@ -7,26 +7,33 @@ cached in bench/cache/.
 Small model (8-64-64-1 MLP, 8 float branches, ``--events`` events, default 2 M), with one
 thread and with ImplicitMT(2) (ONNX Runtime with 2 intra-op threads for the Python rows):
 
-* hepsift per-event ``Define``, hepsift batched (``batch_size``, streamed: one event loop)
-  and hepsift batched in two passes (``strategy="two-pass"``), file to histogram;
-* RDataFrame reading the 8 branches alone (the I/O limit);
+* hepsift with no batching arguments (the default: streamed, 4096-event batches), streamed
+  with 4096 and 10^5-event batches, per event (``strategy="per-event"``) and in two passes
+  (``strategy="two-pass"``), file to histogram;
+* hepsift's own bulk read of the 8 branches (the streamed path's reader alone: the I/O
+  limit) and RDataFrame reading them through its column readers;
 * uproot + ONNX Runtime in batches of 100k (what a Python user writes);
-* ONNX Runtime on the whole feature matrix in memory (the compute limit);
-* the combined limit 1 / (1/read + 1/compute) and hepsift batched as a fraction of it.
+* ONNX Runtime on the whole feature matrix in memory, in 4096-event batches (its fastest: the
+  compute limit, the reference of the tables) and in 100k batches;
+* the combined limit 1 / (1/bulk read + 1/compute) and the default as a fraction of it.
+
+``--distributed``: the default define and a histogram on distributed RDataFrame (a Dask
+``LocalCluster`` of 2 worker processes, one thread each: each worker streams its own entry
+ranges) against the same graph locally under ImplicitMT(2), on the same files.
 
 Large model (27 inputs, 4 x 512 sigmoid, compute-bound): hepsift batched and per-event
 against ONNX Runtime in memory at the same thread count.
 
 ``--memory``: peak resident memory of scoring 1 M and 10 M events (per-event and streamed
-batched: bounded; two-pass batched: 4 bytes per event for the score table), each in a fresh
-process.
+batched with 4096 and 10^5-event batches: bounded; two-pass batched: 4 bytes per event for the
+score table), each in a fresh process.
 
 ``--provider cuda``: the same with ONNX Runtime's CUDA provider (needs onnxruntime-gpu and a
 GPU), for the large model at several batch sizes, against the CPU with two threads.
 
 Usage::
 
-    .venv/bin/python bench/rdf_scoring.py [--events 2000000] [--repeat 3] [--memory]
+    .venv/bin/python bench/rdf_scoring.py [--events 2000000] [--repeat 3] [--memory] [--distributed]
 """
 
 from __future__ import annotations
@@ -134,6 +141,27 @@ double read{nb}(ROOT::RDF::RNode df, const std::vector<std::string> &c)
 #ifndef HEPSIFT_BENCH_HISTO
 #define HEPSIFT_BENCH_HISTO
 double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1.}}, "score")->GetEntries(); }}
+// hepsift's bulk read alone (the reader of the streamed path), on `threads` threads each
+// reading its share of the entries in 4096-entry blocks.
+double bulkRead(const std::string &sample, const std::vector<std::string> &c, Long64_t n, int threads)
+{{
+   std::vector<double> sums(threads);
+   auto work = [&](int t) {{
+      hepsift::detail::TreeBlockReader reader(sample, c);
+      std::vector<float> block(4096 * c.size());
+      const Long64_t first = n * t / threads, end = n * (t + 1) / threads;
+      for (Long64_t e = first; e < end; e += 4096) {{
+         const auto k = static_cast<std::size_t>(std::min<Long64_t>(4096, end - e));
+         reader.read(e, k, block.data(), c.size());
+         sums[t] += block[0];
+      }}
+   }};
+   std::vector<std::thread> pool;
+   for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+   work(0);
+   for (auto &p : pool) p.join();
+   return sums[0];
+}}
 #endif
 }}""")
         self._read = getattr(self.ROOT.hepsift_bench, f"read{nb}")
@@ -144,6 +172,10 @@ double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1
         hepsift.rdf.define(self.ROOT.RDataFrame("Events", str(path)).Range(10), "s", self.model, batch_size=4)
         hepsift.rdf.define(self.ROOT.RDataFrame("Events", str(path)), "s", self.model, batch_size=4,
                            strategy="stream").Range(10).Count().GetValue()
+        hepsift.rdf.define(self.ROOT.RDataFrame("Events", str(path)), "s", self.model).Range(10).Count().GetValue()
+
+    def bulk_read(self) -> None:
+        self.ROOT.hepsift_bench.bulkRead(f"{self.path}/Events", self._cols, self.n, self.threads)
 
     def hepsift(self, batch_size: int | None, strategy: str = "auto") -> None:
         df = self.ROOT.RDataFrame("Events", str(self.path))
@@ -179,11 +211,11 @@ double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1
         X = uproot.open(f"{self.path}:Events").arrays(self.branches, library="np")
         return np.ascontiguousarray(np.stack([X[b] for b in self.branches], axis=1))
 
-    def ort_memory(self, X: np.ndarray) -> None:
+    def ort_memory(self, X: np.ndarray, batch: int) -> None:
         sess = self.session()
         name = sess.get_inputs()[0].name
-        for start in range(0, len(X), 100_000):
-            sess.run(None, {name: X[start:start + 100_000]})
+        for start in range(0, len(X), batch):
+            sess.run(None, {name: X[start:start + batch]})
 
 
 def table(title: str, rows: dict[str, float], ref_label: str) -> None:
@@ -197,7 +229,7 @@ def table(title: str, rows: dict[str, float], ref_label: str) -> None:
 def per_thread(path: Path, model: Path, n: int, title: str,
                measure: Callable[[Bench, np.ndarray], dict[str, float]]) -> dict[int, dict[str, float]]:
     """Runs ``measure(bench, feature_matrix)`` with one thread and with ImplicitMT(2), printing
-    each table of rates against "hepsift batched"."""
+    each table of rates against ONNX Runtime in memory."""
     results: dict[int, dict[str, float]] = {}
     for threads in (1, 2):
         b = Bench(path, model, n, threads)
@@ -208,23 +240,32 @@ def per_thread(path: Path, model: Path, n: int, title: str,
         finally:
             if threads > 1:
                 b.ROOT.DisableImplicitMT()
-        table(f"{title}, {'one thread' if threads == 1 else f'ImplicitMT({threads})'}", results[threads],
-              "hepsift batched")
+        table(f"{title}, {'one thread' if threads == 1 else f'ImplicitMT({threads})'}", results[threads], REFERENCE)
     return results
 
 
-def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
+DEFAULT = "hepsift default (no batching arguments)"
+REFERENCE = "ONNX Runtime in memory (4096 batches)"
+LIMIT = "limit 1/(1/bulk read + 1/in-memory)"
+SMALL = "hepsift streamed, 4096-event batches"
+BIG = "hepsift streamed, 10^5-event batches"
+
+
+def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
     def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
         rows = rates(n, {
-            "hepsift batched": lambda: b.hepsift(batch),
-            "hepsift batched, two passes": lambda: b.hepsift(8192, "two-pass"),
-            "hepsift per-event": lambda: b.hepsift(None),
+            DEFAULT: lambda: b.hepsift(None),
+            SMALL: lambda: b.hepsift(4096, "stream"),
+            BIG: lambda: b.hepsift(100_000, "stream"),
+            "hepsift batched, two passes (8192)": lambda: b.hepsift(8192, "two-pass"),
+            "hepsift per-event": lambda: b.hepsift(None, "per-event"),
+            "hepsift bulk read of the inputs": b.bulk_read,
             "RDataFrame read of the inputs": b.rdf_read,
             "uproot + ONNX Runtime (100k batches)": b.uproot_ort,
-            "ONNX Runtime in memory (100k batches)": lambda: b.ort_memory(X),
+            "ONNX Runtime in memory (100k batches)": lambda: b.ort_memory(X, 100_000),
+            REFERENCE: lambda: b.ort_memory(X, 4096),
         }, repeat, once=("hepsift per-event",))
-        rows["limit 1/(1/read + 1/in-memory)"] = 1.0 / (1.0 / rows["RDataFrame read of the inputs"]
-                                                        + 1.0 / rows["ONNX Runtime in memory (100k batches)"])
+        rows[LIMIT] = 1.0 / (1.0 / rows["hepsift bulk read of the inputs"] + 1.0 / rows[REFERENCE])
         return rows
 
     results = per_thread(make_file(n, 8), make_model(8, [64, 64], "relu"), n,
@@ -232,28 +273,84 @@ def small_model(n: int, repeat: int, batch: int) -> dict[int, dict[str, float]]:
     one, two = results[1], results[2]
     print("\nTargets:")
     for t, rows in results.items():
-        print(f"  [{t} thread(s)] batched / uproot+ORT = "
-              f"{rows['hepsift batched'] / rows['uproot + ONNX Runtime (100k batches)']:.2f} (>= 1), "
-              f"batched / limit = {rows['hepsift batched'] / rows['limit 1/(1/read + 1/in-memory)']:.2f} (>= 0.70), "
-              f"batched / per-event = {rows['hepsift batched'] / rows['hepsift per-event']:.1f}")
-    print(f"  ImplicitMT(2) batched / one-thread batched = {two['hepsift batched'] / one['hepsift batched']:.2f} (>= 1.6)")
+        print(f"  [{t} thread(s)] default / ONNX Runtime in memory = {rows[DEFAULT] / rows[REFERENCE]:.2f} (>= 0.9), "
+              f"default / uproot+ORT = {rows[DEFAULT] / rows['uproot + ONNX Runtime (100k batches)']:.2f} (>= 1), "
+              f"default / limit = {rows[DEFAULT] / rows[LIMIT]:.2f}, "
+              f"10^5 / 4096 batches = {rows[BIG] / rows[SMALL]:.2f} (>= 1), "
+              f"default / per-event = {rows[DEFAULT] / rows['hepsift per-event']:.1f}")
+    print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
     return results
 
 
-def large_model(n: int, repeat: int, batch: int) -> None:
+def distributed(n: int, repeat: int) -> None:
+    """The default define + histogram on a Dask LocalCluster (2 worker processes, one thread
+    each) against the same graph locally under ImplicitMT(2), on the same files (4 files)."""
+    import ROOT
+    from distributed import Client, LocalCluster
+
+    import hepsift.rdf
+
+    model = make_model(8, [64, 64], "relu")
+    files = [str(make_file_part(n // 4, 8, k)) for k in range(4)]
+
+    def graph(df) -> float:
+        node = hepsift.rdf.define(df, "score", str(model))
+        return node.Histo1D(("h", "", 50, 0.0, 1.0), "score").GetValue().GetEntries()
+
+    ROOT.EnableImplicitMT(2)
+    try:
+        graph(ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files)))  # warm-up (cling)
+        local = best(lambda: graph(ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files))), repeat)
+    finally:
+        ROOT.DisableImplicitMT()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           worker_dashboard_address=None)
+    with Client(cluster) as client:
+        def remote() -> None:
+            assert graph(ROOT.RDataFrame("Events", files, executor=client, npartitions=4)) == n // 4 * 4
+
+        remote()  # warm-up: workers load hepsift and compile the score handles
+        dist = best(remote, repeat)
+    cluster.close()
+    print(f"\n== distributed (Dask LocalCluster, 2 worker processes x 1 thread, default define = streamed on the "
+          f"workers) vs local ImplicitMT(2), {n // 4 * 4} events in 4 files")
+    print(f"  local ImplicitMT(2): {n / local / 1e6:.3f} M events/s; distributed: {n / dist / 1e6:.3f} M events/s; "
+          f"distributed / local = {local / dist:.2f}")
+
+
+def make_file_part(n: int, n_branches: int, k: int) -> Path:
+    """Part ``k`` of a data set split in files of ``n`` events (the same content layout as
+    :func:`make_file`, another seed per part)."""
+    path = CACHE / f"bench_{n_branches}x{n}_c{CLUSTER_EVENTS}_part{k}.root"
+    if path.exists():
+        return path
+    import ROOT
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(100 + k)
+    columns = {f"x{i}": rng.normal(size=n).astype(np.float32) for i in range(n_branches)}
+    opts = ROOT.RDF.RSnapshotOptions()
+    opts.fAutoFlush = CLUSTER_EVENTS
+    tmp = path.with_suffix(".tmp.root")
+    ROOT.RDF.FromNumpy(columns).Snapshot("Events", str(tmp), ROOT.std.vector["std::string"](list(columns)), opts)
+    os.replace(tmp, path)
+    return path
+
+
+def large_model(n: int, repeat: int) -> None:
     def measure(b: Bench, X: np.ndarray) -> dict[str, float]:
         return rates(n, {
-            "hepsift batched": lambda: b.hepsift(batch),
+            DEFAULT: lambda: b.hepsift(None),
+            BIG: lambda: b.hepsift(100_000, "stream"),
             "hepsift batched, two passes": lambda: b.hepsift(8192, "two-pass"),
-            "ONNX Runtime in memory (100k batches)": lambda: b.ort_memory(X),
-            "hepsift per-event": lambda: b.hepsift(None),
+            REFERENCE: lambda: b.ort_memory(X, 4096),
+            "hepsift per-event": lambda: b.hepsift(None, "per-event"),
         }, repeat, once=("hepsift per-event",))
 
     results = per_thread(make_file(n, 27), make_model(27, [512, 512, 512, 512], "sigmoid"), n,
                        f"27-input 4x512 sigmoid MLP, {n} events", measure)
     for t, rows in results.items():
-        print(f"  [{t} thread(s)] batched / ONNX Runtime in memory = "
-              f"{rows['hepsift batched'] / rows['ONNX Runtime in memory (100k batches)']:.2f} (>= 0.90)")
+        print(f"  [{t} thread(s)] default / ONNX Runtime in memory = {rows[DEFAULT] / rows[REFERENCE]:.2f} (>= 0.90)")
 
 
 def _status_kib(field: str) -> float:
@@ -275,13 +372,13 @@ def _memory_child(n: int, batch: int | None, strategy: str) -> None:
     print(json.dumps({"before_MiB": before / 1024, "peak_MiB": after / 1024}))
 
 
-def memory(batch: int) -> None:
+def memory(sizes: list[int]) -> None:
     print("\n== peak resident memory (MiB), fresh process each, 8-64-64-1 MLP, one thread")
     print(f"{'events':>10s} {'path':>10s} {'at start':>10s} {'peak':>10s} {'growth':>10s}")
-    for n in (1_000_000, 10_000_000):
+    for n in sizes:
         make_file(n, 8)
-        for label, bs, strategy in (("per-event", None, "auto"), ("streamed", batch, "stream"),
-                                    ("two-pass", 8192, "two-pass")):
+        for label, bs, strategy in (("per-event", None, "per-event"), ("default", None, "auto"),
+                                    ("st. 10^5", 100_000, "stream"), ("two-pass", 8192, "two-pass")):
             out = subprocess.run([sys.executable, __file__, "--_memory-child", str(n), str(bs or 0), str(CLUSTER_EVENTS),
                                   strategy],
                                  capture_output=True, text=True, check=True)
@@ -297,16 +394,16 @@ def gpu(n: int, repeat: int, batches: list[int]) -> None:
     model = make_model(27, [512, 512, 512, 512], "sigmoid")
     cpu = Bench(path, model, n, 2)
     cpu.ROOT.EnableImplicitMT(2)
-    cpu_rate = n / best(lambda: cpu.hepsift(4096), repeat)
+    cpu_rate = n / best(lambda: cpu.hepsift(None), repeat)
     cpu.ROOT.DisableImplicitMT()
     cuda = Bench(path, model, n, 1, provider="cuda")
     print(f"\n== 4x512 sigmoid MLP, {n} events: GPU (CUDA provider, {cuda.model.provider}) vs CPU ImplicitMT(2) "
-          f"batched ({cpu_rate / 1e6:.3f} M events/s)")
+          f"default ({cpu_rate / 1e6:.3f} M events/s)")
     for threads in (1, 2):
         if threads > 1:
             cuda.ROOT.EnableImplicitMT(threads)
         for bs in batches:
-            rate = n / best(lambda bs=bs: cuda.hepsift(bs), repeat)
+            rate = n / best(lambda bs=bs: cuda.hepsift(bs, "stream"), repeat)
             print(f"  {'one thread' if threads == 1 else f'ImplicitMT({threads})':14s} batch {bs:7d}: "
                   f"{rate / 1e6:8.3f} M events/s = {rate / cpu_rate:6.1f} x CPU")
         if threads > 1:
@@ -319,9 +416,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--large-events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=4096)
-    parser.add_argument("--memory", action="store_true", help="also measure peak memory for 1 M and 10 M events")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory (see --memory-events)")
+    parser.add_argument("--memory-events", default="1000000,10000000", help="event counts of --memory, comma-separated")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--distributed", action="store_true",
+                        help="also the default define on a Dask LocalCluster (2 workers) against local ImplicitMT(2)")
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--cluster-events", type=int, default=CLUSTER_EVENTS,
                         help="entries per cluster in the bench files (default 50000; 500000 gives 4 clusters)")
@@ -334,13 +433,15 @@ def main() -> None:
         _memory_child(int(n), int(bs) or None, strategy)
         return
     if args.provider == "cuda":
-        gpu(args.large_events, args.repeat, [1024, 8192, 65536, 262144])
+        gpu(args.large_events, args.repeat, [1_000, 10_000, 100_000, 1_000_000])
         return
-    small_model(args.events, args.repeat, args.batch)
+    small_model(args.events, args.repeat)
     if not args.skip_large:
-        large_model(args.large_events, args.repeat, args.batch)
+        large_model(args.large_events, args.repeat)
+    if args.distributed:
+        distributed(args.events, args.repeat)
     if args.memory:
-        memory(args.batch)
+        memory([int(x) for x in args.memory_events.split(",")])
 
 
 if __name__ == "__main__":

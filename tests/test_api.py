@@ -14,7 +14,8 @@ def test_top_level_api():
 
 
 def test_rdf_api():
-    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "load_library", "sample"]
+    assert sorted(hepsift.rdf.__all__) == ["Model", "column_names", "define", "load_library", "sample",
+                                           "strategy_for"]
 
 
 def test_export_api():

@@ -201,3 +201,113 @@ def test_entry_list_makes_two_passes(ROOT, mixed_file, mlp_onnx):
     assert len(out["pe"]) == int(np.sum(arrays["x_i"] > 0))
     assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
     f.Close()
+
+
+def test_default_streams_where_it_can_and_scores_per_event_elsewhere(ROOT, mixed_file, mlp_onnx):
+    """No batching arguments: streamed batches on the data frame itself (nothing runs at define
+    time), per event behind a Filter (no hidden first pass either); the same scores."""
+    path, arrays = mixed_file
+    model = hepsift.rdf.Model(mlp_onnx)
+    df = ROOT.RDataFrame("Events", str(path))
+    assert hepsift.rdf.strategy_for(df, MIXED) == "stream"
+    assert hepsift.rdf.strategy_for(df.Filter("x_b"), MIXED) == "per-event"
+    assert hepsift.rdf.strategy_for(df.Filter("x_b"), MIXED, batch_size=64) == "two-pass"
+    assert hepsift.rdf.strategy_for(df, MIXED, batch_size=1) == "per-event"
+    fast = hepsift.rdf.define(df, "fast", model)
+    behind = hepsift.rdf.define(df.Filter("x_b"), "behind", model)
+    assert df.GetNRuns() == 0
+    out = hepsift.rdf.define(fast, "pe", model, strategy="per-event").AsNumpy(["pe", "fast"])
+    cut = hepsift.rdf.define(behind, "pe", model, strategy="per-event").AsNumpy(["pe", "behind"])
+    assert len(out["pe"]) == 5000 and np.max(np.abs(out["pe"] - out["fast"])) <= 1e-6
+    assert len(cut["pe"]) == int(arrays["x_b"].sum()) and np.array_equal(cut["pe"], cut["behind"])
+    with pytest.raises(hepsift.ConfigurationError, match="strategy 'per-event' calls the model once per event"):
+        hepsift.rdf.define(df, "s", model, batch_size=64, strategy="per-event")
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 4096, 100_000])
+def test_every_batch_size_equals_per_event(ROOT, mixed_file, mlp_onnx, batch_size):
+    """Streamed and two-pass batches of any size give the per-event scores; batches above
+    Model(cpu_chunk=4096) events are evaluated in several model calls."""
+    path, _ = mixed_file
+    model = hepsift.rdf.Model(mlp_onnx)
+    df = ROOT.RDataFrame("Events", str(path))
+    node = hepsift.rdf.define(df, "st", model, batch_size=batch_size, strategy="stream")
+    node = hepsift.rdf.define(node, "tp", model, batch_size=batch_size, strategy="two-pass")
+    out = hepsift.rdf.define(node, "pe", model, strategy="per-event").AsNumpy(["pe", "st", "tp"])
+    assert len(out["pe"]) == 5000
+    assert np.max(np.abs(out["pe"] - out["st"])) <= 1e-6 and np.max(np.abs(out["pe"] - out["tp"])) <= 1e-6
+    X = np.stack([_arrays_of(path)[c].astype(np.float32) for c in MIXED], axis=1)
+    whole = hepsift.rdf.Model(mlp_onnx, cpu_chunk=0).evaluate(X)
+    chunked = hepsift.rdf.Model(mlp_onnx, cpu_chunk=batch_size).evaluate(X)
+    np.testing.assert_array_equal(chunked, whole)  # the same arithmetic, chunk by chunk
+    np.testing.assert_allclose(out["st"], whole, atol=1e-6, rtol=0)
+
+
+def _arrays_of(path):
+    import uproot
+
+    return uproot.open(path)["Events"].arrays(MIXED, library="np")
+
+
+def test_varied_input_gives_varied_scores_by_default(ROOT, mixed_file, mlp_onnx):
+    """An input with systematic variations (Vary) is scored per event by default, so the score
+    follows the variations: each varied histogram of the score is the histogram of the score
+    of the shifted input; "stream" and "two-pass" refuse such an input."""
+    path, _ = mixed_file
+    model = hepsift.rdf.Model(mlp_onnx)
+    df = ROOT.RDataFrame("Events", str(path))
+    varied = df.Vary("x_d", "ROOT::RVecD{x_d - 0.5, x_d + 0.5}", ["down", "up"], "shift")
+    assert hepsift.rdf.strategy_for(varied, MIXED) == "per-event"
+    assert hepsift.rdf.strategy_for(varied, [c for c in MIXED if c != "x_d"] + ["x_f"]) == "stream"
+    h = hepsift.rdf.define(varied, "score", model).Histo1D(("h", "", 40, 0.0, 1.0), "score")
+    hists = ROOT.RDF.Experimental.VariationsFor(h)
+    for tag, shift in (("nominal", "x_d"), ("shift:down", "x_d - 0.5"), ("shift:up", "x_d + 0.5")):
+        inputs = [shift if c == "x_d" else c for c in MIXED]
+        want = hepsift.rdf.define(df, "score", model, inputs).Histo1D(("w", "", 40, 0.0, 1.0), "score").GetValue()
+        got = hists[tag]
+        assert [got.GetBinContent(i) for i in range(42)] == [want.GetBinContent(i) for i in range(42)], tag
+    assert hists["shift:up"].GetMean() != hists["nominal"].GetMean() != hists["shift:down"].GetMean()
+    for strategy in ("stream", "two-pass"):
+        with pytest.raises(hepsift.ConfigurationError, match="input 'x_d' has systematic variations"):
+            hepsift.rdf.define(varied, "s", model, batch_size=64, strategy=strategy)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_stream_over_a_data_set_with_a_global_range(ROOT, tmp_path, mlp_onnx, n_threads):
+    """A data set with a global entry range (as distributed workers run) gives entry ranges in
+    the chain's numbering (single-threaded: the whole range for every tree); the streamed score
+    places each tree's own range and gives the per-event scores, with and without ImplicitMT."""
+    sizes = (3000, 2500, 2000)
+    files = [str(write_tree(tmp_path / f"g{i}.root", mixed_arrays(n, seed=50 + i), basket=600))
+             for i, n in enumerate(sizes)]
+    model = hepsift.rdf.Model(mlp_onnx)
+    for start, end in ((3000, 7500), (1234, 6789), (0, sum(sizes))):
+        spec = ROOT.RDF.Experimental.RDatasetSpec()
+        spec.AddSample(("", ["Events"] * 3, files))
+        if (start, end) != (0, sum(sizes)):  # the last: no global range (ranges in each tree's numbering)
+            spec.WithGlobalRange((start, end))
+        with threads(ROOT, n_threads):
+            out = both_paths(ROOT, ROOT.RDataFrame(spec), model, batch_size=700, strategy="stream")
+        assert len(out["pe"]) == end - start
+        assert np.max(np.abs(out["pe"] - out["bat"])) <= 1e-6
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_several_streamed_scores_share_one_loop(ROOT, tmp_path, mlp_onnx, n_threads):
+    """A second (and third) score defined right after a streamed one streams too (it reuses the
+    first one's entry counting); all equal the per-event scores, also behind a later Filter."""
+    files = [str(write_tree(tmp_path / f"m{i}.root", mixed_arrays(2500 + 900 * i, seed=60 + i), basket=800))
+             for i in range(2)]
+    model = hepsift.rdf.Model(mlp_onnx)
+    with threads(ROOT, n_threads):
+        df = ROOT.RDataFrame("Events", ROOT.std.vector["std::string"](files))
+        node = hepsift.rdf.define(df, "a", model)
+        assert hepsift.rdf.strategy_for(node, MIXED) == "stream"
+        node = hepsift.rdf.define(node, "b", model, batch_size=333)
+        node = hepsift.rdf.define(node, "c", model, batch_size=5000, strategy="stream")
+        assert hepsift.rdf.strategy_for(node.Filter("x_b"), MIXED) == "per-event"
+        out = hepsift.rdf.define(node.Filter("x_i > 0"), "pe", model).AsNumpy(["pe", "a", "b", "c"])
+    assert df.GetNRuns() == 1
+    assert len(out["pe"]) == sum(int(np.sum(mixed_arrays(2500 + 900 * i, seed=60 + i)["x_i"] > 0)) for i in range(2))
+    for col in ("a", "b", "c"):
+        assert np.max(np.abs(out["pe"] - out[col])) <= 1e-6, col

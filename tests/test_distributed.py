@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import mixed_arrays, write_tree
+from conftest import MIXED, mixed_arrays, write_tree
 
 import hepsift
 import hepsift.rdf
@@ -56,3 +56,21 @@ def test_names_from_a_model_file_are_never_compiled_on_workers(ROOT, tmp_path, m
     with pytest.raises(hepsift.MetadataError, match="hepsift.features"):
         hepsift.rdf.define(ddf, "score", str(crafted))
     assert not marker.exists()
+
+
+def test_dask_workers_stream_batches_with_per_event_scores(ROOT, tmp_path, mlp_onnx, client):
+    """By default each worker streams its own entry ranges in batches (also batches larger
+    than a range); the scores equal the per-event scores entry by entry, and a varied input
+    is scored per event on the workers too."""
+    files = [str(write_tree(tmp_path / f"b{i}.root", mixed_arrays(3000 + 700 * i, seed=40 + i), basket=900))
+             for i in range(2)]
+    model = hepsift.rdf.Model(mlp_onnx)
+    ddf = ROOT.RDataFrame("Events", files, executor=client, npartitions=3)
+    assert hepsift.rdf.strategy_for(ddf, MIXED) == "stream"
+    assert hepsift.rdf.strategy_for(ddf.Filter("x_b"), MIXED) == "per-event"
+    for kwargs in ({}, {"batch_size": 100_000, "strategy": "stream"}):
+        node = hepsift.rdf.define(ddf, "fast", model, **kwargs)
+        out = hepsift.rdf.define(node, "pe", model, strategy="per-event").AsNumpy(["pe", "fast"])
+        assert len(out["pe"]) == 6700 and np.max(np.abs(out["pe"] - out["fast"])) <= 1e-6
+    with pytest.raises(hepsift.ConfigurationError, match="'two-pass' is not supported on distributed"):
+        hepsift.rdf.define(ddf, "s", model, batch_size=64, strategy="two-pass")

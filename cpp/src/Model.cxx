@@ -219,6 +219,7 @@ struct Model::Impl {
    std::size_t nScores = 0;
    std::vector<std::int64_t> scoreShape; // with the batch dimension at [0]
    int inputRank = 2;
+   std::size_t chunk = 0; // events per model call (0: whole batches)
 
    Ort::Value inputTensor(const float *in, std::size_t n, bool inPinned = false) const
    {
@@ -242,6 +243,17 @@ struct Model::Impl {
       } catch (const Ort::Exception &e) {
          throw EvaluationError("hepsift: evaluating model '" + path + "' on " + std::to_string(n) +
                                " events failed: " + e.what());
+      }
+   }
+   /// Evaluates n events from `in` into `out` in calls of at most `chunk` events.
+   void runChunked(const float *in, float *out, std::size_t n, bool inPinned) const
+   {
+      const std::size_t step = chunk == 0 ? n : chunk;
+      for (std::size_t first = 0; first < n; first += step) {
+         const std::size_t k = std::min(step, n - first);
+         Ort::Value x = inputTensor(in + first * nFeatures, k, inPinned);
+         Ort::Value y = outputTensor(out + first * nScores, k, inPinned);
+         run(x, y, k);
       }
    }
 };
@@ -326,6 +338,7 @@ Model::Model(const std::string &path, const ModelOptions &options)
       }
    } else
       load(makeOptions(false));
+   m.chunk = m.provider == "cuda" ? 0 : options.cpuChunk;
    if (m.provider == "cuda") {
       try {
          m.pinned = Ort::MemoryInfo("CudaPinned", OrtDeviceAllocator, options.deviceId, OrtMemTypeCPUOutput);
@@ -463,6 +476,7 @@ const std::vector<std::string> &Model::outputTypes() const { return fImpl->outpu
 std::size_t Model::nFeatures() const { return fImpl->nFeatures; }
 std::size_t Model::scoreIndex() const { return fImpl->scoreIndex; }
 std::size_t Model::nScores() const { return fImpl->nScores; }
+std::size_t Model::chunk() const { return fImpl->chunk; }
 const std::vector<std::string> &Model::featureNames() const { return fImpl->features; }
 const std::map<std::string, std::string> &Model::metadataMap() const { return fImpl->meta; }
 std::string Model::metadata(const std::string &key) const
@@ -479,9 +493,7 @@ void Model::evaluate(const float *in, std::size_t nEvents, float *out) const
       return;
    if (!in || !out)
       throw EvaluationError("hepsift: Model::evaluate on '" + fImpl->path + "' got a null buffer");
-   Ort::Value x = fImpl->inputTensor(in, nEvents);
-   Ort::Value y = fImpl->outputTensor(out, nEvents);
-   fImpl->run(x, y, nEvents);
+   fImpl->runChunked(in, out, nEvents, false);
 }
 
 std::vector<float> Model::evaluate(const std::vector<float> &in) const
@@ -542,13 +554,10 @@ void Model::run(Workspace &ws, std::size_t nEvents) const
       throw EvaluationError("hepsift: workspace was made for another model than '" + fImpl->path + "'");
    if (nEvents == 0)
       return;
-   if (nEvents == w.capacity) {
-      fImpl->run(w.x, w.y, nEvents);
-   } else {
-      Ort::Value x = fImpl->inputTensor(w.in, nEvents, w.pinned);
-      Ort::Value y = fImpl->outputTensor(w.out, nEvents, w.pinned);
-      fImpl->run(x, y, nEvents);
-   }
+   if (nEvents == w.capacity && (fImpl->chunk == 0 || nEvents <= fImpl->chunk))
+      fImpl->run(w.x, w.y, nEvents); // the tensors bound to the workspace
+   else
+      fImpl->runChunked(w.in, w.out, nEvents, w.pinned);
 }
 
 void setOnnxRuntimeLibrary(const std::string &path)

@@ -7,6 +7,7 @@
 #include "hepsift/Stream.hxx"
 
 #include <ROOT/RDataFrame.hxx>
+#include <ROOT/RDFHelpers.hxx>
 #include <TROOT.h>
 
 #include <cmath>
@@ -179,9 +180,65 @@ int main()
       HS_CHECK_THROWS((hepsift::DefineStreamed(df.Define("twice", "2 * a"), "s", m2, {"a", "twice"}, 64)
                           .Sum<float>("s")
                           .GetValue()),
-                      hepsift::ConfigurationError, "column 'twice' is defined on the data frame");
+                      hepsift::ConfigurationError, "input 'twice' is an expression or a Define");
       HS_CHECK_THROWS((hepsift::DefineStreamed(df.Redefine("a", "2 * a"), "s", m2, {"a", "nanny"}, 64)),
-                      hepsift::ConfigurationError, "column 'a' is defined on the data frame");
+                      hepsift::ConfigurationError, "input 'a' is an expression or a Define");
+      HS_CHECK_THROWS((hepsift::DefineStreamed(df.Filter("c > 0"), "s", m2, {"a", "nanny"}, 64)),
+                      hepsift::ConfigurationError, "not the RDataFrame itself");
+   }
+
+   // Large batches run in cache-sized model calls on the CPU (ModelOptions::cpuChunk): the
+   // same scores for chunks of 7 events in 1000-event batches as per event.
+   {
+      hepsift::ModelOptions o;
+      o.cpuChunk = 7;
+      auto chunked = std::make_shared<const hepsift::Model>(tmpPath("six.onnx"), o);
+      HS_CHECK(chunked->chunk() == 7 && model->chunk() == 4096);
+      ROOT::RDataFrame df("Events", file);
+      auto both = hepsift::Define<float, double, int, unsigned int, Long64_t, bool>(
+         hepsift::DefineStreamed(df, "bat", chunked, kCols, 1000), "pe", model, kCols);
+      auto pe = both.Take<float>("pe");
+      auto bat = both.Take<float>("bat");
+      double worst = 0;
+      for (std::size_t i = 0; i < pe->size(); ++i)
+         worst = std::max(worst, static_cast<double>(std::fabs((*pe)[i] - (*bat)[i])));
+      HS_CHECK(pe->size() == nEvents);
+      HS_CHECK_CLOSE(worst, 0.0, 1e-6);
+   }
+
+   // hepsift::DefineScore: the one default rule (hepsift::chooseStrategy). Streamed on the data
+   // frame itself, per event behind a Filter or where an input has systematic variations, so
+   // that a varied input gives a varied score.
+   {
+      ROOT::RDataFrame df("Events", file);
+      using hepsift::Strategy;
+      HS_CHECK(hepsift::chooseStrategy(df, kCols, Strategy::Auto, 0).strategy == Strategy::Stream);
+      HS_CHECK(hepsift::chooseStrategy(df, kCols, Strategy::Auto, 0).batchSize == hepsift::kDefaultBatchSize);
+      HS_CHECK(hepsift::chooseStrategy(df.Filter("c > 0"), kCols, Strategy::Auto, 0).strategy == Strategy::PerEvent);
+      HS_CHECK(hepsift::chooseStrategy(df.Filter("c > 0"), kCols, Strategy::Auto, 64).strategy == Strategy::TwoPass);
+      auto varied = df.Vary("a", "ROOT::RVecF{a - 1.F, a + 1.F}", {"down", "up"}, "shift");
+      const auto choice = hepsift::chooseStrategy(varied, kCols, Strategy::Auto, 0);
+      HS_CHECK(choice.strategy == Strategy::PerEvent);
+      HS_CHECK(choice.why == "input 'a' has systematic variations (Vary)");
+      HS_CHECK_THROWS(hepsift::chooseStrategy(varied, kCols, Strategy::TwoPass, 64), hepsift::ConfigurationError,
+                      "'a' has systematic variations");
+      HS_CHECK_THROWS(hepsift::parseStrategy("fast"), hepsift::ConfigurationError, "strategy must be");
+      auto scored = hepsift::DefineScore<float, double, int, unsigned int, Long64_t, bool>(varied, "s", model, kCols);
+      auto sum = scored.Sum<float>("s");
+      auto sums = ROOT::RDF::Experimental::VariationsFor(sum);
+      const double down = sums["shift:down"], nominal = sums["nominal"], up = sums["shift:up"];
+      // The linear model's score moves with a: down < nominal < up (or the reverse).
+      HS_CHECK((down - nominal) * (up - nominal) < 0 && std::fabs(up - nominal) > 1e-3 * std::fabs(nominal));
+      ROOT::RDataFrame fresh("Events", file);
+      auto fast = hepsift::DefineScore<float, double, int, unsigned int, Long64_t, bool>(fresh, "fast", model, kCols);
+      auto both = hepsift::Define<float, double, int, unsigned int, Long64_t, bool>(fast, "pe", model, kCols);
+      auto pe = both.Take<float>("pe");
+      auto bat = both.Take<float>("fast");
+      double worst = 0;
+      for (std::size_t i = 0; i < pe->size(); ++i)
+         worst = std::max(worst, static_cast<double>(std::fabs((*pe)[i] - (*bat)[i])));
+      HS_CHECK(pe->size() == nEvents && fresh.GetNRuns() == 1); // one loop: streamed, no first pass
+      HS_CHECK_CLOSE(worst, 0.0, 1e-6);
    }
 
    // Guarded element access: -999 (or the given value) past the end of a collection.

@@ -133,15 +133,16 @@ ROOT::RDF::RNode countTaskEntries(ROOT::RDF::RNode df, std::string_view name, On
          {"rdfslot_"}, "hepsift");
 }
 
-/// Defines column `name` from `scores(slot)` (nScores floats of the current entry): float for
+/// Defines column `name` from `scores(slot, entry)` (nScores floats of the current entry; entry:
+/// rdfentry_): float for
 /// one score, ROOT::RVec<float> otherwise.
 template <typename Scores>
 ROOT::RDF::RNode defineScores(ROOT::RDF::RNode node, std::string_view name, std::size_t nScores, Scores scores)
 {
    if (nScores == 1)
-      return node.DefineSlot(name, [scores](unsigned slot) { return *scores(slot); });
-   return node.DefineSlot(name, [scores, nScores](unsigned slot) {
-      const float *p = scores(slot);
+      return node.DefineSlotEntry(name, [scores](unsigned slot, ULong64_t entry) { return *scores(slot, entry); });
+   return node.DefineSlotEntry(name, [scores, nScores](unsigned slot, ULong64_t entry) {
+      const float *p = scores(slot, entry);
       return ROOT::VecOps::RVec<float>(p, p + nScores);
    });
 }
@@ -257,7 +258,7 @@ ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<c
    collect.finish();
    if (tableOut)
       *tableOut = cursor->table;
-   return detail::defineScores(node, name, model->nScores(), [cursor](unsigned slot) {
+   return detail::defineScores(node, name, model->nScores(), [cursor](unsigned slot, ULong64_t) {
       auto &where = cursor->slot(slot);
       return cursor->table->at(where.task, where.current);
    });

@@ -7,16 +7,39 @@
 // hepsift.rdf.define writes such expressions itself for distributed data frames. The handle
 // is created once per Define (a function-local static: thread-safe, no lock afterwards), with
 // one workspace per slot of ROOT's thread pool.
+//
+// expr::Stream is the streamed batched path (hepsift/Stream.hxx) in the same form: three
+// expressions on the data frame itself, each worker scoring its own entry ranges in blocks
+// read from its files:
+//
+//   df.DefinePerSample("__hepsift_task_score", "stream().start(rdfslot_, rdfsampleinfo_)")
+//     .Filter("stream().advance(rdfslot_)", "hepsift")
+//     .Define("score", "stream().score(rdfslot_, rdfentry_)")
 #ifndef HEPSIFT_EXPRESSION_HXX
 #define HEPSIFT_EXPRESSION_HXX
 
 #include "hepsift/Scorer.hxx"
+#include "hepsift/Stream.hxx"
 
 #include <TROOT.h>
 #include <sys/stat.h>
 
 namespace hepsift {
 namespace expr {
+
+/// The first of `candidates` that exists on this machine; ModelError when none does.
+inline std::string findModel(const std::vector<std::string> &candidates)
+{
+   for (const auto &c : candidates) {
+      struct stat st;
+      if (::stat(c.c_str(), &st) == 0)
+         return c;
+   }
+   std::string listed;
+   for (const auto &c : candidates)
+      listed += (listed.empty() ? "'" : ", '") + c + "'";
+   throw ModelError("hepsift: none of the model files " + listed + " exists on this machine");
+}
 
 class Handle {
 public:
@@ -25,16 +48,7 @@ public:
    Handle(const std::vector<std::string> &candidates, std::vector<std::string> columns, bool checkFinite)
       : fState(std::make_shared<detail::ScorerState>())
    {
-      std::string found;
-      for (const auto &c : candidates) {
-         struct stat st;
-         if (::stat(c.c_str(), &st) == 0) {
-            found = c;
-            break;
-         }
-      }
-      if (found.empty())
-         throw ModelError("hepsift: none of the model files " + join(candidates) + " exists on this machine");
+      const std::string found = findModel(candidates);
       auto &s = *fState;
       s.model = std::make_shared<const Model>(found);
       s.columns = std::move(columns);
@@ -75,15 +89,44 @@ private:
       return ws.output();
    }
 
-   static std::string join(const std::vector<std::string> &v)
+   std::shared_ptr<detail::ScorerState> fState;
+};
+
+/// The streamed batched score (DefineStreamed) driven by string expressions; see the top of
+/// this header. Where it applies is decided by hepsift::chooseStrategy on the client.
+class Stream {
+public:
+   Stream(const std::vector<std::string> &candidates, std::vector<std::string> columns, bool checkFinite,
+          std::size_t batchSize)
    {
-      std::string out;
-      for (const auto &x : v)
-         out += (out.empty() ? "'" : ", '") + x + "'";
-      return out;
+      ScorerOptions o;
+      o.checkFinite = checkFinite;
+      fState = std::make_shared<detail::StreamState>(std::make_shared<const Model>(findModel(candidates)),
+                                                     std::move(columns), batchSize, o,
+                                                     std::max(1u, ROOT::GetThreadPoolSize()));
    }
 
-   std::shared_ptr<detail::ScorerState> fState;
+   /// DefinePerSample: slot `slot` starts the entry range of one tree (returns its first entry).
+   ULong64_t start(unsigned slot, const ROOT::RDF::RSampleInfo &info) const
+   {
+      fState->start(slot, info);
+      return info.EntryRange().first;
+   }
+   /// Filter (always true): slot `slot` moves to its next entry.
+   bool advance(unsigned slot) const
+   {
+      fState->advance(slot);
+      return true;
+   }
+   float score(unsigned slot, ULong64_t entry) const { return *fState->scores(slot, entry); }
+   ROOT::VecOps::RVec<float> scores(unsigned slot, ULong64_t entry) const
+   {
+      const float *p = fState->scores(slot, entry);
+      return ROOT::VecOps::RVec<float>(p, p + fState->model->nScores());
+   }
+
+private:
+   std::shared_ptr<detail::StreamState> fState;
 };
 
 } // namespace expr

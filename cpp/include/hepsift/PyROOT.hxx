@@ -2,8 +2,8 @@
 //
 // Python hands over plain values (paths, column names, flags); every C++ type and template is
 // spelled here, so nothing of hepsift is compiled from strings built in Python. `import
-// hepsift.rdf` includes this header; C++ users call hepsift::Define, DefineBatched and
-// DefineStreamed directly.
+// hepsift.rdf` includes this header; C++ users call hepsift::DefineScore (the same default
+// rule), or hepsift::Define, DefineBatched and DefineStreamed directly.
 #ifndef HEPSIFT_PYROOT_HXX
 #define HEPSIFT_PYROOT_HXX
 
@@ -22,13 +22,14 @@ namespace hepsift {
 namespace pyroot {
 
 inline std::shared_ptr<const Model> load(const std::string &path, int threads, const std::string &provider,
-                                         bool allowFallback, const std::string &output)
+                                         bool allowFallback, const std::string &output, std::size_t cpuChunk = 4096)
 {
    ModelOptions o;
    o.threads = threads;
    o.provider = provider;
    o.allowFallback = allowFallback;
    o.output = output;
+   o.cpuChunk = cpuChunk;
    return std::make_shared<const Model>(path, o);
 }
 
@@ -45,29 +46,26 @@ inline ScorerOptions options(bool checkFinite, const std::vector<std::string> &l
    return o;
 }
 
-/// Per-event (batchSize <= 1) or two-pass batched score of `model` on `columns` of types
-/// Cols...: a float column for one score, ROOT::RVec<float> for several. `labels` name the
+/// The score of `model` on `columns` of types Cols... by the path hepsift::chooseStrategy
+/// picks for `strategy` ("auto", "per-event", "stream", "two-pass") and `batchSize` (0: not
+/// given): a float column for one score, ROOT::RVec<float> for several. `labels` name the
 /// inputs in error messages (the caller's expressions behind internal columns).
 template <typename... Cols>
 ROOT::RDF::RNode defineScore(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const Model> model,
-                             const std::vector<std::string> &columns, bool checkFinite, std::size_t batchSize,
-                             const std::vector<std::string> &labels)
+                             const std::vector<std::string> &columns, bool checkFinite, const std::string &strategy,
+                             std::size_t batchSize, const std::vector<std::string> &labels)
 {
-   const ScorerOptions o = options(checkFinite, labels);
-   if (batchSize > 1)
-      return DefineBatched<Cols...>(df, name, model, columns, batchSize, o);
-   if (model && model->nScores() > 1)
-      return df.DefineSlotEntry(name, MultiScorer<Cols...>(model, df.GetNSlots(), columns, o), columns);
-   return df.DefineSlotEntry(name, Scorer<Cols...>(model, df.GetNSlots(), columns, o), columns);
+   return DefineScore<Cols...>(df, name, model, columns, parseStrategy(strategy), batchSize,
+                               options(checkFinite, labels));
 }
 
-/// Streamed batched score (one event loop; see hepsift/Stream.hxx for when it applies).
-inline ROOT::RDF::RNode defineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df,
-                                       const std::string &name, std::shared_ptr<const Model> model,
-                                       const std::vector<std::string> &columns, bool checkFinite,
-                                       std::size_t batchSize)
+/// The path chooseStrategy picks (its name) and why it does not stream ("" when it does).
+inline std::vector<std::string> choose(ROOT::RDF::RNode df, const std::vector<std::string> &columns,
+                                       const std::string &strategy, std::size_t batchSize,
+                                       const std::vector<std::string> &labels)
 {
-   return DefineStreamed(df, name, model, columns, batchSize, options(checkFinite, columns));
+   const Choice c = chooseStrategy(df, columns, parseStrategy(strategy), batchSize, labels);
+   return {strategyName(c.strategy), std::to_string(c.batchSize), c.why};
 }
 
 } // namespace pyroot

@@ -6,6 +6,9 @@
 //   auto scored = hepsift::DefineStreamed(df, "score", model, {"x0", "x1"}, 4096);
 //   // scored.Histo1D("score"), Filter("score > 0.9"), Snapshot(...) as usual
 //
+//   // or, on any node, the path chosen by the one rule (hepsift::chooseStrategy, below):
+//   auto scored = hepsift::DefineScore<float, float>(df, "score", model, {"x0", "x1"});
+//
 // How: RDataFrame processes a TTree in tasks, each a range of consecutive entries of one tree
 // (RSampleInfo: file, tree, entry range, in the tree's own numbering). When the score of an
 // entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
@@ -16,7 +19,8 @@
 //
 // This needs every entry of the tree range to reach the score node, and the inputs to be
 // scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
-// Range before it), on columns of the tree (not Defines, not friend trees). Elsewhere use
+// Range before it; right after another streamed score is fine, it reuses that one's counting
+// Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
 // hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
 // bulk (several leaves, old basket layout) is read entry by entry, with the same result.
 #ifndef HEPSIFT_STREAM_HXX
@@ -30,6 +34,7 @@
 #include <TBufferFile.h>
 #include <TFile.h>
 #include <TLeaf.h>
+#include <TROOT.h>
 #include <TSystem.h>
 #include <TTree.h>
 
@@ -92,6 +97,7 @@ public:
    }
 
    const std::string &columnName(std::size_t j) const { return fColumns[j].name; }
+   Long64_t entries() const { return fTree->GetEntries(); }
 
    using Convert = float (*)(const char *, std::size_t);
 
@@ -217,6 +223,28 @@ private:
    std::vector<Column> fColumns;
 };
 
+/// Reaches a private member (RSampleInfo's sample) through an explicit instantiation, where
+/// access is not checked; the sample lists the files of the loop's TChain in order.
+template <typename Tag, typename Tag::type Member>
+struct PrivateMember {
+   friend typename Tag::type get(Tag) { return Member; }
+};
+struct SampleOfInfo {
+   using type = const ROOT::RDF::Experimental::RSample *ROOT::RDF::RSampleInfo::*;
+   friend type get(SampleOfInfo);
+};
+template struct PrivateMember<SampleOfInfo, &ROOT::RDF::RSampleInfo::fSample>;
+
+/// Whether a data source reads a global entry range (RDataSource::fGlobalEntryRange is
+/// protected): its tasks then give entry ranges in the numbering of the whole chain.
+struct GlobalRangeAccess : ROOT::RDF::RDataSource {
+   static bool of(const ROOT::RDF::RDataSource &ds)
+   {
+      auto member = &GlobalRangeAccess::fGlobalEntryRange;
+      return (ds.*member).has_value();
+   }
+};
+
 /// Reaches the data source of a data frame (RInterfaceBase::GetLoopManager is protected).
 struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
    static ROOT::Detail::RDF::RLoopManager *of(const ROOT::RDF::RInterfaceBase &df)
@@ -226,35 +254,134 @@ struct LoopManagerAccess : ROOT::RDF::RInterfaceBase {
    }
 };
 
+/// Reaches the node an RDataFrame interface wraps (RInterface::GetProxiedPtr is protected).
+struct NodeAccess : ROOT::RDF::RNode {
+   static std::shared_ptr<ROOT::Detail::RDF::RNodeBase> shared(const ROOT::RDF::RNode &df)
+   {
+      auto get = &NodeAccess::GetProxiedPtr;
+      return (df.*get)();
+   }
+   static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df) { return shared(df).get(); }
+};
+
+/// Per-slot position of the entry being processed within its task, set by one counting Filter
+/// and shared by every streamed score defined after it.
+struct TaskPositions {
+   struct Slot {
+      ULong64_t next = 0;    // position of the next entry in the task
+      ULong64_t current = 0; // position of the entry being processed
+   };
+   std::vector<Slot> slots;
+   Slot &slot(unsigned s) { return slotAt(slots, s); }
+};
+
+/// The counting Filters of the streamed scores (the node of each and its positions), so that a
+/// further streamed score defined right after one reuses its counting: such a node counts
+/// every entry of the data frame, as the data frame itself would.
+class CountingFilters {
+public:
+   static CountingFilters &instance()
+   {
+      static CountingFilters registry;
+      return registry;
+   }
+   void add(const std::shared_ptr<ROOT::Detail::RDF::RNodeBase> &node, std::shared_ptr<TaskPositions> positions)
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      fEntries.erase(std::remove_if(fEntries.begin(), fEntries.end(), [](const Entry &e) { return e.node.expired(); }),
+                     fEntries.end());
+      fEntries.push_back(Entry{node, std::move(positions)});
+   }
+   /// The positions counted by `node` when it is a live counting Filter, else null.
+   std::shared_ptr<TaskPositions> find(const ROOT::Detail::RDF::RNodeBase *node)
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      for (const auto &e : fEntries) {
+         auto live = e.node.lock();
+         if (live && live.get() == node)
+            return e.positions;
+      }
+      return nullptr;
+   }
+
+private:
+   struct Entry {
+      std::weak_ptr<ROOT::Detail::RDF::RNodeBase> node;
+      std::shared_ptr<TaskPositions> positions;
+   };
+   std::mutex fMutex;
+   std::vector<Entry> fEntries;
+};
+
+/// Reaches the columns defined up to a node (RInterfaceBase::fColRegister is protected).
+struct ColumnAccess : ROOT::RDF::RInterfaceBase {
+   static const ROOT::Internal::RDF::RColumnRegister &of(const ROOT::RDF::RInterfaceBase &df)
+   {
+      auto member = &ColumnAccess::fColRegister;
+      return df.*member;
+   }
+};
+
+/// The name of input `k` in messages: its label (the caller's expression) if given.
+inline const std::string &label(const std::vector<std::string> &columns, const std::vector<std::string> &labels,
+                                std::size_t k)
+{
+   return labels.size() == columns.size() ? labels[k] : columns[k];
+}
+
 } // namespace detail
 
-/// Why DefineStreamed cannot score `columns` on `df` (empty when it can): the data source must
-/// be a TTree or TChain read from files, and each column a scalar arithmetic branch of the tree
-/// itself (not a Define, Redefine or friend-tree branch).
-inline std::string whyNotStreamable(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df,
-                                    const std::vector<std::string> &columns)
+/// The inputs among `columns` whose values have systematic variations on `df` (RDataFrame's
+/// Vary, directly or through the Defines they are computed from); in the order given.
+inline std::vector<std::string> variedColumns(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns)
 {
-   const std::string label = ROOT::Internal::RDF::GetDataSourceLabel(ROOT::RDF::RNode(df));
-   if (label != "TTreeDS")
-      return "the data source is " + label + ", not a TTree";
-   const auto defined = df.GetDefinedColumnNames();
+   std::vector<std::string> varied;
+   const auto &registered = detail::ColumnAccess::of(df);
    for (const auto &c : columns)
-      if (std::find(defined.begin(), defined.end(), c) != defined.end())
-         return "column '" + c + "' is defined on the data frame, not read from the tree";
+      if (!registered.GetVariationDeps(c).empty())
+         varied.push_back(c);
+   return varied;
+}
+
+/// Why DefineStreamed cannot score `columns` on `df` (empty when it can): `df` must be the
+/// RDataFrame itself (no Filter or Range before the score) over a TTree or TChain read from
+/// files without an entry list, and each column a scalar arithmetic branch of the tree itself
+/// (not a Define, Redefine, expression or friend-tree branch) without systematic variations.
+/// `labels` name the inputs in the reason (default: the column names).
+inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns,
+                                    const std::vector<std::string> &labels = {})
+{
    auto *loop = detail::LoopManagerAccess::of(df);
-   auto *source = loop ? dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource()) : nullptr;
-   TTree *tree = source ? source->GetTree() : nullptr;
+   const auto *node = detail::NodeAccess::of(df);
+   if (!loop || (node != static_cast<const ROOT::Detail::RDF::RNodeBase *>(loop) &&
+                 !detail::CountingFilters::instance().find(node)))
+      return "the node is not the RDataFrame itself (a Filter or Range comes before the score)";
+   const std::string source = ROOT::Internal::RDF::GetDataSourceLabel(df);
+   if (source != "TTreeDS")
+      return "the data source is " + source + ", not a TTree";
+   const auto defined = ROOT::RDF::RNode(df).GetDefinedColumnNames();
+   const auto varied = variedColumns(df, columns);
+   for (std::size_t k = 0; k < columns.size(); ++k) {
+      const std::string &c = columns[k];
+      if (std::find(defined.begin(), defined.end(), c) != defined.end())
+         return "input '" + detail::label(columns, labels, k) + "' is an expression or a Define, not a branch";
+      if (std::find(varied.begin(), varied.end(), c) != varied.end())
+         return "input '" + detail::label(columns, labels, k) + "' has systematic variations (Vary)";
+   }
+   auto *ds = dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource());
+   TTree *tree = ds ? ds->GetTree() : nullptr;
    if (!tree)
       return "the data frame has no tree";
    if (tree->GetEntryList())
       return "the tree has an entry list (its entries are not consecutive)";
-   for (const auto &c : columns) {
+   for (std::size_t k = 0; k < columns.size(); ++k) {
+      const std::string &c = columns[k];
       TBranch *branch = tree->GetBranch(c.c_str()); // on a TChain this loads its first tree
       TTree *own = tree->GetTree();
       if (!branch)
-         return "column '" + c + "' is not a branch of the tree";
+         return "input '" + detail::label(columns, labels, k) + "' is not a branch of the tree";
       if (branch->GetTree() != own)
-         return "column '" + c + "' is a branch of a friend tree";
+         return "input '" + detail::label(columns, labels, k) + "' is a branch of a friend tree";
       std::string why;
       if (!detail::TreeBlockReader::converter(*branch, why))
          return "branch '" + c + "' " + why;
@@ -271,84 +398,319 @@ struct StreamSlot {
    explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
    std::unique_ptr<TreeBlockReader> reader;
    ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t next = 0;           // position of the next entry in the task
-   ULong64_t current = 0;        // position of the entry being processed
    ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
    std::size_t blockN = 0;
    Workspace ws;
 };
 
 struct StreamState {
+   StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
+               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
+      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
+   {
+      if (!positions) {
+         positions = std::make_shared<TaskPositions>();
+         positions->slots.resize(std::max(1u, nSlots));
+      }
+      if (!model)
+         throw ConfigurationError("hepsift: streamed batched scoring got no model");
+      if (batchSize == 0)
+         throw ConfigurationError("hepsift: batch size must be at least 1");
+      if (columns.size() != model->nFeatures())
+         throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
+                                  std::to_string(model->nFeatures()) + " features but " +
+                                  std::to_string(columns.size()) + " columns were given");
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+         slots.emplace_back(model->makeWorkspace(batchSize));
+   }
+
    std::shared_ptr<const Model> model;
    std::vector<std::string> columns;
    ScorerOptions options;
    std::vector<StreamSlot> slots;
+   std::shared_ptr<TaskPositions> positions;
+   /// The data source (to see whether it reads a global entry range); null: assume it does
+   /// (distributed workers always do).
+   const ROOT::RDF::RDataSource *source = nullptr;
 
    StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
 
-   /// Scores of the current entry of slot `s` (nScores floats).
-   const float *scores(unsigned s)
+   /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
+   void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
+   {
+      StreamSlot &sl = slot(s);
+      const std::string &sample = info.AsString();
+      if (!sl.reader || sl.reader->sample() != sample)
+         sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
+      locate(sl, info);
+      positions->slot(s).next = 0;
+      sl.blockN = 0;
+   }
+
+   /// The entries of the task in the tree's own numbering. Under ImplicitMT each task is a
+   /// range of one tree, which RSampleInfo gives in the tree's numbering (in the chain's when
+   /// the data set has a global entry range). A single-threaded
+   /// loop over a TChain gives, for every tree, the entry range of the whole loop in the
+   /// chain's numbering ([0, all) unless the data set has a global range, as on distributed
+   /// workers): the tree's own range then follows from the entries of the trees before it,
+   /// taken from the files of the chain (the data set's sample).
+   void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
+   {
+      const auto n = static_cast<ULong64_t>(sl.reader->entries());
+      const auto range = info.EntryRange();
+      if (ROOT::IsImplicitMTEnabled()) {
+         // Each task is a range of one tree: in the tree's numbering, or in the chain's when
+         // the data set has a global entry range.
+         const ULong64_t offset = !source || GlobalRangeAccess::of(*source) ? chainOffset(info) : 0;
+         if (range.first < offset)
+            throw EvaluationError("hepsift: the streamed score cannot place entry range [" +
+                                  std::to_string(range.first) + ", " + std::to_string(range.second) + ") in " +
+                                  sl.reader->sample() + "; use strategy 'per-event'");
+         sl.first = range.first - offset;
+         sl.end = range.second - offset;
+      } else if (range.first == 0) {
+         sl.first = 0;
+         sl.end = n;
+      } else {
+         const ULong64_t offset = chainOffset(info);
+         sl.first = range.first > offset ? range.first - offset : 0;
+         sl.end = n;
+      }
+      if (sl.first > sl.end || sl.end > n)
+         throw EvaluationError("hepsift: the streamed score cannot place entry range [" + std::to_string(sl.first) +
+                               ", " + std::to_string(sl.end) + ") in " + sl.reader->sample() + " (" +
+                               std::to_string(n) + " entries); use strategy 'per-event'");
+   }
+
+   /// Entries of the chain before the tree of `info` (data sets with a global entry range).
+   ULong64_t chainOffset(const ROOT::RDF::RSampleInfo &info)
+   {
+      const auto *sample = info.*get(SampleOfInfo{});
+      if (!sample)
+         throw EvaluationError("hepsift: the streamed score cannot place the entry range of " + info.AsString() +
+                               " in its chain (no sample description); use strategy 'per-event'");
+      const auto &files = sample->GetFileNameGlobs();
+      const auto &trees = sample->GetTreeNames();
+      std::lock_guard<std::mutex> lock(chainMutex);
+      ULong64_t offset = 0;
+      for (std::size_t k = 0; k < files.size(); ++k) {
+         const std::string tree = trees.size() == files.size() ? trees[k] : trees.at(0);
+         const std::string id = files[k] + "/" + tree;
+         if (id == info.AsString())
+            return offset;
+         auto it = chainEntries.find(id);
+         if (it == chainEntries.end()) {
+            std::unique_ptr<TFile> f(TFile::Open(files[k].c_str(), "READ"));
+            auto *t = f && !f->IsZombie() ? f->Get<TTree>(tree.c_str()) : nullptr;
+            if (!t)
+               throw EvaluationError("hepsift: the streamed score cannot read the entries of " + id +
+                                     "; use strategy 'per-event'");
+            it = chainEntries.emplace(id, static_cast<ULong64_t>(t->GetEntries())).first;
+         }
+         offset += it->second;
+      }
+      throw EvaluationError("hepsift: the streamed score does not find " + info.AsString() +
+                            " among the files of its data set; use strategy 'per-event'");
+   }
+
+   std::mutex chainMutex;
+   std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
+
+   /// Slot `s` moves to the next entry of its task.
+   void advance(unsigned s)
+   {
+      auto &where = positions->slot(s);
+      where.current = where.next++;
+   }
+
+   /// Scores of the current entry of slot `s` (nScores floats); `entry`: its rdfentry_.
+   const float *scores(unsigned s, ULong64_t entry)
    {
       StreamSlot &sl = slot(s);
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
-      if (sl.current < sl.blockFirst || sl.current >= sl.blockFirst + sl.blockN) {
-         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - sl.current);
+      (void)entry;
+      const ULong64_t current = positions->slot(s).current;
+      if (current < sl.blockFirst || current >= sl.blockFirst + sl.blockN) {
+         if (sl.first + current >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + current) +
+                                  " beyond the end " + std::to_string(sl.end) + " of its range in " +
+                                  sl.reader->sample() + "; use strategy 'per-event'");
+         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - current);
          const std::size_t nf = model->nFeatures();
-         sl.reader->read(static_cast<Long64_t>(sl.first + sl.current), n, sl.ws.input(), nf);
+         sl.reader->read(static_cast<Long64_t>(sl.first + current), n, sl.ws.input(), nf);
          if (options.checkFinite)
             for (std::size_t i = 0; i < n * nf; ++i)
                if (!std::isfinite(sl.ws.input()[i]))
                   throwNonFinite(sl.reader->columnName(i % nf), sl.ws.input()[i],
-                                 std::to_string(sl.first + sl.current + i / nf) + " of " + sl.reader->sample(), *model);
+                                 std::to_string(sl.first + current + i / nf) + " of " + sl.reader->sample(), *model);
          model->run(sl.ws, n);
-         sl.blockFirst = sl.current;
+         sl.blockFirst = current;
          sl.blockN = n;
       }
-      return sl.ws.output() + (sl.current - sl.blockFirst) * model->nScores();
+      return sl.ws.output() + (current - sl.blockFirst) * model->nScores();
    }
 };
 
 } // namespace detail
 
+/// Default events per batch of the streamed and two-pass paths: large enough that the loop
+/// and reading costs per call vanish, small enough for the processor's caches (the model runs
+/// in calls of at most ModelOptions::cpuChunk events anyway); bench/rdf_scoring.py compares
+/// batch sizes.
+constexpr std::size_t kDefaultBatchSize = 4096;
+
 /// Defines column `name` with the model's scores, streamed in batches of `batchSize` events
-/// (see the top of this header for when it applies). Nothing runs now: the scores are computed
-/// in the analysis' own event loop. float for one-score models, ROOT::RVec<float> otherwise.
-inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager> df, std::string_view name,
-                                       std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
-                                       std::size_t batchSize = 4096, ScorerOptions options = ScorerOptions())
+/// (see the top of this header for when it applies: whyNotStreamable). Nothing runs now: the
+/// scores are computed in the analysis' own event loop. float for one-score models,
+/// ROOT::RVec<float> otherwise.
+inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                                       const std::vector<std::string> &columns,
+                                       std::size_t batchSize = kDefaultBatchSize,
+                                       ScorerOptions options = ScorerOptions())
 {
-   // The node type already excludes a Filter or Range before the score.
    if (!model)
       throw ConfigurationError("hepsift::DefineStreamed: no model given");
-   const std::string why = whyNotStreamable(df, columns);
+   const std::string why = whyNotStreamable(df, columns, options.labels);
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
-                               "; use hepsift::DefineBatched (two passes)");
-   if (batchSize == 0)
-      throw ConfigurationError("hepsift: batch size must be at least 1");
-   if (columns.size() != model->nFeatures())
-      throw InputMismatchError("hepsift: model '" + model->path() + "' takes " + std::to_string(model->nFeatures()) +
-                               " features but " + std::to_string(columns.size()) + " columns were given");
-   auto state = std::make_shared<detail::StreamState>();
-   state->model = model;
-   state->columns = columns;
-   state->options = options;
-   for (unsigned s = 0; s < std::max(1u, df.GetNSlots()); ++s)
-      state->slots.emplace_back(model->makeWorkspace(batchSize));
-   auto node = detail::countTaskEntries(
-      df, name,
-      [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-         auto &sl = state->slot(slot);
-         const std::string sample = info.AsString();
-         if (!sl.reader || sl.reader->sample() != sample)
-            sl.reader = std::make_unique<detail::TreeBlockReader>(sample, state->columns);
-         sl.first = info.EntryRange().first;
-         sl.end = info.EntryRange().second;
-         sl.blockN = 0;
-      },
-      [state](unsigned slot) -> detail::StreamSlot & { return state->slot(slot); });
-   return detail::defineScores(node, name, model->nScores(), [state](unsigned slot) { return state->scores(slot); });
+                               "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
+   // Right after another streamed score, its counting Filter serves this score too.
+   auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
+   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted);
+   state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
+   auto start = [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+      state->start(slot, info);
+      return static_cast<ULong64_t>(info.EntryRange().first);
+   };
+   ROOT::RDF::RNode node = df;
+   if (counted) {
+      node = df.DefinePerSample("__hepsift_task_" + std::string(name), start);
+   } else {
+      auto positions = state->positions;
+      node = detail::countTaskEntries(
+         df, name, [start](unsigned slot, const ROOT::RDF::RSampleInfo &info) { start(slot, info); },
+         [positions](unsigned slot) -> detail::TaskPositions::Slot & { return positions->slot(slot); });
+      detail::CountingFilters::instance().add(detail::NodeAccess::shared(node), positions);
+   }
+   return detail::defineScores(node, name, model->nScores(),
+                               [state](unsigned slot, ULong64_t entry) { return state->scores(slot, entry); });
+}
+
+/// How a score is computed in the event loop (see chooseStrategy).
+enum class Strategy {
+   Auto,     ///< the default rule of chooseStrategy
+   PerEvent, ///< one model call per event (hepsift::Define): any node, any columns, follows Vary
+   Stream,   ///< one event loop, inputs read in blocks from the file (DefineStreamed)
+   TwoPass   ///< a first event loop now, any node and columns (DefineBatched)
+};
+
+/// "auto", "per-event", "stream" or "two-pass"; ConfigurationError otherwise.
+inline Strategy parseStrategy(const std::string &name)
+{
+   if (name == "auto")
+      return Strategy::Auto;
+   if (name == "per-event")
+      return Strategy::PerEvent;
+   if (name == "stream")
+      return Strategy::Stream;
+   if (name == "two-pass")
+      return Strategy::TwoPass;
+   throw ConfigurationError("hepsift: strategy must be 'auto', 'per-event', 'stream' or 'two-pass', got '" + name +
+                            "'");
+}
+
+inline std::string strategyName(Strategy s)
+{
+   switch (s) {
+   case Strategy::PerEvent: return "per-event";
+   case Strategy::Stream: return "stream";
+   case Strategy::TwoPass: return "two-pass";
+   default: return "auto";
+   }
+}
+
+/// The path chosen for a score, its batch size and why the streamed path was not taken.
+struct Choice {
+   Strategy strategy = Strategy::PerEvent;
+   std::size_t batchSize = 1;
+   std::string why; ///< empty when streamed
+};
+
+/// The one rule that picks how a score is computed on node `df` from `columns` (`labels`:
+/// their names in messages). `batchSize` 0 means "not given".
+///
+/// Auto (the default): streamed (batches of `batchSize`, default kDefaultBatchSize) wherever
+/// whyNotStreamable(df, columns) is empty; otherwise per event, or in two passes when a batch
+/// size above 1 was given and no input has systematic variations. Auto never runs an event
+/// loop at define time unless a batch size was given. An explicit strategy is taken as asked,
+/// or refused with a ConfigurationError that says why (batched scores are computed from the
+/// nominal inputs, so inputs with variations are refused by "stream" and "two-pass").
+inline Choice chooseStrategy(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns, Strategy requested,
+                             std::size_t batchSize, const std::vector<std::string> &labels = {})
+{
+   Choice c;
+   const std::size_t batch = batchSize == 0 ? kDefaultBatchSize : batchSize;
+   if (requested == Strategy::PerEvent) {
+      if (batchSize > 1)
+         throw ConfigurationError("hepsift: strategy 'per-event' calls the model once per event; batch size " +
+                                  std::to_string(batchSize) + " needs strategy 'stream', 'two-pass' or 'auto'");
+      c.why = "strategy 'per-event' was asked for";
+      return c;
+   }
+   const auto varied = variedColumns(df, columns);
+   if (!varied.empty()) {
+      const auto at = std::find(columns.begin(), columns.end(), varied.front()) - columns.begin();
+      c.why = "input '" + detail::label(columns, labels, static_cast<std::size_t>(at)) +
+              "' has systematic variations (Vary)";
+      if (requested != Strategy::Auto)
+         throw ConfigurationError("hepsift: strategy '" + strategyName(requested) + "' cannot score: " + c.why +
+                                  ", and batched scores are computed from the nominal inputs; use strategy "
+                                  "'per-event' or 'auto' (both follow the variations)");
+      return c;
+   }
+   if (requested == Strategy::TwoPass || (requested == Strategy::Auto && batchSize == 1)) {
+      c.strategy = requested == Strategy::TwoPass ? Strategy::TwoPass : Strategy::PerEvent;
+      c.batchSize = requested == Strategy::TwoPass ? batch : 1;
+      c.why = "strategy '" + strategyName(c.strategy) + "' was asked for";
+      return c;
+   }
+   c.why = whyNotStreamable(df, columns, labels);
+   if (c.why.empty()) {
+      c.strategy = Strategy::Stream;
+      c.batchSize = batch;
+      return c;
+   }
+   if (requested == Strategy::Stream)
+      throw ConfigurationError("hepsift: strategy 'stream' cannot score: " + c.why +
+                               "; use strategy 'two-pass', 'per-event' or 'auto'");
+   if (batchSize > 1) {
+      c.strategy = Strategy::TwoPass;
+      c.batchSize = batchSize;
+   }
+   return c;
+}
+
+/// Defines column `name` on `df` with the score of `model` on `columns` (types Cols..., as for
+/// hepsift::Define), by the path chooseStrategy picks: by default streamed in batches where
+/// that applies (on the RDataFrame itself over TTree branches) and per event elsewhere. float
+/// for one score, ROOT::RVec<float> for several. This is the call to use from C++.
+template <typename... Cols>
+ROOT::RDF::RNode DefineScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                             const std::vector<std::string> &columns, Strategy strategy = Strategy::Auto,
+                             std::size_t batchSize = 0, ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineScore: no model given");
+   const Choice c = chooseStrategy(df, columns, strategy, batchSize, options.labels);
+   switch (c.strategy) {
+   case Strategy::Stream: return DefineStreamed(df, name, model, columns, c.batchSize, options);
+   case Strategy::TwoPass: return DefineBatched<Cols...>(df, name, model, columns, c.batchSize, options);
+   default:
+      if (model->nScores() > 1)
+         return df.DefineSlotEntry(name, MultiScorer<Cols...>(model, df.GetNSlots(), columns, options), columns);
+      return df.DefineSlotEntry(name, Scorer<Cols...>(model, df.GetNSlots(), columns, options), columns);
+   }
 }
 
 } // namespace hepsift

@@ -28,8 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--branches", nargs="+", help="branches to keep (default: all)")
     p.add_argument("--threads", type=_args.int_at_least(0), default=0,
                    help="ImplicitMT threads (0: single-threaded)")
-    p.add_argument("--batch-size", type=_args.int_at_least(1), default=4096,
-                   help="events per model call (default 4096; 1: one call per event)")
+    p.add_argument("--batch-size", type=_args.int_at_least(1), default=None,
+                   help="events per model call (default: define's rule, batches of 4096 streamed from the file "
+                        "where that applies, one call per event elsewhere; 1: one call per event)")
     p.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--allow-fallback", action="store_true", help="fall back to CPU when CUDA is not usable")
 

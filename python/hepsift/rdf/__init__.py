@@ -8,8 +8,9 @@ cling; nothing else is needed::
     df = hepsift.rdf.define(df, "score", "model.onnx")          # inputs from the model
     h = df.Filter("score > 0.9").Histo1D(("m", "", 50, 0, 500), "m_jj")
 
-The score is computed by ``hepsift::Scorer`` (C++, one ONNX Runtime session shared by all
-slots, per-slot buffers) in the event loop itself, so it can be cut on, histogrammed and
+The score is computed in the event loop itself, by default in batches streamed from the file
+where that applies and per event elsewhere (``strategy_for`` tells which; one ONNX Runtime
+session shared by all slots, per-slot buffers), so it can be cut on, histogrammed and
 written with ``Snapshot`` in the same pass over the data.
 
 C++ exceptions thrown by hepsift, also from inside an event loop that the user starts
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hepsift.rdf._define import column_names, define
+from hepsift.rdf._define import column_names, define, strategy_for
 from hepsift.rdf._library import load_library
 from hepsift.rdf._model import Model
 from hepsift.rdf._sample import sample
 
-__all__ = ["Model", "define", "sample", "load_library", "column_names"]
+__all__ = ["Model", "define", "sample", "strategy_for", "load_library", "column_names"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ from hepsift import errors
 from hepsift.rdf._library import _reraise, load_library
 from hepsift.rdf._model import Model
 
-__all__ = ["define", "column_names"]
+__all__ = ["define", "column_names", "strategy_for"]
 
 _ARITHMETIC = {
     "float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t",
@@ -23,7 +23,6 @@ _ARITHMETIC = {
     "int64_t", "uint64_t",
 }  # fmt: skip
 _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
-_ROOT_NODE = re.compile(r"^ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager(?:,\s*void)?>$")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
 def column_names(df: Any) -> list[str]:
@@ -79,23 +78,33 @@ def define(
         Raise :class:`hepsift.NonFiniteInputError` (naming column and entry) on a NaN or
         infinite input; ``False`` passes such values to the model.
     batch_size : int, optional
-        ``None`` or 1: the model is called once per event inside the event loop. ``N > 1``:
-        batched scoring, ``N`` events per model call (several times faster for small models,
-        and what a GPU needs), by one of two strategies (see ``strategy``).
-    strategy : {"auto", "stream", "two-pass"}
-        How batches are formed when ``batch_size > 1``. ``"stream"``: nothing runs now; in
-        the analysis' own loop, when an entry's score is first needed, its slot reads the
-        inputs of the next ``N`` entries of its tree range straight from the file (ROOT bulk
-        I/O) and scores them in one call; memory does not grow with the number of events.
-        It needs ``df`` to be the RDataFrame itself over a TTree/TChain (no Filter or Range
-        before the score) and the inputs to be scalar branches of the tree.
+        Events per model call of the batched paths (default 4096, ``hepsift::kDefaultBatchSize``:
+        in ``bench/rdf_scoring.py`` it is as fast as any larger batch, and on the CPU the model
+        runs in calls of at most ``Model(cpu_chunk=4096)`` events whatever the batch size). 1
+        with ``strategy="auto"``: per event.
+    strategy : {"auto", "per-event", "stream", "two-pass"}
+        How the score is computed. ``"auto"`` (default) is the rule of ``hepsift::chooseStrategy``,
+        the same for C++'s ``hepsift::DefineScore``: **streamed in batches wherever that applies,
+        per event elsewhere** (or in two passes when ``batch_size > 1`` is given); it never runs
+        an event loop at define time unless a ``batch_size`` is given.
+
+        ``"stream"``: nothing runs now; in the analysis' own loop, when an entry's score is
+        first needed, its slot reads the inputs of the next ``batch_size`` entries of its tree
+        range straight from the file (ROOT bulk I/O) and scores them in one call; memory does
+        not grow with the number of events. It needs ``df`` to be the RDataFrame itself over a
+        TTree/TChain read from files (no Filter or Range before the score, no entry list) and
+        the inputs to be scalar branches of the tree without systematic variations.
         ``"two-pass"``: works on any node and any columns (Defines, expressions, vectors,
-        RNTuple): a first event loop over ``df`` runs *now*, feeding the model ``N`` events
-        per call and storing the scores (4 bytes per event and score); the returned column
-        reads them in the analysis' loop. Actions already booked on the data frame run in
-        that first loop too. ``"auto"`` streams where it can, else makes two passes.
-        Batched scores are computed from the nominal inputs: for systematic variations
-        (``Vary``) of the model inputs use the per-event path.
+        RNTuple): a first event loop over ``df`` runs *now*, feeding the model ``batch_size``
+        events per call and storing the scores (4 bytes per event and score); the returned
+        column reads them in the analysis' loop. Actions already booked on the data frame run
+        in that first loop too. ``"per-event"``: one model call per event, on any node.
+
+        Systematic variations (``df.Vary``) of an input, directly or through the Defines it is
+        computed from: batched scores would be computed from the nominal inputs, so ``"auto"``
+        scores per event (the score then has the variations, e.g. for
+        ``ROOT.RDF.Experimental.VariationsFor``) and ``"stream"``/``"two-pass"`` are refused.
+        :func:`strategy_for` tells which path a score takes.
 
     Returns
     -------
@@ -119,7 +128,7 @@ def define(
     if type(df).__module__.startswith("ROOT._distrdf"):
         from hepsift.rdf._distributed import define_distributed
 
-        return define_distributed(df, name, model, inputs, check_finite, batch_size)
+        return define_distributed(df, name, model, inputs, check_finite, batch_size, str(strategy))
     from_model = inputs is None
     if inputs is None:
         inputs = _model_inputs(model)
@@ -178,37 +187,34 @@ def define(
         )
     if batch_size is not None and int(batch_size) < 1:
         raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
-    if strategy not in ("auto", "stream", "two-pass"):
-        raise errors.ConfigurationError(f"strategy must be 'auto', 'stream' or 'two-pass', got {strategy!r}")
-    batched = batch_size is not None and int(batch_size) > 1
     try:
-        if batched and strategy != "two-pass":
-            why = _not_streamable(df, node, inputs, columns)
-            if why is None:
-                return ROOT.hepsift.pyroot.defineStreamed(df, name, model._ptr, columns, bool(check_finite),
-                                                          int(batch_size))
-            if strategy == "stream":
-                raise errors.ConfigurationError(f"strategy='stream' cannot score '{name}': {why}; "
-                                                "use strategy='two-pass' (or 'auto')")
         define_score = ROOT.hepsift.pyroot.defineScore[", ".join(types)]
-        return define_score(node, name, model._ptr, columns, bool(check_finite), int(batch_size or 1), list(inputs))
+        return define_score(node, name, model._ptr, columns, bool(check_finite), str(strategy), int(batch_size or 0),
+                            list(inputs))
     except errors.HepsiftError as exc:
         _reraise(exc)
 
 
-def _not_streamable(df: Any, node: Any, inputs: Sequence[str], columns: Sequence[str]) -> str | None:
-    """Why the streamed batched path cannot score these inputs on ``df`` (None if it can):
-    the graph and the expressions are checked here, the data source and the branches by
-    ``hepsift::whyNotStreamable``."""
+def strategy_for(df: Any, inputs: Sequence[str], strategy: str = "auto", batch_size: int | None = None) -> str:
+    """The path :func:`define` takes for a score of ``inputs`` (column names) on ``df``:
+    ``"stream"``, ``"two-pass"`` or ``"per-event"``, by ``hepsift::chooseStrategy`` (the one rule,
+    shared with C++'s ``hepsift::DefineScore``); a refused explicit ``strategy`` raises
+    :class:`hepsift.ConfigurationError` saying why."""
+    return _choose(df, inputs, strategy, batch_size)[0]
+
+
+def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | None) -> tuple[str, int, str]:
+    """(path, batch size, why it does not stream) from ``hepsift::chooseStrategy``."""
     ROOT = load_library()
-    cpp = getattr(type(df), "__cpp_name__", "")
-    if cpp != "ROOT::RDataFrame" and not _ROOT_NODE.match(cpp):
-        return "the node is not the RDataFrame itself (a Filter or Range may come before the score)"
-    defined = {str(c) for c in node.GetDefinedColumnNames()}
-    for entry, col in zip(inputs, columns):
-        if col != entry or col in defined:
-            return f"input '{entry}' is an expression or a Define, not a branch"
-    return str(ROOT.hepsift.whyNotStreamable(df, list(columns))) or None
+    columns = [str(i) for i in inputs]
+    if type(df).__module__.startswith("ROOT._distrdf"):
+        df = df.proxied_node.rdf_node  # the client's local copy of a distributed graph
+    try:
+        path, batch, why = (str(x) for x in ROOT.hepsift.pyroot.choose(ROOT.RDF.AsRNode(df), columns, str(strategy),
+                                                                        int(batch_size or 0), columns))
+    except errors.HepsiftError as exc:
+        _reraise(exc)
+    return path, int(batch), why
 
 
 def _model_inputs(model: Model) -> list[str]:

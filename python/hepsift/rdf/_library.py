@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from typing import Any
@@ -63,14 +64,19 @@ def load_library() -> Any:
         return ROOT
 
 
+_OTHER_OVERLOADS = re.compile(r"\n\s*(?:none of the \d+ overloaded methods succeeded|[^\n]*\) =>\s*\n)")
+
+
 def _message(exc: BaseException) -> str:
     """The C++ what() of an exception raised through cppyy, without cppyy's call prefix.
 
-    cppyy formats it as ``<C++ signature> =>\n    <Class>: <what()>``.
+    cppyy formats it as ``<C++ signature> =>\n    <Class>: <what()>``, followed by the same for
+    every other overload or template instantiation it tried; the first is kept.
     """
     text = str(exc)
     if "=>" in text:
         text = text.split("=>", 1)[1].strip()
+        text = _OTHER_OVERLOADS.split(text, 1)[0]
         head, sep, rest = text.partition(": ")
         if sep and head.isidentifier():
             text = rest

@@ -30,6 +30,11 @@ class Model:
     output : str, optional
         Name of the output that is the score (default: the model's metadata, else the first
         float output).
+    cpu_chunk : int, default 4096
+        On the CPU, a batch of more events is evaluated in model calls of at most this many
+        events, so that each call's intermediate results stay in the processor's caches
+        (``bench/rdf_scoring.py``: 10^5-event calls of the 8-64-64-1 MLP are slower per event
+        than 4096-event calls); 0 calls the model on whole batches. CUDA takes whole batches.
     verify : bool, default True
         Check the file's ``hepsift.digest`` (graph and metadata as exported) and raise
         :class:`hepsift.MetadataError` when it does not match, i.e. when the file was edited
@@ -44,12 +49,17 @@ class Model:
         threads: int = 1,
         allow_fallback: bool = False,
         output: str | None = None,
+        cpu_chunk: int = 4096,
         verify: bool = True,
     ) -> None:
         ROOT = load_library()
         self.path = str(Path(path))
+        if int(cpu_chunk) < 0:
+            raise errors.ConfigurationError(
+                f"cpu_chunk must be 0 (whole batches) or a positive integer, got {cpu_chunk}")
         try:
-            self._ptr = ROOT.hepsift.pyroot.load(self.path, int(threads), provider, bool(allow_fallback), output or "")
+            self._ptr = ROOT.hepsift.pyroot.load(self.path, int(threads), provider, bool(allow_fallback), output or "",
+                                                 int(cpu_chunk))
         except errors.HepsiftError as exc:
             _reraise(exc)
         self._cpp = self._ptr  # cppyy proxies the shared_ptr as the Model itself
