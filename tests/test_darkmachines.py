@@ -76,3 +76,125 @@ def test_refusals(files):
         Dataset.from_darkmachines(files, process_labels=LABELS, features=["met_ptt"])
     with pytest.raises(ConfigurationError, match="process_labels is empty"):
         Dataset.from_darkmachines(files, process_labels={})
+
+
+def test_background_only_labels_every_event_zero(files):
+    ds = Dataset.from_darkmachines(files, process_labels=None, features=["met_pt"])
+    assert ds.y.tolist() == [0] * 5 and ds.class_names == ["ttbar+z_jets+wjets+glgl1400_neutralino1100"]
+
+
+def test_gzip_files_read_as_the_text(files, tmp_path):
+    import gzip
+
+    packed = tmp_path / "bkg.csv.gz"
+    packed.write_bytes(gzip.compress(files[0].read_bytes()))
+    plain, zipped = hio.read_darkmachines(files[0]), hio.read(packed)
+    assert zipped.fields == plain.fields and zipped["met_pt"].tolist() == plain["met_pt"].tolist()
+    (tmp_path / "junk.csv").write_bytes(b"\x1f\x8b\x08\x00broken")
+    with pytest.raises(DataError, match="junk.csv: not a DarkMachines CSV text file"):
+        hio.read_darkmachines(tmp_path / "junk.csv")
+
+
+# ---- hepsift train / hepsift anomaly on DarkMachines files --------------------------------
+def _event(rng, i: int, process: str, weight: float, signal: bool) -> str:
+    """One line: signal has large MET and hard jets, background soft ones (MeV)."""
+    met = rng.normal(400e3, 60e3) if signal else rng.exponential(40e3)
+    objects = []
+    for _ in range(rng.integers(3, 6) if signal else rng.integers(0, 3)):
+        pt = rng.normal(250e3, 50e3) if signal else 30e3 + rng.exponential(40e3)
+        eta = rng.uniform(-2.5, 2.5)
+        objects.append(f"{rng.choice(['j', 'b'], p=[0.8, 0.2])},{pt * np.cosh(eta) * 1.01:.1f},{pt:.1f},{eta:.3f},"
+                       f"{rng.uniform(-np.pi, np.pi):.3f}")
+    if rng.random() < 0.3:
+        objects.append(f"m-,{60e3:.1f},{50e3:.1f},0.5,1.0")
+    return ";".join([str(i), process, f"{weight:g}", f"{abs(met):.1f}", f"{rng.uniform(-np.pi, np.pi):.3f}",
+                     *objects]) + ";\n"
+
+
+@pytest.fixture
+def dm_files(tmp_path: Path) -> dict[str, Path]:
+    """600 background (ttbar, wjets) and 150 signal events, separable by MET and jet p_T."""
+    rng = np.random.default_rng(7)
+    bkg = "".join(_event(rng, i, ["ttbar", "wjets"][i % 2], [0.5, 2.0][i % 2], False) for i in range(600))
+    sig = "".join(_event(rng, i, "glgl1400_neutralino1100", 0.01, True) for i in range(150))
+    (tmp_path / "bkg.csv").write_text(bkg)
+    (tmp_path / "sig.txt").write_text(sig)  # no .csv suffix: recognised by its first line
+    return {"bkg": tmp_path / "bkg.csv", "sig": tmp_path / "sig.txt", "tmp": tmp_path}
+
+
+DM_LABELS = "ttbar=0,wjets=0,glgl1400_neutralino1100=1"
+
+
+def _cli(*argv):
+    import sys
+
+    from conftest import run
+
+    return run([sys.executable, "-m", "hepsift.cli", *map(str, argv)], timeout=300)
+
+
+def test_train_cli_on_darkmachines_files(dm_files):
+    from hepsift.export import onnx_predict, read_metadata
+    from sklearn.metrics import roc_auc_score
+
+    files, out = [dm_files["bkg"], dm_files["sig"]], dm_files["tmp"] / "trained"
+    res = _cli("train", *files, "--process-labels", DM_LABELS, "--model", "bdt", "--param", "n_estimators=20",
+               "--objects", "Jet=2", "--luminosity", "10", "-o", out, "--seed", "1")
+    assert res.returncode == 0, res.stderr
+    expected = Dataset.from_darkmachines(files, process_labels={"ttbar": 0, "wjets": 0, "glgl1400_neutralino1100": 1},
+                                         objects={"Jet": 2}, luminosity=10.0)
+    meta = read_metadata(out / "model.onnx")
+    assert meta["features"] == expected.feature_names and {"met_pt", "Jet1_pt", "Jet2_btag"} <= set(meta["features"])
+    score = onnx_predict(out / "model.onnx", expected.X)
+    assert roc_auc_score(expected.y, score) > 0.8 and len(expected) == 750
+    assert "class 1 (glgl1400_neutralino1100): 150 events, expected 15" in res.stdout  # 150 x 0.01 x 10
+
+
+def test_anomaly_cli_on_darkmachines_files(dm_files):
+    from hepsift.export import onnx_predict, read_metadata
+
+    out, tmp = dm_files["tmp"] / "hbos.onnx", dm_files["tmp"]
+    res = _cli("anomaly", dm_files["bkg"], "--detector", "hbos", "--features", "met_pt,ht,n_jets", "-o", out,
+               "--seed", "2")
+    assert res.returncode == 0, res.stderr
+    assert "trained on 600 events, 3 features (met_pt, ht, n_jets)" in res.stdout
+    meta = read_metadata(out)
+    assert meta["kind"] == "anomaly" and meta["features"] == ["met_pt", "ht", "n_jets"]
+    # 120 calibration events (20 %) resolve a background efficiency of 1e-2; the cut keeps about that
+    # fraction of the whole background
+    cut = meta["thresholds"]["1e-2"]
+    assert f"background efficiency 1e-2: score > {cut:.6g}" in res.stdout
+    bkg = Dataset.from_darkmachines(dm_files["bkg"], process_labels=None, features=meta["features"])
+    assert 0 < np.mean(onnx_predict(out, bkg.X) > cut) < 0.04
+    # with labels: the background (label 0) of a mixed file list only
+    both = _cli("anomaly", dm_files["bkg"], dm_files["sig"], "--process-labels", DM_LABELS, "--features", "met_pt",
+                "-o", tmp / "b.onnx")
+    assert both.returncode == 0, both.stderr
+    assert "trained on 600 events, 1 features (met_pt)" in both.stdout
+
+
+def test_cli_refusals_on_darkmachines_files(dm_files, tmp_path):
+    from conftest import write_tree
+
+    root = write_tree(tmp_path / "r.root", {"met_pt": np.ones(10, np.float32)})
+    bkg, sig, out = dm_files["bkg"], dm_files["sig"], tmp_path / "o"
+    cases = [
+        (("train", bkg, sig, "-o", out), 2, "DarkMachines CSV input needs --process-labels"),
+        (("train", bkg, root, "--process-labels", DM_LABELS, "-o", out), 2,
+         f"ROOT and DarkMachines CSV inputs cannot be mixed in one call (ROOT: {root}; DarkMachines: {bkg})"),
+        (("train", root, "--process-labels", DM_LABELS, "-o", out), 2,
+         "--process-labels applies to DarkMachines CSV input only; the inputs are ROOT files"),
+        (("train", bkg, sig, "--process-labels", "ttbar=0,glgl1400_neutralino1100=1", "-o", out), 1,
+         "process ID(s) ['wjets'] have no entry in process_labels"),
+        (("train", bkg, "--process-labels", "ttbar=zero", "-o", out), 2,
+         "the label of process 'ttbar' must be an integer >= 0, got 'zero'"),
+        (("anomaly", bkg, "--objects", "Tau=2", "-o", tmp_path / "a.onnx"), 2, "unknown collection 'Tau'"),
+        (("anomaly", bkg, "--tree", "Events", "-o", tmp_path / "a.onnx"), 2, "--tree applies to ROOT input only"),
+        (("anomaly", bkg, "--process-labels", "ttbar=1,wjets=1", "-o", tmp_path / "a.onnx"), 1,
+         "has label 0 in --process-labels"),
+    ]
+    for argv, code, needle in cases:
+        res = _cli(*argv)
+        lines = res.stderr.strip().splitlines()
+        assert (res.returncode, len(lines)) == (code, 1) and needle in lines[0], (argv, res.stderr)
+    assert not out.exists() and not (tmp_path / "a.onnx").exists()

@@ -52,7 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("hepsift.cli.info", "show a model's inputs, outputs and metadata"),
     "limits": ("hepsift.cli.limits", "CLs upper limits from score histograms"),
     "nplm": ("hepsift.cli.nplm", "model-independent NPLM test"),
-    "train": ("hepsift.cli.train", "train a classifier on ROOT files and export it to ONNX"),
+    "train": ("hepsift.cli.train", "train a classifier on ROOT or DarkMachines CSV files and export it to ONNX"),
     "tune": ("hepsift.cli.tune", "hyper-parameter search (genetic algorithm, Bayesian optimisation)"),
 }
 

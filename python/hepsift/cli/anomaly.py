@@ -1,4 +1,4 @@
-"""``hepsift anomaly``: train an anomaly detector on background ROOT files and export it to ONNX.
+"""``hepsift anomaly``: train an anomaly detector on background ROOT or DarkMachines CSV files and export it to ONNX.
 
 Example::
 
@@ -6,6 +6,7 @@ Example::
         -o hbos.onnx --save hbos.hsm --seed 1
     hepsift anomaly ttbar.root wjets.root --detector hbos -o hbos.onnx \\
         --limit-table limits.json --signals zprime.root --luminosity 140000
+    hepsift anomaly background_chan1.csv --detector hbos --objects Jet=2 -o hbos.onnx
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepsift import errors
-from hepsift.cli._args import UsageError, int_at_least, positive_float
+from hepsift.cli._args import (UsageError, add_darkmachines_arguments, darkmachines_dataset, input_format,
+                               int_at_least, positive_float)
 
 __all__ = ["add_arguments", "run"]
 
@@ -27,13 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``hepsift anomaly``."""
     from hepsift.anomaly import DETECTORS
 
-    p.epilog = "example: hepsift anomaly bkg.root --detector hbos --feature-set sanitised -o hbos.onnx --seed 1"
+    p.epilog = ("examples:\n  hepsift anomaly bkg.root --detector hbos --feature-set sanitised -o hbos.onnx --seed 1\n"
+                "  hepsift anomaly bkg.csv --detector hbos --objects Jet=2 -o hbos.onnx")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("files", nargs="+", help="background ROOT files")
-    p.add_argument("--tree", default="Events", help="tree name (default: Events)")
+    p.add_argument("files", nargs="+", help="background ROOT files, or DarkMachines CSV files")
+    p.add_argument("--tree", default=None, help="tree name of ROOT input (default: Events)")
     p.add_argument("--detector", choices=sorted(DETECTORS), default="hbos", help="detector (default: hbos)")
     p.add_argument("--features", default=None,
-                   help="comma-separated feature branches (default: every flat hepsift feature in the files)")
+                   help="comma-separated feature branches, or DarkMachines flat fields (default: every flat hepsift "
+                        "feature in the files)")
     p.add_argument("--feature-set", choices=["full", "sanitised"], default="full",
                    help="'sanitised' drops features holding -999 for absent objects")
     p.add_argument("--config", default=None, help="JSON file with the detector's configuration")
@@ -43,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", default=None, help="also save the native detector to this file (hepsift.load reads it; e.g. hbos.hsm)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    add_darkmachines_arguments(p, "class label of each process ID: the detector trains on the events labelled 0 "
+                                  "(default: on every event), e.g. ttbar=0,wjets=0,glgl1400_neutralino1100=1 "
+                                  "or a JSON file; detectors are trained unweighted")
     g = p.add_argument_group(
         "limit table", "expected CLs limits on mu of the detector against a supervised MLP and an H_T cut, per "
         "signal (hepsift ntuples: an 'event' branch splits training, even events, from evaluation, odd events; "
@@ -85,9 +92,14 @@ def run(args: argparse.Namespace) -> int:
     if any(not 0.0 < e < 1.0 for e in args.eps_b):
         raise UsageError(f"--eps-b values must be in (0, 1), got {args.eps_b}")
     features = [s.strip() for s in args.features.split(",") if s.strip()] if args.features else None
-    # with a limit table the detector learns the even events and the table uses the odd ones
-    X, names = _read(args.files, args.tree, features, args.max_events,
-                     "event % 2 == 0" if args.limit_table else None)
+    if input_format(args.files, args) == "darkmachines":
+        ds = darkmachines_dataset(args.files, args, features or "full", background=True, max_events=args.max_events)
+        X, names = ds.X, ds.feature_names
+    else:
+        args.tree = args.tree or "Events"
+        # with a limit table the detector learns the even events and the table uses the odd ones
+        X, names = _read(args.files, args.tree, features, args.max_events,
+                         "event % 2 == 0" if args.limit_table else None)
     table_csv = str(Path(args.limit_table).with_suffix(".csv")) if args.limit_table else None
     outputs = [args.output, *([args.save] if args.save else []), *([args.limit_table, table_csv] if table_csv else [])]
     if len({os.path.abspath(o) for o in outputs}) != len(outputs):

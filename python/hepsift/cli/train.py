@@ -1,9 +1,11 @@
-"""``hepsift train``: ROOT files + features + model type -> trained model + exported ONNX.
+"""``hepsift train``: ROOT or DarkMachines CSV files + features + model type -> trained model + exported ONNX.
 
-Example::
+Examples::
 
     hepsift train ttbar.root zprime_m1000.root --model bdt --param n_estimators=300 \\
         --features full --luminosity 140000 -o trained/ --seed 1
+    hepsift train background_chan1.csv glgl1400_neutralino1100_chan1.csv --model bdt \\
+        --process-labels ttbar=0,wjets=0,z_jets=0,glgl1400_neutralino1100=1 --objects Jet=4 -o trained/
 
 writes ``trained/model.hsm`` (the estimator, for ``hepsift.load``), ``trained/model.onnx`` (for ``hepsift apply`` or
 ``hepsift.rdf.define``), ``trained/config.json`` and ``trained/summary.json`` (test metrics).
@@ -17,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hepsift.cli._args import UsageError, finite_float, positive_float
+from hepsift.cli._args import (UsageError, add_darkmachines_arguments, darkmachines_dataset, finite_float,
+                               input_format, positive_float)
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,18 +31,22 @@ _MODELS = {"mlp": ("mlp", {}), "bdt": ("bdt", {}), "adaboost": ("bdt", {"boostin
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``hepsift train``."""
     p.description = (p.description or "") + (
-        "\n\nexample: hepsift train bkg.root sig.root --model mlp --param hidden_layers=[64,64] -o out/")
+        "\n\nexamples:\n  hepsift train bkg.root sig.root --model mlp --param hidden_layers=[64,64] -o out/"
+        "\n  hepsift train bkg.csv sig.csv --process-labels ttbar=0,wjets=0,glgl1400_neutralino1100=1 -o out/")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0, unless --label-branch)")
+    p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0, unless --label-branch), or "
+                                            "DarkMachines CSV files (labels from --process-labels)")
     p.add_argument("--tree", default=None, help="tree name (default Events or the only tree)")
     p.add_argument("--features", nargs="+", default=["full"],
-                   help="'full', 'sanitised' or branch names (default full)")
+                   help="'full', 'sanitised' or branch names (DarkMachines: names of its flat fields) (default full)")
     p.add_argument("--model", choices=sorted(_MODELS), default="mlp", help="model type (default mlp)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="hyper-parameter (value parsed as JSON when possible); repeatable")
     p.add_argument("--config", help="JSON configuration of the model (fields of its config dataclass)")
     p.add_argument("--label-branch", help="branch with integer labels (default: signal_mass > 0)")
-    p.add_argument("--luminosity", type=positive_float, default=1.0, help="pb^-1 applied to the weight branch (default 1)")
+    p.add_argument("--luminosity", type=positive_float, default=1.0,
+                   help="pb^-1 multiplying the weight branch or the DarkMachines event-weight column "
+                        "(default 1: the weights as written)")
     p.add_argument("--missing", choices=["keep", "drop_events"], default="keep",
                    help="missing-value (-999) policy (default keep)")
     p.add_argument("--require", nargs="+", default=[], help="features that must be present (events dropped otherwise)")
@@ -48,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace model.hsm, model.onnx, ... if they exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_darkmachines_arguments(p, "class label of each process ID (required for DarkMachines input): "
+                                  "ttbar=0,wjets=0,glgl1400_neutralino1100=1 or a JSON file {\"ttbar\": 0, ...}")
 
 
 def _value(text: str) -> Any:
@@ -78,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
 
     features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
         else list(args.features)
-    ds = Dataset.from_root(args.files, features, tree=args.tree, luminosity=args.luminosity,
-                           labels=args.label_branch, missing=args.missing, require=args.require)
+    if input_format(args.files, args) == "darkmachines":
+        ds = darkmachines_dataset(args.files, args, features, missing=args.missing, require=args.require)
+    else:
+        ds = Dataset.from_root(args.files, features, tree=args.tree, luminosity=args.luminosity,
+                               labels=args.label_branch, missing=args.missing, require=args.require)
     kind, preset = _MODELS[args.model]
     params: dict[str, Any] = dict(preset)
     if args.config:

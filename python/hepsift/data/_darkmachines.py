@@ -43,7 +43,7 @@ def _padded(events: Any, collection: str, n: int, missing: float) -> tuple[list[
 def darkmachines_columns(
     paths: Sequence[str | os.PathLike[str]],
     *,
-    process_labels: Mapping[str, int],
+    process_labels: Mapping[str, int] | None,
     features: str | Sequence[str],
     objects: Mapping[str, int] | None,
     unit: str,
@@ -55,8 +55,8 @@ def darkmachines_columns(
     :data:`hepsift.io.FEATURE_NAMES`), or names of flat fields of
     :func:`hepsift.io.read_darkmachines` (its features, ``MET_pt``, ``nJet``, ...). ``objects``:
     collection -> n, adds ``{collection}{i}_{field}`` for the n leading objects (:data:`OBJECT_FIELDS`;
-    -999 for absent ones). Labels from ``process_labels`` (process ID -> class); weights are the
-    files' event-weight column.
+    -999 for absent ones). Labels from ``process_labels`` (process ID -> class; None: every event
+    0, background-only input); weights are the files' event-weight column.
     """
     from hepsift._missing import MISSING
     from hepsift.io import read_darkmachines
@@ -66,7 +66,7 @@ def darkmachines_columns(
         paths = [paths]
     if not paths:
         raise DataError("no input files")
-    if not process_labels:
+    if process_labels is not None and not process_labels:
         raise ConfigurationError("process_labels is empty: map every process ID to a class label, "
                                  "e.g. {'ttbar': 0, 'glgl1400_neutralino1100': 1}")
     for coll, n in (objects or {}).items():
@@ -94,11 +94,15 @@ def darkmachines_columns(
             all_names += extra_names
             cols += extra
         proc = np.asarray([str(v) for v in events["process"]])
-        unknown = sorted({str(q) for q in proc} - set(process_labels))
-        if unknown:
-            raise DataError(f"{p}: process ID(s) {unknown} have no entry in process_labels {dict(process_labels)}")
+        if process_labels is None:
+            labels = np.zeros(len(proc), dtype=np.int64)
+        else:
+            unknown = sorted({str(q) for q in proc} - set(process_labels))
+            if unknown:
+                raise DataError(f"{p}: process ID(s) {unknown} have no entry in process_labels {dict(process_labels)}")
+            labels = np.array([process_labels[q] for q in proc], dtype=np.int64)
         parts["X"].append(np.stack(cols, axis=1))
-        parts["y"].append(np.array([process_labels[q] for q in proc], dtype=np.int64))
+        parts["y"].append(labels)
         parts["w"].append(np.asarray(events["weight"], dtype=np.float64))
         parts["p"].append(proc)
     return (np.concatenate(parts["X"]), np.concatenate(parts["y"]), np.concatenate(parts["w"]),

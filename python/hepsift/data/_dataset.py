@@ -449,7 +449,7 @@ class Dataset:
         cls,
         paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
         *,
-        process_labels: Mapping[str, int],
+        process_labels: Mapping[str, int] | None,
         features: str | Sequence[str] = "full",
         objects: Mapping[str, int] | None = None,
         class_names: Sequence[str] | None = None,
@@ -467,9 +467,10 @@ class Dataset:
             Files in the challenge format (one event a line: ``event ID;process ID;event weight;
             MET;METphi;type,E,pT,eta,phi;...``, energies in ``unit``), read by
             :func:`hepsift.io.read_darkmachines`.
-        process_labels : mapping process ID -> class label
+        process_labels : mapping process ID -> class label, or None
             E.g. ``{"ttbar": 0, "wjets": 0, "glgl1400_neutralino1100": 1}``; a process ID that is
-            not named raises an error.
+            not named raises an error. None: every event has label 0 (background-only input, as
+            an anomaly detector's training set).
         features : ``"full"``, ``"sanitised"`` or a list of names
             ``full``: every flat feature of :data:`hepsift.io.FEATURE_NAMES` (computed from the
             objects, GeV); ``sanitised``: those without holes (as :meth:`from_root`). A list picks
@@ -506,7 +507,8 @@ class Dataset:
             features=features, objects=objects, unit=unit, max_events=max_events)
         if class_names is None:
             inv: dict[int, list[str]] = {}
-            for name, lab in process_labels.items():
+            named = process_labels.items() if process_labels is not None else ((q, 0) for q in dict.fromkeys(proc))
+            for name, lab in named:
                 inv.setdefault(int(lab), []).append(name)
             class_names = ["+".join(inv.get(k, [str(k)])) for k in range(int(y.max()) + 1)]
         ds = cls(X, y, w * luminosity, proc, names, None, list(class_names), float(luminosity))

@@ -58,7 +58,7 @@ __all__ = [
 def read(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """Read any supported file, choosing the reader from its content.
 
-    ``.root`` files go to :func:`read_root`; CSV files whose first line holds ``;`` to
+    ``.root`` files go to :func:`read_root`; CSV files (also gzip-compressed) whose first line holds ``;`` to
     :func:`read_darkmachines`, those starting with ``EventId`` to :func:`read_higgsml`, other
     comma-separated numeric files to :func:`read_uci`. Keyword arguments are passed on.
     """
@@ -71,8 +71,12 @@ def read(path: str | os.PathLike[str], **kwargs: Any) -> Any:
         first = f.readline().decode(errors="replace")
     if head == b"root":
         return read_root(p, **kwargs)
-    if head[:2] == b"\x1f\x8b":  # gzip: the UCI files are distributed compressed
-        return read_uci(p, **kwargs)
+    if head[:2] == b"\x1f\x8b":  # gzip: the UCI files are distributed compressed, DarkMachines ones may be
+        import gzip
+
+        with gzip.open(p, "rb") as g:
+            first = g.readline().decode(errors="replace")
+        return read_darkmachines(p, **kwargs) if ";" in first else read_uci(p, **kwargs)
     if not first.strip():
         raise DataError(f"{p}: empty file")
     if ";" in first:

@@ -55,7 +55,8 @@ def read_darkmachines(
     Parameters
     ----------
     path
-        The ``.csv`` file (``;``-separated fields, ``,``-separated object attributes).
+        The ``.csv`` file (``;``-separated fields, ``,``-separated object attributes), or the
+        same gzip-compressed (``.csv.gz``, recognised by its content).
     unit
         Energy unit of the file, ``"MeV"`` (the challenge's) or ``"GeV"``; output is in GeV.
     max_events
@@ -92,54 +93,65 @@ def read_darkmachines(
         for name in ("Jet", "Electron", "Muon", "Photon")
     }
     n = 0
-    with p.open() as f:
-        for lineno, line in enumerate(f, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            if max_events is not None and n >= max_events:
-                break
-            fields = [x.strip() for x in text.split(";")]
-            if fields and fields[-1] == "":
-                fields.pop()
-            if len(fields) < 5:
-                raise DataError(f"{p}:{lineno}: expected at least 5 ';'-separated fields "
-                                f"(event ID; process ID; weight; MET; METphi), got {len(fields)}")  # fmt: skip
-            try:
-                event_id = int(float(fields[0]))
-                weight = float(fields[2])
-                met_v = float(fields[3]) * scale
-                met_phi = float(fields[4])
-            except ValueError as exc:
-                raise DataError(f"{p}:{lineno}: malformed event header {';'.join(fields[:5])!r} ({exc})") from exc
-            for k, obj in enumerate(fields[5:], start=1):
-                parts = [x.strip() for x in obj.split(",")]
-                if len(parts) != 5 or parts[0] not in _DM_OBJECTS:
-                    raise DataError(
-                        f"{p}:{lineno}: object {k} {obj!r} is not 'type,E,pt,eta,phi' with type in "
-                        f"{sorted(_DM_OBJECTS)}"
-                    )
+    with p.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    if gzipped:
+        import gzip
+
+        opened: Any = gzip.open(p, "rt")
+    else:
+        opened = p.open()
+    try:
+        with opened as f:
+            for lineno, line in enumerate(f, start=1):
+                text = line.strip()
+                if not text or text.startswith("#"):
+                    continue
+                if max_events is not None and n >= max_events:
+                    break
+                fields = [x.strip() for x in text.split(";")]
+                if fields and fields[-1] == "":
+                    fields.pop()
+                if len(fields) < 5:
+                    raise DataError(f"{p}:{lineno}: expected at least 5 ';'-separated fields "
+                                    f"(event ID; process ID; weight; MET; METphi), got {len(fields)}")  # fmt: skip
                 try:
-                    e, pt, eta, phi = (float(x) for x in parts[1:])
+                    event_id = int(float(fields[0]))
+                    weight = float(fields[2])
+                    met_v = float(fields[3]) * scale
+                    met_phi = float(fields[4])
                 except ValueError as exc:
-                    raise DataError(f"{p}:{lineno}: object {k} {obj!r} has a non-numeric value") from exc
-                name, charge, btag = _DM_OBJECTS[parts[0]]
-                e, pt = e * scale, pt * scale
-                m2 = e * e - (pt * np.cosh(eta)) ** 2
-                c = colls[name]
-                c["evt"].append(n)
-                c["pt"].append(pt)
-                c["eta"].append(eta)
-                c["phi"].append(phi)
-                c["mass"].append(_MASSES.get(name, np.sqrt(max(m2, 0.0))) if name != "Photon" else 0.0)
-                c["charge"].append(charge)
-                c["btag"].append(btag)
-            ids.append(event_id)
-            procs.append(fields[1])
-            weights.append(weight)
-            met.append(met_v)
-            metphi.append(met_phi)
-            n += 1
+                    raise DataError(f"{p}:{lineno}: malformed event header {';'.join(fields[:5])!r} ({exc})") from exc
+                for k, obj in enumerate(fields[5:], start=1):
+                    parts = [x.strip() for x in obj.split(",")]
+                    if len(parts) != 5 or parts[0] not in _DM_OBJECTS:
+                        raise DataError(
+                            f"{p}:{lineno}: object {k} {obj!r} is not 'type,E,pt,eta,phi' with type in "
+                            f"{sorted(_DM_OBJECTS)}"
+                        )
+                    try:
+                        e, pt, eta, phi = (float(x) for x in parts[1:])
+                    except ValueError as exc:
+                        raise DataError(f"{p}:{lineno}: object {k} {obj!r} has a non-numeric value") from exc
+                    name, charge, btag = _DM_OBJECTS[parts[0]]
+                    e, pt = e * scale, pt * scale
+                    m2 = e * e - (pt * np.cosh(eta)) ** 2
+                    c = colls[name]
+                    c["evt"].append(n)
+                    c["pt"].append(pt)
+                    c["eta"].append(eta)
+                    c["phi"].append(phi)
+                    c["mass"].append(_MASSES.get(name, np.sqrt(max(m2, 0.0))) if name != "Photon" else 0.0)
+                    c["charge"].append(charge)
+                    c["btag"].append(btag)
+                ids.append(event_id)
+                procs.append(fields[1])
+                weights.append(weight)
+                met.append(met_v)
+                metphi.append(met_phi)
+                n += 1
+    except (UnicodeDecodeError, OSError, EOFError) as exc:  # binary, or a damaged gzip stream
+        raise DataError(f"{p}: not a DarkMachines CSV text file ({type(exc).__name__}: {exc})") from exc
     if n == 0:
         raise DataError(f"{p}: no events (empty file)")
     out: dict[str, Any] = {
