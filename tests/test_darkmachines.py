@@ -166,11 +166,19 @@ def test_anomaly_cli_on_darkmachines_files(dm_files):
     assert f"background efficiency 1e-2: score > {cut:.6g}" in res.stdout
     bkg = Dataset.from_darkmachines(dm_files["bkg"], process_labels=None, features=meta["features"])
     assert 0 < np.mean(onnx_predict(out, bkg.X) > cut) < 0.04
-    # with labels: the background (label 0) of a mixed file list only
-    both = _cli("anomaly", dm_files["bkg"], dm_files["sig"], "--process-labels", DM_LABELS, "--features", "met_pt",
-                "-o", tmp / "b.onnx")
+    # with labels (here from a JSON file): the background (label 0) of a mixed file list only;
+    # a gzip-compressed file is read as the text
+    import gzip
+    import json
+
+    (tmp / "labels.json").write_text(json.dumps({"ttbar": 0, "wjets": 0, "glgl1400_neutralino1100": 1}))
+    (tmp / "bkg.csv.gz").write_bytes(gzip.compress(dm_files["bkg"].read_bytes()))
+    both = _cli("anomaly", dm_files["sig"], tmp / "bkg.csv.gz", "--process-labels", tmp / "labels.json",
+                "--features", "met_pt", "-o", tmp / "b.onnx")
     assert both.returncode == 0, both.stderr
     assert "trained on 600 events, 1 features (met_pt)" in both.stdout
+    few = _cli("anomaly", dm_files["bkg"], "--features", "met_pt", "--max-events", "250", "-o", tmp / "c.onnx")
+    assert few.returncode == 0 and "trained on 250 events" in few.stdout, few.stderr
 
 
 def test_cli_refusals_on_darkmachines_files(dm_files, tmp_path):
@@ -190,6 +198,8 @@ def test_cli_refusals_on_darkmachines_files(dm_files, tmp_path):
          "the label of process 'ttbar' must be an integer >= 0, got 'zero'"),
         (("anomaly", bkg, "--objects", "Tau=2", "-o", tmp_path / "a.onnx"), 2, "unknown collection 'Tau'"),
         (("anomaly", bkg, "--tree", "Events", "-o", tmp_path / "a.onnx"), 2, "--tree applies to ROOT input only"),
+        (("anomaly", root, "--unit", "GeV", "-o", tmp_path / "a.onnx"), 2,
+         "--unit applies to DarkMachines CSV input only"),
         (("anomaly", bkg, "--process-labels", "ttbar=1,wjets=1", "-o", tmp_path / "a.onnx"), 1,
          "has label 0 in --process-labels"),
     ]
