@@ -168,20 +168,26 @@ def test_outputs(toy, tmp_path):
         assert len(table.to_dataframe()) == 6
 
 
-def test_from_root_evaluates_odd_events_with_full_yields(tmp_path):
-    """hepsift ntuples: the odd event numbers are evaluated (the detectors trained on the even
-    ones), their weights doubled; each file with signal_mass > 0 is one signal."""
+def _ntuples(tmp_path, rng, n_background, n_signal):
+    """hepsift-like ntuples: a background file (0.5 events per simulated event) and a Z' file."""
     import uproot
 
-    from hepsift.anomaly import limit_table_from_root
-
-    rng = np.random.default_rng(4)
     files = {}
-    for name, X, mass, w in (("bkg", _background(rng, 4000), 0.0, 0.5), ("zp", _signal(rng, 600), 1000.0, 1e-4)):
+    for name, X, mass, w in (("bkg", _background(rng, n_background), 0.0, 0.5),
+                             ("zp", _signal(rng, n_signal), 1000.0, 1e-4)):
         files[name] = tmp_path / f"{name}.root"
         with uproot.recreate(files[name]) as f:
             f["Events"] = {**{n: X[:, i] for i, n in enumerate(NAMES)}, "event": np.arange(len(X), dtype=np.int64),
                            "weight": np.full(len(X), w), "signal_mass": np.full(len(X), mass, np.float32)}
+    return files
+
+
+def test_from_root_evaluates_odd_events_with_full_yields(tmp_path):
+    """hepsift ntuples: the odd event numbers are evaluated (the detectors trained on the even
+    ones), their weights doubled; each file with signal_mass > 0 is one signal."""
+    from hepsift.anomaly import limit_table_from_root
+
+    files = _ntuples(tmp_path, np.random.default_rng(4), 4000, 600)
     table = limit_table_from_root({}, files, luminosity=LUMI, features=NAMES, supervised=False,
                                   baselines=("x",), eps_b=(1e-2,))
     assert table.signals == ["zp"] and table.provenance["n_evaluated"] == {"background": 2000, "zp": 300}
@@ -227,17 +233,9 @@ def test_anomaly_command_writes_the_limit_table_of_its_detector(tmp_path):
     import subprocess
     import sys
 
-    import uproot
-
     from hepsift.anomaly import limit_table_from_root
 
-    rng = np.random.default_rng(5)
-    files = {}
-    for name, X, mass, w in (("bkg", _background(rng, 6000), 0.0, 0.5), ("zp", _signal(rng, 800), 1000.0, 1e-4)):
-        files[name] = tmp_path / f"{name}.root"
-        with uproot.recreate(files[name]) as f:
-            f["Events"] = {**{n: X[:, i] for i, n in enumerate(NAMES)}, "event": np.arange(len(X), dtype=np.int64),
-                           "weight": np.full(len(X), w), "signal_mass": np.full(len(X), mass, np.float32)}
+    files = _ntuples(tmp_path, np.random.default_rng(5), 6000, 800)
     out = tmp_path / "table.json"
     cmd = [sys.executable, "-m", "hepsift.cli", "anomaly", str(files["bkg"]), "--detector", "hbos", "--features",
            ",".join(NAMES), "-o", str(tmp_path / "hbos.onnx"), "--seed", "3", "--limit-table", str(out),

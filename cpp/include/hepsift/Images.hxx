@@ -88,6 +88,20 @@ namespace detail {
 
 inline constexpr double kPi = 3.141592653589793;
 
+/// The float pixels of the accumulated intensities: as they are, or divided by their total
+/// (all zero when the total is zero).
+inline void toPixels(const std::vector<double> &acc, double total, bool normalise, ROOT::RVec<float> &image)
+{
+   if (normalise) {
+      if (total > 0.0)
+         for (std::size_t k = 0; k < acc.size(); ++k)
+            image[k] = static_cast<float>(acc[k] / total);
+   } else {
+      for (std::size_t k = 0; k < acc.size(); ++k)
+         image[k] = static_cast<float>(acc[k]);
+   }
+}
+
 inline void checkGrid(const char *fn, int rows, int cols, double extent)
 {
    if (rows < 1 || cols < 1 || rows > 4096 || cols > 4096)
@@ -262,14 +276,7 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
          }
       total += p * in;
    }
-   if (cfg.normalise) {
-      if (total > 0.0)
-         for (std::size_t k = 0; k < acc.size(); ++k)
-            image[k] = static_cast<float>(acc[k] / total);
-   } else {
-      for (std::size_t k = 0; k < acc.size(); ++k)
-         image[k] = static_cast<float>(acc[k]);
-   }
+   detail::toPixels(acc, total, cfg.normalise, image);
    return image;
 }
 
@@ -331,14 +338,7 @@ eventImage(const ROOT::RVec<J> &jetPt, const ROOT::RVec<J> &jetEta, const ROOT::
    const ROOT::RVec<double> met{static_cast<double>(metPt)}, zero{0.0}, metPhiV{static_cast<double>(metPhi)};
    detail::placeObjects("MET", met, zero, metPhiV, 4, cfg, w, h, acc, total);
    ROOT::RVec<float> image(acc.size(), 0.f);
-   if (cfg.normalise) {
-      if (total > 0.0)
-         for (std::size_t k = 0; k < acc.size(); ++k)
-            image[k] = static_cast<float>(acc[k] / total);
-   } else {
-      for (std::size_t k = 0; k < acc.size(); ++k)
-         image[k] = static_cast<float>(acc[k]);
-   }
+   detail::toPixels(acc, total, cfg.normalise, image);
    return image;
 }
 
