@@ -219,13 +219,19 @@ struct Model::Impl {
    std::size_t nScores = 0;
    std::vector<std::int64_t> scoreShape; // with the batch dimension at [0]
    int inputRank = 2;
+   std::vector<std::int64_t> eventShape; // input 0 without its batch dimension
+   std::string inputKind = "flat";
    std::size_t chunk = 0; // events per model call (0: whole batches)
 
    Ort::Value inputTensor(const float *in, std::size_t n, bool inPinned = false) const
    {
-      std::int64_t shape[2] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(nFeatures)};
+      std::vector<std::int64_t> shape{static_cast<std::int64_t>(n)};
+      if (inputRank == 2)
+         shape.push_back(static_cast<std::int64_t>(nFeatures));
+      else if (inputRank > 2)
+         shape.insert(shape.end(), eventShape.begin(), eventShape.end());
       return Ort::Value::CreateTensor<float>(inPinned ? pinned : memory, const_cast<float *>(in), n * nFeatures,
-                                             shape, static_cast<std::size_t>(inputRank));
+                                             shape.data(), shape.size());
    }
    Ort::Value outputTensor(float *out, std::size_t n, bool inPinned = false) const
    {
@@ -384,16 +390,27 @@ Model::Model(const std::string &path, const ModelOptions &options)
 
    const auto &ishape = m.inputShapes[0];
    m.inputRank = static_cast<int>(ishape.size());
+   const bool staticEvent =
+      ishape.size() >= 2 && std::all_of(ishape.begin() + 1, ishape.end(), [](std::int64_t d) { return d > 0; });
    if (ishape.size() == 1)
       m.nFeatures = 1;
    else if (ishape.size() == 2 && ishape[1] > 0)
       m.nFeatures = static_cast<std::size_t>(ishape[1]);
    else if (ishape.size() == 2 && !m.features.empty())
       m.nFeatures = m.features.size();
-   else
+   else if (ishape.size() == 4 && staticEvent) {
+      // An image [batch, C, H, W] (or [batch, H, W, C]): C*H*W values per event, in the
+      // order the file declares (row-major), i.e. one ROOT::RVec<float> column per event.
+      m.inputKind = "image";
+      m.eventShape.assign(ishape.begin() + 1, ishape.end());
+      m.nFeatures = static_cast<std::size_t>(ishape[1] * ishape[2] * ishape[3]);
+   } else
       throw ModelError("hepsift: input '" + m.inputNames[0] + "' of model '" + path + "' has shape " +
                        shapeString(ishape) +
-                       "; hepsift needs [batch, nFeatures] with a fixed number of features");
+                       "; hepsift needs [batch, nFeatures] with a fixed number of features, or an image "
+                       "[batch, C, H, W] with fixed C, H and W");
+   if (m.inputKind == "image")
+      m.features.clear(); // hepsift.features of an image model names its channels, not its values
    if (!m.features.empty() && m.features.size() != m.nFeatures)
       throw ModelError("hepsift: model '" + path + "' lists " + std::to_string(m.features.size()) +
                        " feature names in its metadata but its input has " + std::to_string(m.nFeatures) +
@@ -474,6 +491,8 @@ const std::vector<std::string> &Model::outputNames() const { return fImpl->outpu
 const std::vector<std::vector<std::int64_t>> &Model::outputShapes() const { return fImpl->outputShapes; }
 const std::vector<std::string> &Model::outputTypes() const { return fImpl->outputTypes; }
 std::size_t Model::nFeatures() const { return fImpl->nFeatures; }
+const std::string &Model::inputKind() const { return fImpl->inputKind; }
+const std::vector<std::int64_t> &Model::eventShape() const { return fImpl->eventShape; }
 std::size_t Model::scoreIndex() const { return fImpl->scoreIndex; }
 std::size_t Model::nScores() const { return fImpl->nScores; }
 std::size_t Model::chunk() const { return fImpl->chunk; }

@@ -5,7 +5,8 @@
 // serves compiled programs, ROOT macros and cling (PyROOT).
 //
 // A model has one input tensor of float, shape [batch, nFeatures] (or [batch] for one
-// feature), and one or more outputs. One output is "the score": the one named by the
+// feature, or an image [batch, C, H, W] with fixed C, H, W: nFeatures = C*H*W values per
+// event), and one or more outputs. One output is "the score": the one named by the
 // option `output`, else the one named in the model's metadata (hepsift.score_output), else
 // the first float output. Its width (product of the non-batch dimensions) is nScores().
 //
@@ -89,8 +90,14 @@ public:
    /// ONNX element type names of the outputs ("float", "int64", ...).
    const std::vector<std::string> &outputTypes() const;
 
-   /// Number of features per event (width of the input tensor).
+   /// Number of features per event (width of the input tensor; C*H*W for an image model).
    std::size_t nFeatures() const;
+   /// "flat" (input [batch, nFeatures] or [batch]) or "image" (input [batch, C, H, W] or
+   /// [batch, H, W, C] with fixed C, H, W: fed nFeatures() values per event, row-major in the
+   /// order the file declares, e.g. one ROOT::RVec<float> column from hepsift/Images.hxx).
+   const std::string &inputKind() const;
+   /// Shape of one event's input (no batch dimension) for an image model; empty for "flat".
+   const std::vector<std::int64_t> &eventShape() const;
    /// Index (into outputNames) and width of the score output.
    std::size_t scoreIndex() const;
    std::size_t nScores() const;

@@ -23,6 +23,7 @@ _ARITHMETIC = {
     "int64_t", "uint64_t",
 }  # fmt: skip
 _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+_FLOAT_RVEC = ("ROOT::VecOps::RVec<float>", "ROOT::VecOps::RVec<Float_t>")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
 def column_names(df: Any) -> list[str]:
@@ -71,7 +72,11 @@ def define(
         One entry per model feature, in the model's input order: a column name (float, double,
         integer or bool columns; converted to float32) or an RDataFrame expression such as
         ``"Jet_pt[0]"`` or ``"MET_pt/1000."``. Alternatively a single ``RVec`` column holding
-        all features. Default: the feature names stored in the model.
+        all features. Default: the feature names stored in the model. An image model
+        (``Model.input_kind == "image"``) takes one ``ROOT::RVec<float>`` column of C*H*W values
+        per event (e.g. from :func:`hepsift.images.define_jet_image`); an event whose image has
+        another size raises :class:`hepsift.EvaluationError` naming the column, the entry and
+        both sizes.
     provider, threads, allow_fallback, output :
         Passed to :class:`Model` when ``model`` is a path. ``threads`` defaults to 1.
     check_finite : bool
@@ -174,6 +179,13 @@ def define(
             )
         types.append(resolved[0])
         vector.append(resolved[1])
+    if model.input_kind == "image" and (len(columns) != 1 or types[0] not in _FLOAT_RVEC):
+        got = ", ".join(f"'{i}' ({node.GetColumnType(c)})" for i, c in zip(inputs, columns))
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes images of {' x '.join(map(str, model.input_shape))} = {model.n_features} "
+            f"values per event: give one ROOT::RVec<float> column holding them row-major (e.g. from "
+            f"hepsift.images.define_jet_image), not {got}"
+        )
     if any(vector):
         if len(columns) != 1:
             raise errors.InputMismatchError(
@@ -220,6 +232,12 @@ def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | Non
 def _model_inputs(model: Model) -> list[str]:
     """The feature names stored in the model, as the default inputs of :func:`define`."""
     names = model.feature_names
+    if model.input_kind == "image":
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes images of {' x '.join(map(str, model.input_shape))} values per event and "
+            "its file names no column for them: pass inputs=[image column] (one ROOT::RVec<float> column, e.g. "
+            "from hepsift.images.define_jet_image)"
+        )
     if not names:
         raise errors.InputMismatchError(
             f"model '{model.path}' stores no feature names (a plain ONNX model); "

@@ -79,6 +79,20 @@ class Model:
         return int(self._cpp.nFeatures())
 
     @property
+    def input_kind(self) -> str:
+        """``"flat"`` (input ``[N, n_features]``) or ``"image"`` (input ``[N, C, H, W]`` or
+        ``[N, H, W, C]`` with fixed dimensions, fed from one ``RVec<float>`` column of
+        ``n_features = C*H*W`` values per event, row-major in the order the file declares)."""
+        return str(self._cpp.inputKind())
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one event's input, without the batch dimension: ``(n_features,)`` for a
+        flat model, e.g. ``(2, 33, 33)`` for an image model."""
+        shape = tuple(int(d) for d in self._cpp.eventShape())
+        return shape or (self.n_features,)
+
+    @property
     def n_scores(self) -> int:
         """Width of the score output (1 for a single score)."""
         return int(self._cpp.nScores())
@@ -121,8 +135,8 @@ class Model:
 
         Parameters
         ----------
-        X : ndarray, shape (n_events, n_features)
-            Converted to C-contiguous float32.
+        X : ndarray, shape (n_events, n_features) or (n_events, *input_shape)
+            Converted to C-contiguous float32; images may be given flat or with their shape.
 
         Returns
         -------
@@ -131,6 +145,8 @@ class Model:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim == 1 and self.n_features == 1:
             X = X[:, None]
+        if X.ndim > 2 and X.shape[1:] == self.input_shape:
+            X = X.reshape(X.shape[0], -1)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise errors.InputMismatchError(
                 f"model '{self.path}' takes {self.n_features} features per event; got an array of shape {X.shape}"
@@ -146,5 +162,5 @@ class Model:
     def __repr__(self) -> str:
         return (
             f"hepsift.rdf.Model({self.path!r}, kind={self.kind or 'plain ONNX'!r}, "
-            f"features={self.n_features}, scores={self.n_scores}, provider={self.provider!r})"
+            f"input={self.input_kind} {list(self.input_shape)}, scores={self.n_scores}, provider={self.provider!r})"
         )
