@@ -87,3 +87,147 @@ def test_image_model_refuses_non_image_inputs(ROOT, cnn_onnx: Path, image_file: 
         hepsift.rdf.define(df, "score", cnn_onnx)
     with pytest.raises(hepsift.ConfigurationError, match="stream"):
         hepsift.rdf.define(df, "score", cnn_onnx, inputs=["img"], strategy="stream")
+
+
+# --- sets of objects ------------------------------------------------------------------------
+SET_COLS = ["PFCand_pt", "PFCand_eta", "PFCand_charge"]
+NSET = 50
+
+
+@pytest.fixture(scope="module")
+def sets() -> dict[str, ak.Array]:
+    """Jagged float, float and int columns; events 0 and 9 have no objects."""
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 7, NSET)
+    counts[[0, 9]] = 0
+    total = int(counts.sum())
+    flat = {"PFCand_pt": rng.exponential(20.0, total).astype(np.float32) + 1.0,
+            "PFCand_eta": rng.normal(0.0, 1.5, total).astype(np.float32),
+            "PFCand_charge": rng.integers(-1, 2, total).astype(np.int32)}
+    return {k: ak.unflatten(v, counts) for k, v in flat.items()}
+
+
+@pytest.fixture(scope="module")
+def set_file(sets: dict[str, ak.Array], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tree(tmp_path_factory.mktemp("sets") / "sets.root",
+                      {**sets, "i": np.arange(NSET, dtype=np.int32)}, basket=16)
+
+
+@pytest.fixture(scope="module")
+def deepsets_onnx(sets: dict[str, ak.Array], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hepsift.models import DeepSetsClassifier
+
+    y = (np.asarray(ak.sum(sets["PFCand_pt"], axis=1)) > 40).astype(int)
+    ds = DeepSetsClassifier(inputs=tuple(SET_COLS), phi_layers=(8,), rho_layers=(8,), epochs=1, seed=1).fit(sets, y)
+    return ds.to_onnx(tmp_path_factory.mktemp("ds") / "ds.onnx")
+
+
+def _torch_set_model(path: Path, per_object: bool) -> Path:
+    """An unmasked set model built with torch: per-object scores [N, P], or their sum [N]."""
+    import warnings
+
+    import torch
+
+    torch.manual_seed(4)
+
+    class SetNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+
+        def forward(self, objects: torch.Tensor) -> torch.Tensor:
+            s = self.net(objects * 0.05).squeeze(-1)
+            return s if per_object else s.sum(dim=1)
+
+    axes = {"objects": {0: "N", 1: "P"}, "score": {0: "N", 1: "P"} if per_object else {0: "N"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(SetNet().eval(), (torch.ones(2, 4, 3),), str(path), input_names=["objects"],
+                          output_names=["score"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    return path
+
+
+def _set_reference(path: Path, sets: dict[str, ak.Array], masked: bool, keep: int | None = None) -> list[np.ndarray]:
+    """ONNX Runtime (Python API) fed each event alone; an empty event: one zero object, mask 0."""
+    out = []
+    for k in range(NSET):
+        obj = np.stack([np.asarray(sets[c][k], dtype=np.float32) for c in SET_COLS], axis=1)[:keep]
+        mask = np.ones(len(obj), dtype=np.float32)
+        if len(obj) == 0:
+            obj, mask = np.zeros((1, 3), np.float32), np.zeros(1, np.float32)
+        feed = {"objects": obj[None], "mask": mask[None]} if masked else {"objects": obj[None]}
+        out.append(np.asarray(onnx_predict(path, feed), dtype=np.float32).reshape(-1))
+    return out
+
+
+def test_model_reports_set_input(deepsets_onnx: Path, tmp_path: Path) -> None:
+    m = hepsift.rdf.Model(deepsets_onnx)
+    assert (m.input_kind, m.input_shape, m.masked, m.per_object, m.n_scores) == ("set", (-1, 3), True, False, 1)
+    t = hepsift.rdf.Model(_torch_set_model(tmp_path / "po.onnx", per_object=True))
+    assert (t.input_kind, t.masked, t.per_object) == ("set", False, True)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_deep_sets_parity_with_empty_events(ROOT, deepsets_onnx: Path, set_file: Path, sets, n_threads: int) -> None:
+    ref = np.concatenate(_set_reference(deepsets_onnx, sets, masked=True))
+    assert np.ptp(ref) > 1e-4
+    with threads(ROOT, n_threads):
+        df = ROOT.RDataFrame("Events", str(set_file))
+        got = hepsift.rdf.define(df, "score", deepsets_onnx).AsNumpy(["i", "score"])  # inputs from the metadata
+    order = np.argsort(got["i"])
+    np.testing.assert_allclose(got["score"][order], ref, rtol=0, atol=1e-5)
+    # max_objects keeps the first objects in collection order.
+    ref2 = np.concatenate(_set_reference(deepsets_onnx, sets, masked=True, keep=2))
+    df = ROOT.RDataFrame("Events", str(set_file))
+    got2 = hepsift.rdf.define(df, "score", deepsets_onnx, inputs=SET_COLS, max_objects=2).AsNumpy(["score"])
+    np.testing.assert_allclose(got2["score"], ref2, rtol=0, atol=1e-5)
+    assert np.max(np.abs(ref2 - ref)) > 1e-4, "truncation changes some scores"
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_per_object_scores_are_aligned_with_the_collection(ROOT, set_file: Path, sets, tmp_path: Path,
+                                                           n_threads: int) -> None:
+    path = _torch_set_model(tmp_path / "po.onnx", per_object=True)
+    ref = _set_reference(path, sets, masked=False)
+    with threads(ROOT, n_threads):
+        df = ROOT.RDataFrame("Events", str(set_file))
+        got = hepsift.rdf.define(df, "PFCand_score", path, inputs=SET_COLS).AsNumpy(["i", "PFCand_score"])
+    by_entry = dict(zip(got["i"], got["PFCand_score"]))
+    for k in range(NSET):
+        n = len(sets["PFCand_pt"][k])
+        score = np.asarray(by_entry[k])
+        assert len(score) == n
+        np.testing.assert_allclose(score, ref[k][:n], rtol=0, atol=1e-5)
+    df = ROOT.RDataFrame("Events", str(set_file))
+    got = hepsift.rdf.define(df, "s", path, inputs=SET_COLS, max_objects=2).AsNumpy(["s"])["s"]
+    for k in range(NSET):
+        score = np.asarray(got[k])
+        n = len(sets["PFCand_pt"][k])
+        assert len(score) == n and np.all(np.isnan(score[2:]))
+        np.testing.assert_allclose(score[:2], ref[k][:min(n, 2)], rtol=0, atol=1e-5)
+
+
+def test_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, set_file: Path, sets,
+                                           tmp_path: Path) -> None:
+    df = ROOT.RDataFrame("Events", str(set_file))
+    df = df.Define("eta2", "rdfentry_ == 4 ? ROOT::VecOps::Concatenate(PFCand_eta, ROOT::RVecF{1.f}) : PFCand_eta")
+    out = hepsift.rdf.define(df, "score", deepsets_onnx, inputs=["PFCand_pt", "eta2", "PFCand_charge"])
+    with pytest.raises(hepsift.EvaluationError, match=r"'PFCand_pt' \(\d+ values\) and 'eta2' \(\d+ values\) differ "
+                                                      r"in length at entry 4"):
+        out.Sum("score").GetValue()
+    unmasked = _torch_set_model(tmp_path / "sum.onnx", per_object=False)
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(set_file)), "score", unmasked, inputs=SET_COLS)
+    with pytest.raises(hepsift.EvaluationError, match=r"entry 0 has no objects in 'PFCand_pt', .* no 'mask' input"):
+        out.Sum("score").GetValue()
+    # Events with objects agree with ONNX Runtime; the empty ones are filtered out.
+    ok = ROOT.RDataFrame("Events", str(set_file)).Filter("PFCand_pt.size() > 0")
+    got = hepsift.rdf.define(ok, "score", unmasked, inputs=SET_COLS).AsNumpy(["i", "score"])
+    assert len(got["i"]) == NSET - 2
+    ref = _set_reference(unmasked, sets, masked=False)
+    np.testing.assert_allclose(got["score"], [ref[k][0] for k in got["i"]], rtol=0, atol=1e-5)
+    with pytest.raises(hepsift.ConfigurationError, match="scored per event"):
+        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS, strategy="two-pass")
+    with pytest.raises(hepsift.InputMismatchError, match="takes 3 features per object"):
+        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS[:2])
+    with pytest.raises(hepsift.InputMismatchError, match="not vectors: 'i'"):
+        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=["PFCand_pt", "PFCand_eta", "i"])

@@ -80,17 +80,30 @@ class Model:
 
     @property
     def input_kind(self) -> str:
-        """``"flat"`` (input ``[N, n_features]``) or ``"image"`` (input ``[N, C, H, W]`` or
+        """``"flat"`` (input ``[N, n_features]``), ``"image"`` (input ``[N, C, H, W]`` or
         ``[N, H, W, C]`` with fixed dimensions, fed from one ``RVec<float>`` column of
-        ``n_features = C*H*W`` values per event, row-major in the order the file declares)."""
+        ``n_features = C*H*W`` values per event, row-major in the order the file declares) or
+        ``"set"`` (objects ``[N, P, F]`` with a dynamic P, optional ``mask`` ``[N, P]``, fed
+        from ``n_features = F`` RVec columns of one collection)."""
         return str(self._cpp.inputKind())
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one event's input, without the batch dimension: ``(n_features,)`` for a
-        flat model, e.g. ``(2, 33, 33)`` for an image model."""
+        flat model, e.g. ``(2, 33, 33)`` for an image model, ``(-1, F)`` for a set model
+        (-1: each event's own number of objects)."""
         shape = tuple(int(d) for d in self._cpp.eventShape())
         return shape or (self.n_features,)
+
+    @property
+    def masked(self) -> bool:
+        """Set model with a ``mask`` input (an event without objects then has a score)."""
+        return bool(self._cpp.masked())
+
+    @property
+    def per_object(self) -> bool:
+        """Set model whose score has one value per object (``[N, P]`` or ``[N, P, 1]``)."""
+        return bool(self._cpp.perObject())
 
     @property
     def n_scores(self) -> int:
@@ -142,6 +155,10 @@ class Model:
         -------
         ndarray, float32, shape (n_events,) or (n_events, n_scores)
         """
+        if self.input_kind == "set":
+            raise errors.InputMismatchError(
+                f"model '{self.path}' takes sets of objects; score it in the event loop with hepsift.rdf.define, "
+                "or with hepsift.export.onnx_predict on padded arrays")
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim == 1 and self.n_features == 1:
             X = X[:, None]
