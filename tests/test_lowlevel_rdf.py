@@ -231,3 +231,23 @@ def test_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, set_file: 
         hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS[:2])
     with pytest.raises(hepsift.InputMismatchError, match="not vectors: 'i'"):
         hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=["PFCand_pt", "PFCand_eta", "i"])
+
+
+def test_jet_images_of_the_event_loop_feed_the_default_cnn(ROOT, tmp_path: Path) -> None:
+    """The README's example: define_jet_image + define of a CNN (seed 001's 2 x 33 x 33 layout)
+    on generated events agrees with ONNX Runtime on the NumPy images, event by event."""
+    import uproot
+
+    import hepsift.events as gen
+    import hepsift.images as im
+
+    f = gen.generate("zprime_tt_had", mass=2000, events=30, output=tmp_path / "top.root", seed=4, chunk_size=30,
+                     workers=1, pythia_settings=("PartonLevel:MPI = off",), progress=False, constituents=True)
+    x = im.jet_images(uproot.open(f)["Events"].arrays(), 0)
+    path = CNNClassifier(epochs=1, seed=1).fit(x, np.arange(len(x)) % 2).to_onnx(tmp_path / "cnn.onnx")
+    assert hepsift.rdf.Model(path).input_shape == (2, 33, 33)
+    df = im.define_jet_image(ROOT.RDataFrame("Events", str(f)), "jet0", 0)
+    got = hepsift.rdf.define(df, "cnn_score", path, inputs=["jet0"]).AsNumpy(["cnn_score"])["cnn_score"]
+    ref = _alone(path, x)
+    assert np.ptp(ref) > 1e-4
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)

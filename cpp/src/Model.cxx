@@ -314,7 +314,8 @@ struct Model::Impl {
          scoreShape = a;
          nScores = std::accumulate(a.begin() + 1, a.end(), std::size_t{1},
                                    [](std::size_t k, std::int64_t d) { return k * static_cast<std::size_t>(d); });
-      } else if (a.size() >= 2 && a.size() == b.size() && a[1] == 2 && b[1] == 3 && trailingOnes(a) && trailingOnes(b)) {
+      } else if (a.size() >= 2 && a.size() == b.size() && a[1] == 2 && b[1] == 3 && trailingOnes(a) &&
+                 trailingOnes(b)) {
          perObject = true;
          scoreShape = a;
          nScores = 1;
