@@ -46,11 +46,19 @@ def _alone(path: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate([onnx_predict(path, images[k:k + 1]) for k in range(len(images))]).reshape(-1)
 
 
-def test_model_reports_image_input(cnn_onnx: Path) -> None:
+def test_model_reports_image_input(cnn_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from hepsift.cli import info
+
     m = hepsift.rdf.Model(cnn_onnx)
     assert m.input_kind == "image"
     assert m.input_shape == SHAPE
     assert m.n_features == 2 * 6 * 5 and m.n_scores == 1
+    assert info.run(argparse.Namespace(model=str(cnn_onnx), json=True)) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["input_kind"], shown["input_shape"]) == ("image", list(SHAPE))
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])

@@ -266,7 +266,12 @@ def _model_inputs(model: Model) -> list[str]:
     """The feature names stored in the model, as the default inputs of :func:`define`."""
     names = model.feature_names
     if model.input_kind == "set":
-        for entry in json.loads(model.metadata.get("hepsift.inputs", "[]")):
+        try:
+            entries = json.loads(model.metadata.get("hepsift.inputs", "[]"))
+        except ValueError as exc:
+            raise errors.MetadataError(f"model '{model.path}': its metadata field 'hepsift.inputs' is not JSON ({exc}); "
+                                       "pass inputs=[...] with the collection's columns") from exc
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and entry.get("kind") == "objects" and entry.get("columns"):
                 names = [str(c) for c in entry["columns"]]
     if model.input_kind == "image":
