@@ -179,11 +179,13 @@ def test_model_reports_set_input(deepsets_onnx: Path, tmp_path: Path) -> None:
 def test_deep_sets_parity_with_empty_events(ROOT, deepsets_onnx: Path, set_file: Path, sets, n_threads: int) -> None:
     ref = np.concatenate(_set_reference(deepsets_onnx, sets, masked=True))
     assert np.ptp(ref) > 1e-4
-    with threads(ROOT, n_threads):
-        df = ROOT.RDataFrame("Events", str(set_file))
-        got = hepsift.rdf.define(df, "score", deepsets_onnx).AsNumpy(["i", "score"])  # inputs from the metadata
-    order = np.argsort(got["i"])
-    np.testing.assert_allclose(got["score"][order], ref, rtol=0, atol=1e-5)
+    for strategy, batch in [("per-event", None), ("two-pass", 8), ("auto", 8)]:
+        with threads(ROOT, n_threads):
+            df = ROOT.RDataFrame("Events", str(set_file))
+            out = hepsift.rdf.define(df, "score", deepsets_onnx, strategy=strategy, batch_size=batch)  # metadata inputs
+            got = out.AsNumpy(["i", "score"])
+        order = np.argsort(got["i"])
+        np.testing.assert_allclose(got["score"][order], ref, rtol=0, atol=1e-5, err_msg=strategy)
     # max_objects keeps the first objects in collection order.
     ref2 = np.concatenate(_set_reference(deepsets_onnx, sets, masked=True, keep=2))
     df = ROOT.RDataFrame("Events", str(set_file))
@@ -233,8 +235,10 @@ def test_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, set_file: 
     assert len(got["i"]) == NSET - 2
     ref = _set_reference(unmasked, sets, masked=False)
     np.testing.assert_allclose(got["score"], [ref[k][0] for k in got["i"]], rtol=0, atol=1e-5)
-    with pytest.raises(hepsift.ConfigurationError, match="scored per event"):
-        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS, strategy="two-pass")
+    with pytest.raises(hepsift.ConfigurationError, match=r"scored per event \(it has no 'mask' input\)"):
+        hepsift.rdf.define(df, "s2", unmasked, inputs=SET_COLS, strategy="two-pass")
+    with pytest.raises(hepsift.ConfigurationError, match="strategy 'stream' cannot score"):
+        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS, strategy="stream")
     with pytest.raises(hepsift.InputMismatchError, match="takes 3 features per object"):
         hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS[:2])
     with pytest.raises(hepsift.InputMismatchError, match="not vectors: 'i'"):

@@ -161,6 +161,9 @@ int main()
    auto sets = hepsift::DefineSetScore<RVecF, RVecI>(df, "ds", masked, cols);
    sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "ds2", masked, cols, 2);
    sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "po", perObject, cols, 3);
+   // two passes, batches of 32 events padded to their longest event with mask 0
+   sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "dsb", masked, cols, 0, hepsift::Strategy::TwoPass, 32);
+   auto dsb = sets.Take<float>("dsb");
    auto ds = sets.Take<float>("ds");
    auto ds2 = sets.Take<float>("ds2");
    auto po = sets.Take<RVecF>("po");
@@ -179,6 +182,7 @@ int main()
       }
       empty += pt.empty();
       worst = std::max({worst, std::fabs((*ds)[k] - 1.0 / (1.0 + std::exp(-s))),
+                        std::fabs((*dsb)[k] - 1.0 / (1.0 + std::exp(-s))),
                         std::fabs((*ds2)[k] - 1.0 / (1.0 + std::exp(-s2)))});
       const RVecF &o = (*po)[k];
       HS_CHECK(o.size() == pt.size());
@@ -198,8 +202,14 @@ int main()
                    hepsift::EvaluationError, "'pt' (3 values) and 'q2' (2 values) differ in length at entry 13");
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols).Sum<float>("s").GetValue()),
                    hepsift::EvaluationError, "has no objects in 'pt', 'q' and model");
-   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", masked, cols, 0, hepsift::Strategy::TwoPass)),
-                   hepsift::ConfigurationError, "is scored per event");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", perObject, cols, 0, hepsift::Strategy::TwoPass)),
+                   hepsift::ConfigurationError, "is scored per event (it gives a score per object)");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::TwoPass)),
+                   hepsift::ConfigurationError, "is scored per event (it has no 'mask' input)");
+   // "auto" with a batch size: per event for them (the empty events of `plain` then throw).
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::Auto, 64)
+                       .Sum<float>("s").GetValue()),
+                   hepsift::EvaluationError, "has no objects");
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF>(df, "s", masked, {"pt"})), hepsift::InputMismatchError,
                    "takes 2 features per object but 1 columns");
    return HS_REPORT();

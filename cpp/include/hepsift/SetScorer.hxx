@@ -20,8 +20,9 @@
 // ROOT::RVec<float> aligned with the input collection (same length; objects beyond
 // `maxObjects` are not scored and hold NaN; an event without objects gives an empty RVec).
 //
-// Set models are always scored per event (no batched path): DefineSetScore refuses the
-// strategies "stream" and "two-pass".
+// Paths: per event (default), or for a masked model with a score per event in two passes
+// (hepsift/Batch.hxx), batchSize events per call padded to the longest event of the batch
+// with mask 0 (strategy "two-pass", or "auto" with a batch size). Never streamed.
 #ifndef HEPSIFT_SETSCORER_HXX
 #define HEPSIFT_SETSCORER_HXX
 
@@ -80,6 +81,21 @@ void fillSetColumn(const SetState &s, float *objects, std::size_t f, std::size_t
    }
 }
 
+/// Checks that one event's columns have equal lengths (else EvaluationError naming them and
+/// the entry) and returns their length.
+template <typename... Cols>
+std::size_t setLength(const SetState &s, ULong64_t entry, const Cols &...cols)
+{
+   const std::array<std::size_t, sizeof...(Cols)> sizes{static_cast<std::size_t>(cols.size())...};
+   for (std::size_t k = 1; k < sizes.size(); ++k)
+      if (sizes[k] != sizes[0])
+         throw EvaluationError("hepsift: the set columns '" + s.names()[0] + "' (" + std::to_string(sizes[0]) +
+                               " values) and '" + s.names()[k] + "' (" + std::to_string(sizes[k]) +
+                               " values) differ in length at entry " + std::to_string(entry) + " (model '" +
+                               s.model->path() + "'); the columns of a set model must belong to one collection");
+   return sizes[0];
+}
+
 } // namespace detail
 
 template <typename Ret, typename... Cols>
@@ -127,15 +143,8 @@ public:
          throw EvaluationError("hepsift::SetScorer: slot " + std::to_string(slot) + " but only " +
                                std::to_string(s.slots.size()) +
                                " slots were prepared; build the scorer with the data frame's GetNSlots()");
-      const std::array<std::size_t, sizeof...(Cols)> sizes{static_cast<std::size_t>(cols.size())...};
-      for (std::size_t k = 1; k < sizes.size(); ++k)
-         if (sizes[k] != sizes[0])
-            throw EvaluationError("hepsift: the set columns '" + s.names()[0] + "' (" + std::to_string(sizes[0]) +
-                                  " values) and '" + s.names()[k] + "' (" + std::to_string(sizes[k]) +
-                                  " values) differ in length at entry " + std::to_string(entry) + " (model '" +
-                                  s.model->path() + "'); the columns of a set model must belong to one collection");
       const Model &model = *s.model;
-      const std::size_t n = sizes[0];
+      const std::size_t n = detail::setLength(s, entry, cols...);
       const std::size_t P = s.maxObjects > 0 ? std::min(n, s.maxObjects) : n;
       if (model.perObject() && P == 0)
          return Ret();
@@ -174,10 +183,114 @@ using SetScorer = BasicSetScorer<float, Cols...>;
 template <typename... Cols>
 using MultiSetScorer = BasicSetScorer<ROOT::VecOps::RVec<float>, Cols...>;
 
+/// First pass of a batched set score (masked models with a score per event): buffers the
+/// objects of `batchSize` events per slot, pads them to the longest event of the batch with
+/// mask 0 and evaluates them in one call; the scores go to the table of hepsift/Batch.hxx.
+template <typename... Cols>
+class SetBatchCollector {
+   struct Slot {
+      std::vector<float> objects; // the kept objects of the buffered events, one after the other
+      std::vector<std::size_t> counts;
+      std::vector<std::pair<ScoreTable::Task *, std::size_t>> keys;
+      std::vector<float> padded, mask, out;
+   };
+   struct State {
+      detail::SetState core;
+      std::shared_ptr<detail::BatchCursor> cursor;
+      std::size_t batchSize = 1;
+      std::vector<Slot> slots;
+   };
+
+public:
+   SetBatchCollector(std::shared_ptr<const Model> model, std::shared_ptr<detail::BatchCursor> cursor,
+                     std::vector<std::string> columns, std::size_t batchSize, std::size_t maxObjects = 0,
+                     ScorerOptions options = ScorerOptions())
+      : fState(std::make_shared<State>())
+   {
+      if (!model || !cursor)
+         throw ConfigurationError("hepsift::SetBatchCollector: no model or cursor given");
+      if (batchSize == 0)
+         throw ConfigurationError("hepsift: batch size must be at least 1");
+      // A per-event scorer validates the columns against the model the same way.
+      MultiSetScorer<Cols...> check(model, 1, columns, maxObjects, options);
+      (void)check;
+      if (!model->masked() || model->perObject())
+         throw ConfigurationError("hepsift: set model '" + model->path() + "' " +
+                                  (model->perObject() ? "gives a score per object" : "has no 'mask' input") +
+                                  "; it is scored per event (strategy 'per-event' or 'auto'), not in batches");
+      auto &s = *fState;
+      s.core.model = std::move(model);
+      s.core.columns = std::move(columns);
+      s.core.maxObjects = maxObjects;
+      s.core.options = std::move(options);
+      s.cursor = std::move(cursor);
+      s.batchSize = batchSize;
+      s.slots.resize(s.cursor->slots.size());
+   }
+
+   void operator()(unsigned slot, ULong64_t entry, const Cols &...cols) const
+   {
+      auto &s = *fState;
+      auto &where = s.cursor->slot(slot);
+      Slot &sl = detail::slotAt(s.slots, slot);
+      const std::size_t n = detail::setLength(s.core, entry, cols...);
+      const std::size_t P = s.core.maxObjects > 0 ? std::min(n, s.core.maxObjects) : n;
+      const std::size_t at = sl.objects.size();
+      sl.objects.resize(at + P * s.core.model->nFeatures());
+      std::size_t f = 0;
+      (detail::fillSetColumn(s.core, sl.objects.data() + at, f++, P, entry, cols), ...);
+      sl.counts.push_back(P);
+      sl.keys.emplace_back(where.task, where.current);
+      if (sl.keys.size() == s.batchSize)
+         flush(sl);
+   }
+
+   /// Evaluates what is left in the slots' buffers; call once after the first pass.
+   void finish() const
+   {
+      for (auto &sl : fState->slots)
+         flush(sl);
+   }
+
+private:
+   void flush(Slot &sl) const
+   {
+      const std::size_t n = sl.keys.size();
+      if (n == 0)
+         return;
+      const Model &model = *fState->core.model;
+      const std::size_t F = model.nFeatures();
+      const std::size_t P = std::max<std::size_t>(1, *std::max_element(sl.counts.begin(), sl.counts.end()));
+      sl.padded.assign(n * P * F, 0.f);
+      sl.mask.assign(n * P, 0.f);
+      sl.out.resize(n * model.nScores());
+      const float *from = sl.objects.data();
+      for (std::size_t i = 0; i < n; ++i) {
+         std::copy(from, from + sl.counts[i] * F, sl.padded.begin() + static_cast<std::ptrdiff_t>(i * P * F));
+         std::fill_n(sl.mask.begin() + static_cast<std::ptrdiff_t>(i * P), sl.counts[i], 1.f);
+         from += sl.counts[i] * F;
+      }
+      model.evaluateSet(sl.padded.data(), sl.mask.data(), n, P, sl.out.data());
+      auto &table = *fState->cursor->table;
+      for (std::size_t i = 0; i < n; ++i)
+         table.store(sl.keys[i].first, sl.keys[i].second, sl.out.data() + i * model.nScores());
+      sl.objects.clear();
+      sl.counts.clear();
+      sl.keys.clear();
+   }
+
+   std::shared_ptr<State> fState;
+};
+
 /// Defines column `name` on `df` with the score of set model `model` on the RVec `columns`
-/// (types Cols...), per event: a float for one score per event, ROOT::RVec<float> for several
-/// or per object. `maxObjects` > 0 keeps the first objects of each event (collection order).
-/// Strategies "stream" and "two-pass" (and a batch size above 1) are refused.
+/// (types Cols...): a float for one score per event, ROOT::RVec<float> for several or per
+/// object. `maxObjects` > 0 keeps the first objects of each event (collection order).
+///
+/// The path follows hepsift::chooseStrategy (RVec columns are never streamed): per event by
+/// default; with strategy "two-pass" (or "auto" with a batch size above 1) a masked model with
+/// a score per event is evaluated `batchSize` events per call, padded to the longest event of
+/// each batch with mask 0. A model without a mask or with a per-object score is scored per
+/// event ("auto"), and refuses "two-pass".
 template <typename... Cols>
 ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
                                 const std::vector<std::string> &columns, std::size_t maxObjects = 0,
@@ -186,12 +299,19 @@ ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std:
 {
    if (!model)
       throw ConfigurationError("hepsift::DefineSetScore: no model given");
-   if (strategy == Strategy::Stream || strategy == Strategy::TwoPass || batchSize > 1)
-      throw ConfigurationError("hepsift: set model '" + model->path() +
-                               "' is scored per event (one model call per event with its own number of objects); "
-                               "strategy '" + strategyName(strategy) + "' and batch size " +
-                               std::to_string(batchSize) + " do not apply: use strategy 'auto' or 'per-event' "
-                               "without a batch size");
+   const Choice c = chooseStrategy(df, columns, strategy, batchSize, options.labels);
+   const bool batchable = model->masked() && !model->perObject();
+   if (c.strategy == Strategy::Stream || (c.strategy == Strategy::TwoPass && !batchable && strategy != Strategy::Auto))
+      throw ConfigurationError("hepsift: set model '" + model->path() + "' is scored per event" +
+                               (c.strategy == Strategy::Stream ? " or in two passes (its columns are not streamed)"
+                                                               : std::string(model->perObject()
+                                                                                ? " (it gives a score per object)"
+                                                                                : " (it has no 'mask' input)")) +
+                               "; use strategy 'auto' or 'per-event'");
+   if (c.strategy == Strategy::TwoPass && batchable)
+      return detail::batchedScore(df, name, model, columns, nullptr, [&](std::shared_ptr<detail::BatchCursor> cursor) {
+         return SetBatchCollector<Cols...>(model, std::move(cursor), columns, c.batchSize, maxObjects, options);
+      });
    if (model->perObject() || model->nScores() > 1)
       return df.DefineSlotEntry(name, MultiSetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options),
                                 columns);

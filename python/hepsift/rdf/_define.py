@@ -120,8 +120,11 @@ def define(
         computed from: batched scores would be computed from the nominal inputs, so ``"auto"``
         scores per event (the score then has the variations, e.g. for
         ``ROOT.RDF.Experimental.VariationsFor``) and ``"stream"``/``"two-pass"`` are refused.
-        :func:`strategy_for` tells which path a score takes. Set models are always scored
-        per event (``"stream"``, ``"two-pass"`` and ``batch_size > 1`` are refused).
+        :func:`strategy_for` tells which path a score takes. Set models are never streamed;
+        ``"two-pass"`` evaluates a masked set model with a score per event ``batch_size``
+        events per call, padded to the longest event of each batch with mask 0; set models
+        without a mask or with a per-object score are scored per event (``"auto"``) and
+        refuse ``"two-pass"``.
     max_objects : int, optional
         Set models only: keep the first ``max_objects`` objects of each event (collection
         order); default all.
