@@ -255,7 +255,8 @@ def test_jet_images_of_the_event_loop_feed_the_default_cnn(ROOT, tmp_path: Path)
 
     f = gen.generate("zprime_tt_had", mass=2000, events=30, output=tmp_path / "top.root", seed=4, chunk_size=30,
                      workers=1, pythia_settings=("PartonLevel:MPI = off",), progress=False, constituents=True)
-    x = im.jet_images(uproot.open(f)["Events"].arrays(), 0)
+    ev = uproot.open(f)["Events"].arrays()
+    x = im.jet_images(ev, 0)
     path = CNNClassifier(epochs=1, seed=1).fit(x, np.arange(len(x)) % 2).to_onnx(tmp_path / "cnn.onnx")
     assert hepsift.rdf.Model(path).input_shape == (2, 33, 33)
     df = im.define_jet_image(ROOT.RDataFrame("Events", str(f)), "jet0", 0)
@@ -263,3 +264,10 @@ def test_jet_images_of_the_event_loop_feed_the_default_cnn(ROOT, tmp_path: Path)
     ref = _alone(path, x)
     assert np.ptp(ref) > 1e-4
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+    # A per-jet tagger ([N, J, P, F]: constituents grouped by jet) is refused with a clear message.
+    from hepsift.models import JetTagger
+
+    tagger = JetTagger(inputs=("PFCand_pt", "PFCand_eta"), phi_layers=(4,), rho_layers=(4,), epochs=1, seed=1)
+    tagged = tagger.fit(ev, ak.where(ev.FatJet_truth == 1, 1, 0)).to_onnx(tmp_path / "tagger.onnx")
+    with pytest.raises(hepsift.ModelError, match=r"sets of jets of objects, \[batch, J, P, F\], are not scored"):
+        hepsift.rdf.Model(tagged)
