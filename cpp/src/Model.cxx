@@ -219,13 +219,27 @@ struct Model::Impl {
    std::size_t nScores = 0;
    std::vector<std::int64_t> scoreShape; // with the batch dimension at [0]
    int inputRank = 2;
+   std::vector<std::int64_t> eventShape; // input 0 without its batch dimension
+   std::string inputKind = "flat";
+   // Set models: graph input indices of the objects [batch, P, F] and of the mask [batch, P]
+   // (-1: none); whether the score has one value per object ([batch, P] or [batch, P, 1]).
+   int objectsInput = 0, maskInput = -1;
+   bool perObject = false;
    std::size_t chunk = 0; // events per model call (0: whole batches)
 
    Ort::Value inputTensor(const float *in, std::size_t n, bool inPinned = false) const
    {
-      std::int64_t shape[2] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(nFeatures)};
+      if (inputKind == "set")
+         throw ConfigurationError("hepsift: model '" + path +
+                                  "' takes sets of objects [batch, P, F]: score it with hepsift::DefineSetScore "
+                                  "(hepsift.rdf.define in Python) or Model::evaluateSet");
+      std::vector<std::int64_t> shape{static_cast<std::int64_t>(n)};
+      if (inputRank == 2)
+         shape.push_back(static_cast<std::int64_t>(nFeatures));
+      else if (inputRank > 2)
+         shape.insert(shape.end(), eventShape.begin(), eventShape.end());
       return Ort::Value::CreateTensor<float>(inPinned ? pinned : memory, const_cast<float *>(in), n * nFeatures,
-                                             shape, static_cast<std::size_t>(inputRank));
+                                             shape.data(), shape.size());
    }
    Ort::Value outputTensor(float *out, std::size_t n, bool inPinned = false) const
    {
@@ -244,6 +258,74 @@ struct Model::Impl {
          throw EvaluationError("hepsift: evaluating model '" + path + "' on " + std::to_string(n) +
                                " events failed: " + e.what());
       }
+   }
+   /// Runs the set model on n events of P objects; the score goes to `out` when given (shape
+   /// scoreShape with n and, per object, P), else is returned by ONNX Runtime.
+   std::vector<Ort::Value> runSet(const float *objects, const float *mask, std::size_t n, std::size_t P,
+                                  float *out) const
+   {
+      const auto F = static_cast<std::int64_t>(nFeatures);
+      const std::int64_t xs[3] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(P), F};
+      const std::int64_t ms[2] = {xs[0], xs[1]};
+      std::vector<Ort::Value> x;
+      std::vector<const char *> names;
+      x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(objects), n * P * nFeatures, xs, 3));
+      names.push_back(inputNames[objectsInput].c_str());
+      if (maskInput >= 0) {
+         x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(mask), n * P, ms, 2));
+         names.push_back(inputNames[maskInput].c_str());
+      }
+      const char *outName = outputNames[scoreIndex].c_str();
+      std::vector<Ort::Value> y;
+      if (out) {
+         std::vector<std::int64_t> shape = scoreShape;
+         shape[0] = xs[0];
+         if (perObject)
+            shape[1] = xs[1];
+         y.push_back(Ort::Value::CreateTensor<float>(memory, out, n * (perObject ? P : nScores), shape.data(),
+                                                     shape.size()));
+         const_cast<Ort::Session &>(session).Run(Ort::RunOptions{nullptr}, names.data(), x.data(), x.size(),
+                                                 &outName, y.data(), 1);
+      } else
+         y = const_cast<Ort::Session &>(session).Run(Ort::RunOptions{nullptr}, names.data(), x.data(), x.size(),
+                                                     &outName, 1);
+      return y;
+   }
+   /// Score shape of a set model from probes with 2 and 3 objects: a score per event
+   /// ([batch] or [batch, K], the same for both) or per object ([batch, P] or [batch, P, 1]).
+   void setScoreShape(const std::string &file)
+   {
+      std::vector<std::vector<std::int64_t>> shapes;
+      for (std::size_t P : {2, 3}) {
+         std::vector<float> objects(P * nFeatures, 0.f), mask(P, 1.f);
+         try {
+            shapes.push_back(runSet(objects.data(), mask.data(), 1, P, nullptr).at(0).GetTensorTypeAndShapeInfo()
+                                .GetShape());
+         } catch (const Ort::Exception &e) {
+            throw ModelError("hepsift: set model '" + file + "' fails on one event of " + std::to_string(P) +
+                             " zero objects: " + e.what());
+         }
+      }
+      const auto &a = shapes[0], &b = shapes[1];
+      auto trailingOnes = [](const std::vector<std::int64_t> &v) {
+         return std::all_of(v.begin() + 2, v.end(), [](std::int64_t d) { return d == 1; });
+      };
+      if (a == b && !a.empty()) {
+         scoreShape = a;
+         nScores = std::accumulate(a.begin() + 1, a.end(), std::size_t{1},
+                                   [](std::size_t k, std::int64_t d) { return k * static_cast<std::size_t>(d); });
+      } else if (a.size() >= 2 && a.size() == b.size() && a[1] == 2 && b[1] == 3 && trailingOnes(a) &&
+                 trailingOnes(b)) {
+         perObject = true;
+         scoreShape = a;
+         nScores = 1;
+      } else
+         throw ModelError("hepsift: output '" + outputNames[scoreIndex] + "' of set model '" + file +
+                          "' has shape " + shapeString(a) + " for 2 objects and " + shapeString(b) +
+                          " for 3; hepsift needs a score per event ([batch] or [batch, K]) or per object "
+                          "([batch, P] or [batch, P, 1])");
+      if (nScores == 0)
+         throw ModelError("hepsift: output '" + outputNames[scoreIndex] + "' of model '" + file + "' is empty");
    }
    /// Evaluates n events from `in` into `out` in calls of at most `chunk` events.
    void runChunked(const float *in, float *out, std::size_t n, bool inPinned) const
@@ -364,10 +446,17 @@ Model::Model(const std::string &path, const ModelOptions &options)
                           elementTypeName(tensor.GetElementType()) +
                           "; hepsift feeds float32 features: export the model with a float input");
    }
-   if (m.inputNames.size() != 1)
+   const auto maskAt = std::find(m.inputNames.begin(), m.inputNames.end(), "mask");
+   const bool setWithMask = m.inputNames.size() == 2 && maskAt != m.inputNames.end();
+   if (m.inputNames.size() != 1 && !setWithMask)
       throw ModelError("hepsift: model '" + path + "' has " + std::to_string(m.inputNames.size()) + " inputs (" +
                        joined(m.inputNames) +
-                       "); hepsift needs one float input tensor of shape [batch, nFeatures]");
+                       "); hepsift needs one float input tensor ([batch, nFeatures], an image [batch, C, H, W] "
+                       "or a set [batch, P, F]), plus an input named 'mask' [batch, P] for a set");
+   if (setWithMask) {
+      m.maskInput = static_cast<int>(maskAt - m.inputNames.begin());
+      m.objectsInput = 1 - m.maskInput;
+   }
 
    // Metadata.
    {
@@ -382,18 +471,47 @@ Model::Model(const std::string &path, const ModelOptions &options)
          m.features = parseStringArray(it->second, "hepsift.features of '" + path + "'");
    }
 
-   const auto &ishape = m.inputShapes[0];
+   const auto &ishape = m.inputShapes[m.objectsInput];
    m.inputRank = static_cast<int>(ishape.size());
-   if (ishape.size() == 1)
+   const bool isSet = ishape.size() == 3 && ishape[1] <= 0 && (ishape[2] > 0 || !m.features.empty());
+   if (m.maskInput >= 0 && !isSet)
+      throw ModelError("hepsift: model '" + path + "' has an input 'mask' but its input '" +
+                       m.inputNames[m.objectsInput] + "' has shape " + shapeString(ishape) +
+                       "; a set model takes objects [batch, P, F] with a dynamic P (sets of jets of "
+                       "objects, [batch, J, P, F], are not scored in the event loop)");
+   if (m.maskInput >= 0) {
+      const auto &mshape = m.inputShapes[m.maskInput];
+      if (mshape.size() != 2 || mshape[1] > 0)
+         throw ModelError("hepsift: input 'mask' of model '" + path + "' has shape " + shapeString(mshape) +
+                          "; a set model's mask is [batch, P] with the P of its objects");
+   }
+   const bool staticEvent =
+      ishape.size() >= 2 && std::all_of(ishape.begin() + 1, ishape.end(), [](std::int64_t d) { return d > 0; });
+   if (isSet) {
+      // A set [batch, P, F]: P objects per event (P dynamic: each event's own number), F
+      // features per object, one ROOT::RVec column per feature.
+      m.inputKind = "set";
+      m.nFeatures = ishape[2] > 0 ? static_cast<std::size_t>(ishape[2]) : m.features.size();
+      m.eventShape = {-1, static_cast<std::int64_t>(m.nFeatures)};
+   } else if (ishape.size() == 1)
       m.nFeatures = 1;
    else if (ishape.size() == 2 && ishape[1] > 0)
       m.nFeatures = static_cast<std::size_t>(ishape[1]);
    else if (ishape.size() == 2 && !m.features.empty())
       m.nFeatures = m.features.size();
-   else
+   else if (ishape.size() == 4 && staticEvent) {
+      // An image [batch, C, H, W] (or [batch, H, W, C]): C*H*W values per event, in the
+      // order the file declares (row-major), i.e. one ROOT::RVec<float> column per event.
+      m.inputKind = "image";
+      m.eventShape.assign(ishape.begin() + 1, ishape.end());
+      m.nFeatures = static_cast<std::size_t>(ishape[1] * ishape[2] * ishape[3]);
+   } else
       throw ModelError("hepsift: input '" + m.inputNames[0] + "' of model '" + path + "' has shape " +
                        shapeString(ishape) +
-                       "; hepsift needs [batch, nFeatures] with a fixed number of features");
+                       "; hepsift needs [batch, nFeatures] with a fixed number of features, an image "
+                       "[batch, C, H, W] with fixed C, H and W, or a set [batch, P, F] with a dynamic P");
+   if (m.inputKind == "image")
+      m.features.clear(); // hepsift.features of an image model names its channels, not its values
    if (!m.features.empty() && m.features.size() != m.nFeatures)
       throw ModelError("hepsift: model '" + path + "' lists " + std::to_string(m.features.size()) +
                        " feature names in its metadata but its input has " + std::to_string(m.nFeatures) +
@@ -435,6 +553,10 @@ Model::Model(const std::string &path, const ModelOptions &options)
       m.scoreIndex = static_cast<std::size_t>(it - m.outputTypes.begin());
    }
 
+   if (m.inputKind == "set") {
+      m.setScoreShape(path);
+      return;
+   }
    // Width of the score; a probe on one event settles dynamic dimensions.
    const auto &oshape = m.outputShapes[m.scoreIndex];
    bool known = !oshape.empty() && std::all_of(oshape.begin() + 1, oshape.end(), [](std::int64_t d) { return d > 0; });
@@ -474,6 +596,32 @@ const std::vector<std::string> &Model::outputNames() const { return fImpl->outpu
 const std::vector<std::vector<std::int64_t>> &Model::outputShapes() const { return fImpl->outputShapes; }
 const std::vector<std::string> &Model::outputTypes() const { return fImpl->outputTypes; }
 std::size_t Model::nFeatures() const { return fImpl->nFeatures; }
+bool Model::masked() const { return fImpl->maskInput >= 0; }
+bool Model::perObject() const { return fImpl->perObject; }
+
+void Model::evaluateSet(const float *objects, const float *mask, std::size_t nEvents, std::size_t nObjects,
+                        float *out) const
+{
+   const Impl &m = *fImpl;
+   if (m.inputKind != "set")
+      throw ConfigurationError("hepsift: Model::evaluateSet on model '" + m.path + "', which takes " + m.inputKind +
+                               " inputs; use Model::evaluate");
+   if (nEvents == 0)
+      return;
+   if (!objects || !out || (m.maskInput >= 0 && !mask))
+      throw EvaluationError("hepsift: Model::evaluateSet on '" + m.path + "' got a null buffer");
+   if (nObjects == 0)
+      throw EvaluationError("hepsift: Model::evaluateSet on '" + m.path +
+                            "' got 0 objects per event; pad to at least one object (with mask 0)");
+   try {
+      m.runSet(objects, mask, nEvents, nObjects, out);
+   } catch (const Ort::Exception &e) {
+      throw EvaluationError("hepsift: evaluating set model '" + m.path + "' on " + std::to_string(nEvents) +
+                            " events of " + std::to_string(nObjects) + " objects failed: " + e.what());
+   }
+}
+const std::string &Model::inputKind() const { return fImpl->inputKind; }
+const std::vector<std::int64_t> &Model::eventShape() const { return fImpl->eventShape; }
 std::size_t Model::scoreIndex() const { return fImpl->scoreIndex; }
 std::size_t Model::nScores() const { return fImpl->nScores; }
 std::size_t Model::chunk() const { return fImpl->chunk; }

@@ -235,12 +235,15 @@ private:
    std::shared_ptr<State> fState;
 };
 
-/// Runs the first pass over `df` (its event loop runs now) and returns the node with column
-/// `name`: float for one-score models, ROOT::RVec<float> otherwise.
-template <typename... Cols, typename Node>
-ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<const Model> model,
-                               const std::vector<std::string> &columns, std::size_t batchSize = 4096,
-                               ScorerOptions options = ScorerOptions(), std::shared_ptr<ScoreTable> *tableOut = nullptr)
+namespace detail {
+
+/// The two passes of a batched score: the collector made by `make(cursor)` (a ForeachSlot
+/// callable over (slot, rdfentry_, columns...) with finish()) fills the table in a first event
+/// loop over `df`, run now; the returned node reads column `name` from the table.
+template <typename Node, typename Make>
+ROOT::RDF::RNode batchedScore(Node df, std::string_view name, const std::shared_ptr<const Model> &model,
+                              const std::vector<std::string> &columns, std::shared_ptr<ScoreTable> *tableOut,
+                              Make make)
 {
    auto cursor = std::make_shared<detail::BatchCursor>();
    cursor->table = std::make_shared<ScoreTable>(model->nScores());
@@ -251,7 +254,7 @@ ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<c
          cursor->slot(slot).task = cursor->table->task(info);
       },
       [cursor](unsigned slot) -> detail::BatchCursor::Slot & { return cursor->slot(slot); });
-   BatchCollector<Cols...> collect(model, cursor, columns, batchSize, options);
+   auto collect = make(cursor);
    std::vector<std::string> withEntry{"rdfentry_"};
    withEntry.insert(withEntry.end(), columns.begin(), columns.end());
    node.ForeachSlot(collect, withEntry);
@@ -261,6 +264,20 @@ ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<c
    return detail::defineScores(node, name, model->nScores(), [cursor](unsigned slot, ULong64_t) {
       auto &where = cursor->slot(slot);
       return cursor->table->at(where.task, where.current);
+   });
+}
+
+} // namespace detail
+
+/// Runs the first pass over `df` (its event loop runs now) and returns the node with column
+/// `name`: float for one-score models, ROOT::RVec<float> otherwise.
+template <typename... Cols, typename Node>
+ROOT::RDF::RNode DefineBatched(Node df, std::string_view name, std::shared_ptr<const Model> model,
+                               const std::vector<std::string> &columns, std::size_t batchSize = 4096,
+                               ScorerOptions options = ScorerOptions(), std::shared_ptr<ScoreTable> *tableOut = nullptr)
+{
+   return detail::batchedScore(df, name, model, columns, tableOut, [&](std::shared_ptr<detail::BatchCursor> cursor) {
+      return BatchCollector<Cols...>(model, std::move(cursor), columns, batchSize, options);
    });
 }
 

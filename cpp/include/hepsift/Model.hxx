@@ -5,7 +5,8 @@
 // serves compiled programs, ROOT macros and cling (PyROOT).
 //
 // A model has one input tensor of float, shape [batch, nFeatures] (or [batch] for one
-// feature), and one or more outputs. One output is "the score": the one named by the
+// feature, or an image [batch, C, H, W] with fixed C, H, W: nFeatures = C*H*W values per
+// event), and one or more outputs. One output is "the score": the one named by the
 // option `output`, else the one named in the model's metadata (hepsift.score_output), else
 // the first float output. Its width (product of the non-batch dimensions) is nScores().
 //
@@ -89,8 +90,26 @@ public:
    /// ONNX element type names of the outputs ("float", "int64", ...).
    const std::vector<std::string> &outputTypes() const;
 
-   /// Number of features per event (width of the input tensor).
+   /// Number of features per event (width of the input tensor; C*H*W for an image model).
    std::size_t nFeatures() const;
+   /// "flat" (input [batch, nFeatures] or [batch]), "set" (see masked()) or "image" (input [batch, C, H, W] or
+   /// [batch, H, W, C] with fixed C, H, W: fed nFeatures() values per event, row-major in the
+   /// order the file declares, e.g. one ROOT::RVec<float> column from hepsift/Images.hxx).
+   const std::string &inputKind() const;
+   /// Shape of one event's input (no batch dimension) for an image model, {-1, F} for a set
+   /// model; empty for "flat".
+   const std::vector<std::int64_t> &eventShape() const;
+   /// Set models ("set": objects [batch, P, F] with a dynamic P, nFeatures() = F): whether the
+   /// model has a second input 'mask' [batch, P] (1 real object, 0 padding), and whether its
+   /// score has one value per object ([batch, P] or [batch, P, 1]; nScores() is then 1).
+   bool masked() const;
+   bool perObject() const;
+   /// Set models: evaluate `nEvents` events of `nObjects` (>= 1) objects each. `objects` holds
+   /// nEvents * nObjects * nFeatures() floats (event, object, feature), `mask` nEvents *
+   /// nObjects floats (unused, may be null, without a mask input); `out` receives nEvents *
+   /// nScores() floats, or nEvents * nObjects for a per-object score.
+   void evaluateSet(const float *objects, const float *mask, std::size_t nEvents, std::size_t nObjects,
+                    float *out) const;
    /// Index (into outputNames) and width of the score output.
    std::size_t scoreIndex() const;
    std::size_t nScores() const;

@@ -12,6 +12,7 @@
 #include "hepsift/Expression.hxx"
 #include "hepsift/Images.hxx"
 #include "hepsift/Noise.hxx"
+#include "hepsift/SetScorer.hxx"
 #include "hepsift/Stream.hxx"
 
 #include <memory>
@@ -57,6 +58,17 @@ ROOT::RDF::RNode defineScore(ROOT::RDF::RNode df, const std::string &name, std::
 {
    return DefineScore<Cols...>(df, name, model, columns, parseStrategy(strategy), batchSize,
                                options(checkFinite, labels));
+}
+
+/// The score of set model `model` on the RVec `columns` of types Cols..., per event (see
+/// hepsift::DefineSetScore); `maxObjects` 0 keeps every object.
+template <typename... Cols>
+ROOT::RDF::RNode defineSetScore(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const Model> model,
+                                const std::vector<std::string> &columns, bool checkFinite, const std::string &strategy,
+                                std::size_t batchSize, std::size_t maxObjects, const std::vector<std::string> &labels)
+{
+   return DefineSetScore<Cols...>(df, name, model, columns, maxObjects, parseStrategy(strategy), batchSize,
+                                  options(checkFinite, labels));
 }
 
 /// The path chooseStrategy picks (its name) and why it does not stream ("" when it does).

@@ -81,6 +81,17 @@ struct ScorerState {
    throwNonFinite(column, value, std::to_string(entry), *s.model);
 }
 
+/// What one event's input of `model` is: "8 features", "images of 2 x 33 x 33 = 2178 values".
+inline std::string inputDescription(const Model &model)
+{
+   if (model.inputKind() != "image")
+      return std::to_string(model.nFeatures()) + " features";
+   std::string dims;
+   for (auto d : model.eventShape())
+      dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+   return "images of " + dims + " = " + std::to_string(model.nFeatures()) + " values";
+}
+
 /// Converts one event's columns to float into `in` (nFeatures floats) and, unless disabled,
 /// checks that every value is finite; errors name the column and the entry.
 template <typename... Cols>
@@ -92,7 +103,7 @@ void fillInputs(const ScorerState &s, float *in, ULong64_t entry, const Cols &..
       if (vec.size() != nFeatures)
          throw EvaluationError("hepsift: column '" + s.columns[0] + "' has " + std::to_string(vec.size()) +
                                " values at entry " + std::to_string(entry) + " but model '" + s.model->path() +
-                               "' takes " + std::to_string(nFeatures) + " features");
+                               "' takes " + inputDescription(*s.model));
       for (std::size_t i = 0; i < nFeatures; ++i)
          in[i] = static_cast<float>(vec[i]);
    } else {

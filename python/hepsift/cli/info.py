@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         "kind": m.kind or None,
         "hepsift_version": m.version or None,
         "inputs": m.input_names,
+        "input_kind": m.input_kind,
+        "input_shape": list(m.input_shape),
         "n_features": m.n_features,
         "feature_names": m.feature_names,
         "outputs": m.output_names,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ _ARITHMETIC = {
     "int64_t", "uint64_t",
 }  # fmt: skip
 _RVEC = re.compile(r"^(?:ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+_FLOAT_RVEC = ("ROOT::VecOps::RVec<float>", "ROOT::VecOps::RVec<Float_t>")
 _RVEC_ALIASES = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecB": "bool"}
 
 def column_names(df: Any) -> list[str]:
@@ -56,6 +58,7 @@ def define(
     allow_fallback: bool = False,
     batch_size: int | None = None,
     strategy: str = "auto",
+    max_objects: int | None = None,
 ) -> Any:
     """Define column ``name`` holding the model's score, evaluated in the event loop.
 
@@ -71,7 +74,20 @@ def define(
         One entry per model feature, in the model's input order: a column name (float, double,
         integer or bool columns; converted to float32) or an RDataFrame expression such as
         ``"Jet_pt[0]"`` or ``"MET_pt/1000."``. Alternatively a single ``RVec`` column holding
-        all features. Default: the feature names stored in the model.
+        all features. Default: the feature names stored in the model (for a set model the
+        ``columns`` of its ``hepsift.inputs`` entry of kind ``objects``), bound only to existing
+        columns. A set model (``Model.input_kind == "set"``) takes its F features per object
+        from F RVec columns of one collection (e.g. ``["PFCand_pt", "PFCand_eta",
+        "PFCand_phi"]``), equal in length in every event (else :class:`hepsift.EvaluationError`
+        naming the columns and the entry); each event is one model call with its own number of
+        objects. An event without objects gets one zero object with mask 0 from a model with a
+        ``mask`` input and raises :class:`hepsift.EvaluationError` without one. The column is
+        ``float`` for one score per event, ``ROOT::RVec<float>`` for a per-object score
+        (aligned with the collection; objects beyond ``max_objects`` hold NaN). An image model
+        (``Model.input_kind == "image"``) takes one ``ROOT::RVec<float>`` column of C*H*W values
+        per event (e.g. from :func:`hepsift.images.define_jet_image`); an event whose image has
+        another size raises :class:`hepsift.EvaluationError` naming the column, the entry and
+        both sizes.
     provider, threads, allow_fallback, output :
         Passed to :class:`Model` when ``model`` is a path. ``threads`` defaults to 1.
     check_finite : bool
@@ -104,7 +120,14 @@ def define(
         computed from: batched scores would be computed from the nominal inputs, so ``"auto"``
         scores per event (the score then has the variations, e.g. for
         ``ROOT.RDF.Experimental.VariationsFor``) and ``"stream"``/``"two-pass"`` are refused.
-        :func:`strategy_for` tells which path a score takes.
+        :func:`strategy_for` tells which path a score takes. Set models are never streamed;
+        ``"two-pass"`` evaluates a masked set model with a score per event ``batch_size``
+        events per call, padded to the longest event of each batch with mask 0; set models
+        without a mask or with a per-object score are scored per event (``"auto"``) and
+        refuse ``"two-pass"``.
+    max_objects : int, optional
+        Set models only: keep the first ``max_objects`` objects of each event (collection
+        order); default all.
 
     Returns
     -------
@@ -174,6 +197,31 @@ def define(
             )
         types.append(resolved[0])
         vector.append(resolved[1])
+    if max_objects is not None and (model.input_kind != "set" or isinstance(max_objects, bool)
+                                    or int(max_objects) < 1):
+        raise errors.ConfigurationError(
+            f"max_objects applies to set models and must be a positive integer; got {max_objects!r} for a "
+            f"{model.input_kind} model")
+    if model.input_kind == "set":
+        scalar = [f"'{i}' ({node.GetColumnType(c)})" for i, c, v in zip(inputs, columns, vector) if not v]
+        if scalar or len(columns) != model.n_features:
+            raise errors.InputMismatchError(
+                f"set model '{model.path}' takes {model.n_features} features per object: give {model.n_features} "
+                f"RVec columns of one collection (got {len(columns)}: {', '.join(inputs)}"
+                + (f"; not vectors: {', '.join(scalar)}" if scalar else "") + ")")
+        try:
+            define_set = ROOT.hepsift.pyroot.defineSetScore[", ".join(types)]
+            return define_set(node, name, model._ptr, columns, bool(check_finite), str(strategy),
+                              int(batch_size or 0), int(max_objects or 0), list(inputs))
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+    if model.input_kind == "image" and (len(columns) != 1 or types[0] not in _FLOAT_RVEC):
+        got = ", ".join(f"'{i}' ({node.GetColumnType(c)})" for i, c in zip(inputs, columns))
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes images of {' x '.join(map(str, model.input_shape))} = {model.n_features} "
+            f"values per event: give one ROOT::RVec<float> column holding them row-major (e.g. from "
+            f"hepsift.images.define_jet_image), not {got}"
+        )
     if any(vector):
         if len(columns) != 1:
             raise errors.InputMismatchError(
@@ -220,6 +268,21 @@ def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | Non
 def _model_inputs(model: Model) -> list[str]:
     """The feature names stored in the model, as the default inputs of :func:`define`."""
     names = model.feature_names
+    if model.input_kind == "set":
+        try:
+            entries = json.loads(model.metadata.get("hepsift.inputs", "[]"))
+        except ValueError as exc:
+            raise errors.MetadataError(f"model '{model.path}': its metadata field 'hepsift.inputs' is not JSON ({exc}); "
+                                       "pass inputs=[...] with the collection's columns") from exc
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("kind") == "objects" and entry.get("columns"):
+                names = [str(c) for c in entry["columns"]]
+    if model.input_kind == "image":
+        raise errors.InputMismatchError(
+            f"model '{model.path}' takes images of {' x '.join(map(str, model.input_shape))} values per event and "
+            "its file names no column for them: pass inputs=[image column] (one ROOT::RVec<float> column, e.g. "
+            "from hepsift.images.define_jet_image)"
+        )
     if not names:
         raise errors.InputMismatchError(
             f"model '{model.path}' stores no feature names (a plain ONNX model); "

@@ -72,6 +72,10 @@ def define_distributed(df: Any, name: str, model: Model, inputs: Sequence[str] |
     refused; ``"auto"`` scores per event instead.
     """
     ROOT = load_library()
+    if model.input_kind != "flat":
+        raise errors.ConfigurationError(
+            f"model '{model.path}' takes {model.input_kind} inputs; distributed RDataFrame scores models of fixed-width "
+            "feature vectors only: score it on a local RDataFrame (ROOT.RDataFrame) instead")
     if inputs is None:
         inputs = _model_inputs(model)
         _check_model_names(model, inputs, set(column_names(df)))

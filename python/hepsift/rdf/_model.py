@@ -79,6 +79,33 @@ class Model:
         return int(self._cpp.nFeatures())
 
     @property
+    def input_kind(self) -> str:
+        """``"flat"`` (input ``[N, n_features]``), ``"image"`` (input ``[N, C, H, W]`` or
+        ``[N, H, W, C]`` with fixed dimensions, fed from one ``RVec<float>`` column of
+        ``n_features = C*H*W`` values per event, row-major in the order the file declares) or
+        ``"set"`` (objects ``[N, P, F]`` with a dynamic P, optional ``mask`` ``[N, P]``, fed
+        from ``n_features = F`` RVec columns of one collection)."""
+        return str(self._cpp.inputKind())
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one event's input, without the batch dimension: ``(n_features,)`` for a
+        flat model, e.g. ``(2, 33, 33)`` for an image model, ``(-1, F)`` for a set model
+        (-1: each event's own number of objects)."""
+        shape = tuple(int(d) for d in self._cpp.eventShape())
+        return shape or (self.n_features,)
+
+    @property
+    def masked(self) -> bool:
+        """Set model with a ``mask`` input (an event without objects then has a score)."""
+        return bool(self._cpp.masked())
+
+    @property
+    def per_object(self) -> bool:
+        """Set model whose score has one value per object (``[N, P]`` or ``[N, P, 1]``)."""
+        return bool(self._cpp.perObject())
+
+    @property
     def n_scores(self) -> int:
         """Width of the score output (1 for a single score)."""
         return int(self._cpp.nScores())
@@ -121,16 +148,22 @@ class Model:
 
         Parameters
         ----------
-        X : ndarray, shape (n_events, n_features)
-            Converted to C-contiguous float32.
+        X : ndarray, shape (n_events, n_features) or (n_events, *input_shape)
+            Converted to C-contiguous float32; images may be given flat or with their shape.
 
         Returns
         -------
         ndarray, float32, shape (n_events,) or (n_events, n_scores)
         """
+        if self.input_kind == "set":
+            raise errors.InputMismatchError(
+                f"model '{self.path}' takes sets of objects; score it in the event loop with hepsift.rdf.define, "
+                "or with hepsift.export.onnx_predict on padded arrays")
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim == 1 and self.n_features == 1:
             X = X[:, None]
+        if X.ndim > 2 and X.shape[1:] == self.input_shape:
+            X = X.reshape(X.shape[0], -1)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise errors.InputMismatchError(
                 f"model '{self.path}' takes {self.n_features} features per event; got an array of shape {X.shape}"
@@ -146,5 +179,5 @@ class Model:
     def __repr__(self) -> str:
         return (
             f"hepsift.rdf.Model({self.path!r}, kind={self.kind or 'plain ONNX'!r}, "
-            f"features={self.n_features}, scores={self.n_scores}, provider={self.provider!r})"
+            f"input={self.input_kind} {list(self.input_shape)}, scores={self.n_scores}, provider={self.provider!r})"
         )

@@ -1,0 +1,323 @@
+// hepsift::SetScorer: evaluate a model of particle sets inside an RDataFrame event loop.
+//
+//   auto model = std::make_shared<const hepsift::Model>("deepsets.onnx");
+//   auto df2 = hepsift::DefineSetScore<ROOT::RVecF, ROOT::RVecF, ROOT::RVecF>(
+//                  df, "ds_score", model, {"PFCand_pt", "PFCand_eta", "PFCand_phi"});
+//
+// A set model (Model::inputKind() == "set") takes objects [batch, P, F] with a dynamic P and,
+// optionally, a second input 'mask' [batch, P]. It is fed from F ROOT::RVec columns (any
+// arithmetic element type, converted to float) of equal length per event: object p of the
+// event is (col_0[p], ..., col_{F-1}[p]). Each event is one model call with P = its number of
+// objects (or the first `maxObjects` of them, in collection order), mask 1.
+//
+// Events without objects: a masked model gets one zero object with mask 0 (the score of an
+// empty set); a model without a mask input cannot score an empty set and throws an
+// EvaluationError naming the columns and the entry. Columns of different lengths in one
+// event throw an EvaluationError naming them and the entry.
+//
+// The score: a float for a model with one score per event; ROOT::RVec<float> with nScores()
+// values for several; for a per-object score ([batch, P] or [batch, P, 1]) a
+// ROOT::RVec<float> aligned with the input collection (same length; objects beyond
+// `maxObjects` are not scored and hold NaN; an event without objects gives an empty RVec).
+//
+// Paths: per event (default), or for a masked model with a score per event in two passes
+// (hepsift/Batch.hxx), batchSize events per call padded to the longest event of the batch
+// with mask 0 (strategy "two-pass", or "auto" with a batch size). Never streamed.
+#ifndef HEPSIFT_SETSCORER_HXX
+#define HEPSIFT_SETSCORER_HXX
+
+#include "hepsift/Stream.hxx"
+
+#include <ROOT/RDF/RInterface.hxx>
+#include <ROOT/RVec.hxx>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace hepsift {
+
+namespace detail {
+
+struct SetSlot {
+   std::vector<float> objects, mask, out;
+};
+
+struct SetState {
+   std::shared_ptr<const Model> model;
+   std::vector<std::string> columns;
+   std::size_t maxObjects = 0;
+   ScorerOptions options;
+   std::vector<SetSlot> slots;
+
+   const std::vector<std::string> &names() const
+   {
+      return options.labels.size() == columns.size() ? options.labels : columns;
+   }
+   std::string joinedNames() const
+   {
+      std::string out;
+      for (const auto &n : names())
+         out += (out.empty() ? "'" : ", '") + n + "'";
+      return out;
+   }
+};
+
+/// Copies the first `P` values of one column (feature `f` of `F`) into `objects` (object-major).
+template <typename Vec>
+void fillSetColumn(const SetState &s, float *objects, std::size_t f, std::size_t P, ULong64_t entry, const Vec &col)
+{
+   const std::size_t F = s.model->nFeatures();
+   for (std::size_t p = 0; p < P; ++p) {
+      const float v = static_cast<float>(col[p]);
+      if (s.options.checkFinite && !std::isfinite(v))
+         throwNonFinite(s.names()[f] + "[" + std::to_string(p) + "]", v, std::to_string(entry), *s.model);
+      objects[p * F + f] = v;
+   }
+}
+
+/// Checks that one event's columns have equal lengths (else EvaluationError naming them and
+/// the entry) and returns their length.
+template <typename... Cols>
+std::size_t setLength(const SetState &s, ULong64_t entry, const Cols &...cols)
+{
+   const std::array<std::size_t, sizeof...(Cols)> sizes{static_cast<std::size_t>(cols.size())...};
+   for (std::size_t k = 1; k < sizes.size(); ++k)
+      if (sizes[k] != sizes[0])
+         throw EvaluationError("hepsift: the set columns '" + s.names()[0] + "' (" + std::to_string(sizes[0]) +
+                               " values) and '" + s.names()[k] + "' (" + std::to_string(sizes[k]) +
+                               " values) differ in length at entry " + std::to_string(entry) + " (model '" +
+                               s.model->path() + "'); the columns of a set model must belong to one collection");
+   return sizes[0];
+}
+
+} // namespace detail
+
+template <typename Ret, typename... Cols>
+class BasicSetScorer {
+   static_assert(sizeof...(Cols) > 0, "hepsift::SetScorer needs at least one input column");
+   static_assert((detail::IsRVec<std::decay_t<Cols>>::value && ...),
+                 "hepsift::SetScorer columns are ROOT::RVec columns, one per feature of the objects");
+   static constexpr bool kMulti = std::is_same_v<Ret, ROOT::VecOps::RVec<float>>;
+   static_assert(kMulti || std::is_same_v<Ret, float>, "hepsift::BasicSetScorer returns float or ROOT::RVec<float>");
+
+public:
+   BasicSetScorer(std::shared_ptr<const Model> model, unsigned nSlots, std::vector<std::string> columns,
+                  std::size_t maxObjects = 0, ScorerOptions options = ScorerOptions())
+      : fState(std::make_shared<detail::SetState>())
+   {
+      if (!model)
+         throw ConfigurationError("hepsift::SetScorer: no model given");
+      auto &s = *fState;
+      s.model = std::move(model);
+      s.columns = std::move(columns);
+      s.maxObjects = maxObjects;
+      s.options = std::move(options);
+      if (s.model->inputKind() != "set")
+         throw InputMismatchError("hepsift: model '" + s.model->path() + "' takes " + s.model->inputKind() +
+                                  " inputs, not sets of objects; score it with hepsift::DefineScore");
+      if (s.columns.size() != sizeof...(Cols))
+         throw ConfigurationError("hepsift::SetScorer: " + std::to_string(sizeof...(Cols)) +
+                                  " column types but " + std::to_string(s.columns.size()) + " column names");
+      if (s.columns.size() != s.model->nFeatures())
+         throw InputMismatchError("hepsift: set model '" + s.model->path() + "' takes " +
+                                  std::to_string(s.model->nFeatures()) + " features per object but " +
+                                  std::to_string(s.columns.size()) + " columns were given (" + s.joinedNames() +
+                                  ")");
+      if (!kMulti && (s.model->perObject() || s.model->nScores() != 1))
+         throw ConfigurationError("hepsift: set model '" + s.model->path() +
+                                  "' gives several values per event; use hepsift::MultiSetScorer "
+                                  "(returns ROOT::RVec<float>)");
+      s.slots.resize(nSlots == 0 ? 1 : nSlots);
+   }
+
+   Ret operator()(unsigned slot, ULong64_t entry, const Cols &...cols) const
+   {
+      auto &s = *fState;
+      if (slot >= s.slots.size())
+         throw EvaluationError("hepsift::SetScorer: slot " + std::to_string(slot) + " but only " +
+                               std::to_string(s.slots.size()) +
+                               " slots were prepared; build the scorer with the data frame's GetNSlots()");
+      const Model &model = *s.model;
+      const std::size_t n = detail::setLength(s, entry, cols...);
+      const std::size_t P = s.maxObjects > 0 ? std::min(n, s.maxObjects) : n;
+      if (model.perObject() && P == 0)
+         return Ret();
+      if (P == 0 && !model.masked())
+         throw EvaluationError("hepsift: entry " + std::to_string(entry) + " has no objects in " + s.joinedNames() +
+                               " and model '" + model.path() +
+                               "' has no 'mask' input, so it cannot score an empty set; Filter such events out "
+                               "first (e.g. \"" + s.names()[0] + ".size() > 0\"), or export the model with a mask");
+      const std::size_t rows = std::max<std::size_t>(P, 1);
+      detail::SetSlot &sl = s.slots[slot];
+      sl.objects.assign(rows * model.nFeatures(), 0.f);
+      sl.mask.assign(rows, P == 0 ? 0.f : 1.f);
+      sl.out.resize(model.perObject() ? rows : model.nScores());
+      std::size_t f = 0;
+      (detail::fillSetColumn(s, sl.objects.data(), f++, P, entry, cols), ...);
+      model.evaluateSet(sl.objects.data(), sl.mask.data(), 1, rows, sl.out.data());
+      if constexpr (kMulti) {
+         if (model.perObject()) {
+            Ret r(n, std::numeric_limits<float>::quiet_NaN());
+            std::copy(sl.out.begin(), sl.out.begin() + P, r.begin());
+            return r;
+         }
+         return Ret(sl.out.begin(), sl.out.end());
+      } else
+         return sl.out[0];
+   }
+
+   const Model &model() const { return *fState->model; }
+
+private:
+   std::shared_ptr<detail::SetState> fState;
+};
+
+template <typename... Cols>
+using SetScorer = BasicSetScorer<float, Cols...>;
+template <typename... Cols>
+using MultiSetScorer = BasicSetScorer<ROOT::VecOps::RVec<float>, Cols...>;
+
+/// First pass of a batched set score (masked models with a score per event): buffers the
+/// objects of `batchSize` events per slot, pads them to the longest event of the batch with
+/// mask 0 and evaluates them in one call; the scores go to the table of hepsift/Batch.hxx.
+template <typename... Cols>
+class SetBatchCollector {
+   struct Slot {
+      std::vector<float> objects; // the kept objects of the buffered events, one after the other
+      std::vector<std::size_t> counts;
+      std::vector<std::pair<ScoreTable::Task *, std::size_t>> keys;
+      std::vector<float> padded, mask, out;
+   };
+   struct State {
+      detail::SetState core;
+      std::shared_ptr<detail::BatchCursor> cursor;
+      std::size_t batchSize = 1;
+      std::vector<Slot> slots;
+   };
+
+public:
+   SetBatchCollector(std::shared_ptr<const Model> model, std::shared_ptr<detail::BatchCursor> cursor,
+                     std::vector<std::string> columns, std::size_t batchSize, std::size_t maxObjects = 0,
+                     ScorerOptions options = ScorerOptions())
+      : fState(std::make_shared<State>())
+   {
+      if (!model || !cursor)
+         throw ConfigurationError("hepsift::SetBatchCollector: no model or cursor given");
+      if (batchSize == 0)
+         throw ConfigurationError("hepsift: batch size must be at least 1");
+      // A per-event scorer validates the columns against the model the same way.
+      MultiSetScorer<Cols...> check(model, 1, columns, maxObjects, options);
+      (void)check;
+      if (!model->masked() || model->perObject())
+         throw ConfigurationError("hepsift: set model '" + model->path() + "' " +
+                                  (model->perObject() ? "gives a score per object" : "has no 'mask' input") +
+                                  "; it is scored per event (strategy 'per-event' or 'auto'), not in batches");
+      auto &s = *fState;
+      s.core.model = std::move(model);
+      s.core.columns = std::move(columns);
+      s.core.maxObjects = maxObjects;
+      s.core.options = std::move(options);
+      s.cursor = std::move(cursor);
+      s.batchSize = batchSize;
+      s.slots.resize(s.cursor->slots.size());
+   }
+
+   void operator()(unsigned slot, ULong64_t entry, const Cols &...cols) const
+   {
+      auto &s = *fState;
+      auto &where = s.cursor->slot(slot);
+      Slot &sl = detail::slotAt(s.slots, slot);
+      const std::size_t n = detail::setLength(s.core, entry, cols...);
+      const std::size_t P = s.core.maxObjects > 0 ? std::min(n, s.core.maxObjects) : n;
+      const std::size_t at = sl.objects.size();
+      sl.objects.resize(at + P * s.core.model->nFeatures());
+      std::size_t f = 0;
+      (detail::fillSetColumn(s.core, sl.objects.data() + at, f++, P, entry, cols), ...);
+      sl.counts.push_back(P);
+      sl.keys.emplace_back(where.task, where.current);
+      if (sl.keys.size() == s.batchSize)
+         flush(sl);
+   }
+
+   /// Evaluates what is left in the slots' buffers; call once after the first pass.
+   void finish() const
+   {
+      for (auto &sl : fState->slots)
+         flush(sl);
+   }
+
+private:
+   void flush(Slot &sl) const
+   {
+      const std::size_t n = sl.keys.size();
+      if (n == 0)
+         return;
+      const Model &model = *fState->core.model;
+      const std::size_t F = model.nFeatures();
+      const std::size_t P = std::max<std::size_t>(1, *std::max_element(sl.counts.begin(), sl.counts.end()));
+      sl.padded.assign(n * P * F, 0.f);
+      sl.mask.assign(n * P, 0.f);
+      sl.out.resize(n * model.nScores());
+      const float *from = sl.objects.data();
+      for (std::size_t i = 0; i < n; ++i) {
+         std::copy(from, from + sl.counts[i] * F, sl.padded.begin() + static_cast<std::ptrdiff_t>(i * P * F));
+         std::fill_n(sl.mask.begin() + static_cast<std::ptrdiff_t>(i * P), sl.counts[i], 1.f);
+         from += sl.counts[i] * F;
+      }
+      model.evaluateSet(sl.padded.data(), sl.mask.data(), n, P, sl.out.data());
+      auto &table = *fState->cursor->table;
+      for (std::size_t i = 0; i < n; ++i)
+         table.store(sl.keys[i].first, sl.keys[i].second, sl.out.data() + i * model.nScores());
+      sl.objects.clear();
+      sl.counts.clear();
+      sl.keys.clear();
+   }
+
+   std::shared_ptr<State> fState;
+};
+
+/// Defines column `name` on `df` with the score of set model `model` on the RVec `columns`
+/// (types Cols...): a float for one score per event, ROOT::RVec<float> for several or per
+/// object. `maxObjects` > 0 keeps the first objects of each event (collection order).
+///
+/// The path follows hepsift::chooseStrategy (RVec columns are never streamed): per event by
+/// default; with strategy "two-pass" (or "auto" with a batch size above 1) a masked model with
+/// a score per event is evaluated `batchSize` events per call, padded to the longest event of
+/// each batch with mask 0. A model without a mask or with a per-object score is scored per
+/// event ("auto"), and refuses "two-pass".
+template <typename... Cols>
+ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                                const std::vector<std::string> &columns, std::size_t maxObjects = 0,
+                                Strategy strategy = Strategy::Auto, std::size_t batchSize = 0,
+                                ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineSetScore: no model given");
+   const Choice c = chooseStrategy(df, columns, strategy, batchSize, options.labels);
+   const bool batchable = model->masked() && !model->perObject();
+   if (c.strategy == Strategy::Stream || (c.strategy == Strategy::TwoPass && !batchable && strategy != Strategy::Auto))
+      throw ConfigurationError("hepsift: set model '" + model->path() + "' is scored per event" +
+                               (c.strategy == Strategy::Stream ? " or in two passes (its columns are not streamed)"
+                                                               : std::string(model->perObject()
+                                                                                ? " (it gives a score per object)"
+                                                                                : " (it has no 'mask' input)")) +
+                               "; use strategy 'auto' or 'per-event'");
+   if (c.strategy == Strategy::TwoPass && batchable)
+      return detail::batchedScore(df, name, model, columns, nullptr, [&](std::shared_ptr<detail::BatchCursor> cursor) {
+         return SetBatchCollector<Cols...>(model, std::move(cursor), columns, c.batchSize, maxObjects, options);
+      });
+   if (model->perObject() || model->nScores() > 1)
+      return df.DefineSlotEntry(name, MultiSetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options),
+                                columns);
+   return df.DefineSlotEntry(name, SetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options), columns);
+}
+
+} // namespace hepsift
+
+#endif

@@ -1,0 +1,216 @@
+// ctest: image and set models inside RDataFrame event loops (no Python). The models are
+// written here (OnnxWriter.hxx), their scores computed here in double precision.
+#include "Check.hxx"
+#include "OnnxWriter.hxx"
+
+#include "hepsift/Batch.hxx"
+#include "hepsift/SetScorer.hxx"
+
+#include <ROOT/RDataFrame.hxx>
+#include <ROOT/RVec.hxx>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace hepsift::testing;
+using ROOT::RVecF;
+using ROOT::RVecI;
+
+static std::string tmpPath(const std::string &name)
+{
+   return std::string(HEPSIFT_TEST_TMPDIR) + "/" + name;
+}
+
+/// A value info whose dimensions below 0 are dynamic with the names in `params` (in order).
+static Proto dynamicInfo(const std::string &name, const std::vector<std::int64_t> &dims,
+                         const std::vector<std::string> &params)
+{
+   Proto shape;
+   std::size_t k = 0;
+   for (auto d : dims) {
+      Proto dim;
+      if (d < 0)
+         dim.bytes(2, params.at(k++));
+      else
+         dim.varint(1, static_cast<std::uint64_t>(d));
+      shape.message(1, dim);
+   }
+   Proto tensor, type, vi;
+   tensor.varint(1, kFloat).message(2, shape);
+   type.message(1, tensor);
+   vi.bytes(1, name).message(2, type);
+   return vi;
+}
+
+static void writeModel(const std::string &path, Proto &graph, int opset)
+{
+   graph.bytes(2, "hepsift_test");
+   Proto op, model;
+   op.bytes(1, "").varint(2, static_cast<std::uint64_t>(opset));
+   model.varint(1, 7).bytes(2, "hepsift-tests").message(7, graph).message(8, op);
+   std::ofstream(path, std::ios::binary) << model.str();
+}
+
+static const std::vector<float> kImageW = {0.3f, -0.2f, 0.5f, 0.1f, -0.4f, 0.25f, 0.05f, -0.15f, 0.35f, -0.3f, 0.2f, 0.45f};
+
+/// images [N, 2, 2, 3] -> Sigmoid(Flatten(x) . W) [N, 1]
+static std::string imageModel()
+{
+   const std::string path = tmpPath("image.onnx");
+   Proto graph, flat = node("Flatten", {"images"}, {"f"}), attr;
+   attr.bytes(1, "axis").varint(3, 1).varint(20, 2);
+   flat.message(5, attr);
+   graph.message(1, flat);
+   graph.message(1, node("MatMul", {"f", "W"}, {"z"}));
+   graph.message(1, node("Sigmoid", {"z"}, {"score"}));
+   graph.message(5, floatTensor("W", {12, 1}, kImageW));
+   graph.message(11, dynamicInfo("images", {-1, 2, 2, 3}, {"N"}));
+   graph.message(12, dynamicInfo("score", {-1, 1}, {"N"}));
+   writeModel(path, graph, 13);
+   return path;
+}
+
+static RVecF imageOf(ULong64_t i)
+{
+   RVecF v(12);
+   for (std::size_t k = 0; k < 12; ++k)
+      v[k] = static_cast<float>(std::sin(0.37 * static_cast<double>(i) + 0.9 * static_cast<double>(k)));
+   return v;
+}
+
+/// objects [N, P, 2] (+ mask [N, P]): per object t = Tanh(x . w); per event Sigmoid(sum_p mask_p t_p),
+/// or per object t ([N, P]).
+static std::string setModel(const std::string &name, bool masked, bool perObject)
+{
+   const std::string path = tmpPath(name);
+   Proto graph;
+   graph.message(1, node("MatMul", {"objects", "w"}, {"u"}));
+   graph.message(1, node("Tanh", {"u"}, {perObject ? "score" : "t"}));
+   if (!perObject) {
+      if (masked)
+         graph.message(1, node("Mul", {"t", "mask"}, {"tm"}));
+      Proto sum = node("ReduceSum", {masked ? "tm" : "t"}, {"s"}), axes, keep;
+      axes.bytes(1, "axes").varint(8, 1).varint(20, 7);
+      keep.bytes(1, "keepdims").varint(3, 0).varint(20, 2);
+      sum.message(5, axes).message(5, keep);
+      graph.message(1, sum);
+      graph.message(1, node("Sigmoid", {"s"}, {"score"}));
+   }
+   graph.message(5, floatTensor("w", {2}, {0.08f, -0.7f}));
+   graph.message(11, dynamicInfo("objects", {-1, -1, 2}, {"N", "P"}));
+   if (masked)
+      graph.message(11, dynamicInfo("mask", {-1, -1}, {"N", "P"}));
+   graph.message(12, perObject ? dynamicInfo("score", {-1, -1}, {"N", "P"}) : dynamicInfo("score", {-1}, {"N"}));
+   writeModel(path, graph, 11);
+   return path;
+}
+
+static double objectScore(float pt, int q)
+{
+   return std::tanh(0.08 * static_cast<double>(pt) - 0.7 * static_cast<double>(q));
+}
+
+int main()
+{
+   ROOT::EnableImplicitMT(2);
+   const ULong64_t n = 400;
+   ROOT::RDataFrame base(n);
+   auto df = base.Define("img", imageOf, {"rdfentry_"})
+                .Define("pt", [](ULong64_t i) { return RVecF(i % 5, 1.f + 0.1f * static_cast<float>(i)); },
+                        {"rdfentry_"})
+                .Define("q", [](ULong64_t i) { return RVecI(i % 5, static_cast<int>(i % 3) - 1); }, {"rdfentry_"});
+
+   // --- image model: per event and in two passes, 1 and 2 threads (ImplicitMT) -------------
+   auto image = std::make_shared<const hepsift::Model>(imageModel());
+   HS_CHECK(image->inputKind() == "image" && image->nFeatures() == 12);
+   HS_CHECK((image->eventShape() == std::vector<std::int64_t>{2, 2, 3}));
+   auto imageRef = [](ULong64_t i) {
+      const RVecF v = imageOf(i);
+      double z = 0;
+      for (std::size_t k = 0; k < 12; ++k)
+         z += v[k] * kImageW[k];
+      return 1.0 / (1.0 + std::exp(-z));
+   };
+   ROOT::RDF::RNode perEvent = hepsift::Define<RVecF>(df, "score", image, {"img"});
+   ROOT::RDF::RNode batched = hepsift::DefineBatched<RVecF>(df, "score", image, {"img"}, 64);
+   for (auto *node : {&perEvent, &batched}) {
+      auto scores = node->Take<float>("score");
+      auto entries = node->Take<ULong64_t>("rdfentry_");
+      double worst = 0;
+      for (std::size_t k = 0; k < scores->size(); ++k)
+         worst = std::max(worst, std::fabs((*scores)[k] - imageRef((*entries)[k])));
+      HS_CHECK(scores->size() == n);
+      HS_CHECK_CLOSE(worst, 0.0, 1e-6);
+   }
+   auto cut = df.Define("cut", [](ULong64_t i, const RVecF &v) { return i == 7 ? RVecF(v.begin(), v.begin() + 11) : v; },
+                        {"rdfentry_", "img"});
+   HS_CHECK_THROWS(hepsift::Define<RVecF>(cut, "s", image, {"cut"}).Sum<float>("s").GetValue(), hepsift::EvaluationError,
+                   "column 'cut' has 11 values at entry 7 but model '" + image->path() +
+                      "' takes images of 2 x 2 x 3 = 12 values");
+
+   // --- set models --------------------------------------------------------------------------
+   auto masked = std::make_shared<const hepsift::Model>(setModel("set_masked.onnx", true, false));
+   auto plain = std::make_shared<const hepsift::Model>(setModel("set_plain.onnx", false, false));
+   auto perObject = std::make_shared<const hepsift::Model>(setModel("set_perobject.onnx", false, true));
+   HS_CHECK(masked->inputKind() == "set" && masked->masked() && !masked->perObject() && masked->nFeatures() == 2);
+   HS_CHECK(!plain->masked() && perObject->perObject() && perObject->nScores() == 1);
+   HS_CHECK_THROWS(hepsift::Define<RVecF>(df, "s", masked, {"pt"}), hepsift::ConfigurationError, "DefineSetScore");
+
+   const std::vector<std::string> cols = {"pt", "q"};
+   auto sets = hepsift::DefineSetScore<RVecF, RVecI>(df, "ds", masked, cols);
+   sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "ds2", masked, cols, 2);
+   sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "po", perObject, cols, 3);
+   // two passes, batches of 32 events padded to their longest event with mask 0
+   sets = hepsift::DefineSetScore<RVecF, RVecI>(sets, "dsb", masked, cols, 0, hepsift::Strategy::TwoPass, 32);
+   auto dsb = sets.Take<float>("dsb");
+   auto ds = sets.Take<float>("ds");
+   auto ds2 = sets.Take<float>("ds2");
+   auto po = sets.Take<RVecF>("po");
+   auto pts = sets.Take<RVecF>("pt");
+   auto qs = sets.Take<RVecI>("q");
+   double worst = 0;
+   std::size_t empty = 0;
+   for (std::size_t k = 0; k < ds->size(); ++k) {
+      const RVecF &pt = (*pts)[k];
+      const RVecI &q = (*qs)[k];
+      double s = 0, s2 = 0;
+      for (std::size_t p = 0; p < pt.size(); ++p) {
+         s += objectScore(pt[p], q[p]);
+         if (p < 2)
+            s2 += objectScore(pt[p], q[p]);
+      }
+      empty += pt.empty();
+      worst = std::max({worst, std::fabs((*ds)[k] - 1.0 / (1.0 + std::exp(-s))),
+                        std::fabs((*dsb)[k] - 1.0 / (1.0 + std::exp(-s))),
+                        std::fabs((*ds2)[k] - 1.0 / (1.0 + std::exp(-s2)))});
+      const RVecF &o = (*po)[k];
+      HS_CHECK(o.size() == pt.size());
+      for (std::size_t p = 0; p < o.size(); ++p) {
+         if (p < 3)
+            worst = std::max(worst, std::fabs(o[p] - objectScore(pt[p], q[p])));
+         else
+            HS_CHECK(std::isnan(o[p]));
+      }
+   }
+   HS_CHECK(empty == n / 5); // empty events score sigmoid(0) = 0.5 with the mask
+   HS_CHECK_CLOSE(worst, 0.0, 1e-6);
+
+   auto bad = df.Define("q2", [](ULong64_t i, const RVecI &q) { return i == 13 ? RVecI(q.begin(), q.end() - 1) : q; },
+                        {"rdfentry_", "q"});
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(bad, "s", masked, {"pt", "q2"}).Sum<float>("s").GetValue()),
+                   hepsift::EvaluationError, "'pt' (3 values) and 'q2' (2 values) differ in length at entry 13");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols).Sum<float>("s").GetValue()),
+                   hepsift::EvaluationError, "has no objects in 'pt', 'q' and model");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", perObject, cols, 0, hepsift::Strategy::TwoPass)),
+                   hepsift::ConfigurationError, "is scored per event (it gives a score per object)");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::TwoPass)),
+                   hepsift::ConfigurationError, "is scored per event (it has no 'mask' input)");
+   // "auto" with a batch size: per event for them (the empty events of `plain` then throw).
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::Auto, 64)
+                       .Sum<float>("s").GetValue()),
+                   hepsift::EvaluationError, "has no objects");
+   HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF>(df, "s", masked, {"pt"})), hepsift::InputMismatchError,
+                   "takes 2 features per object but 1 columns");
+   return HS_REPORT();
+}
