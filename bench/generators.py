@@ -13,7 +13,7 @@ Data sets (each skipped when absent):
 * ``atlas``: 7 continuous features of the ATLAS Higgs ML challenge sample in
   ``../shared/data/atlas_higgsml`` (signal + background, 9,998 events);
 * ``demo``: every flat feature of the demo's t tbar sample (counts, b-tags and -999 for absent
-  objects), from ``--demo`` (a folder written by :func:`hepsift.generate.demo_dataset`);
+  objects), from ``--demo`` (a folder written by :func:`hepsift.events.demo_dataset`);
 * ``toy``: the 6-feature skewed toy background of ``bench/anomaly_generative.py``.
 
 Usage::

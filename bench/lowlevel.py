@@ -1,6 +1,6 @@
 """Top tagging on the boosted sample: models of constituents and images against high-level features.
 
-Samples (generated once with ``hepsift.generate``, constituents stored, cached in ``--cache``):
+Samples (generated once with ``hepsift.events``, constituents stored, cached in ``--cache``):
 Z' -> t tbar (all hadronic, 2 TeV) and QCD multijets (``qcd_boosted``). Jets: the large-R
 ``FatJet``s with ``FatJet_truth`` top (signal, Z' sample) or quark/gluon (background, QCD
 sample). Even events train, odd events test. Each jet is one example:
@@ -35,7 +35,7 @@ PF = ("PFCand_pt", "PFCand_eta", "PFCand_phi")
 
 
 def samples(cache: Path, n_zprime: int, n_qcd: int, seed: int) -> dict[str, Path]:
-    from hepsift.generate import generate
+    from hepsift.events import generate
 
     cache.mkdir(parents=True, exist_ok=True)
     out = {}

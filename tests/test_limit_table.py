@@ -205,7 +205,7 @@ def test_generated_preset_limits_follow_s_and_b(tmp_path):
     odd ones is either refused with a reason or within a factor 2 of the Gaussian counting estimate
     1.96 sqrt(b + sum w^2) / s, with ordered bands."""
     from hepsift.anomaly import limit_table_from_root
-    from hepsift.generate import generate_preset
+    from hepsift.events import generate_preset
     from hepsift.models import MLPClassifier
 
     files = generate_preset("smoke", tmp_path / "smoke", seed=1, progress=False)

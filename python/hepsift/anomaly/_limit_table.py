@@ -567,7 +567,7 @@ def limit_table_from_root(
     Parameters
     ----------
     detectors : as for :func:`limit_table`
-    files : mapping sample name -> ROOT file (e.g. from :func:`hepsift.generate.generate_preset`)
+    files : mapping sample name -> ROOT file (e.g. from :func:`hepsift.events.generate_preset`)
     luminosity : float, pb^-1
     features : feature set or list of branches (must hold the detectors' features)
     selection : NumPy expression over branches selecting the evaluated events, or None (all)
