@@ -247,7 +247,9 @@ def strategy_for(df: Any, inputs: Sequence[str], strategy: str = "auto", batch_s
     """The path :func:`define` takes for a score of ``inputs`` (column names) on ``df``:
     ``"stream"``, ``"two-pass"`` or ``"per-event"``, by ``hepsift::chooseStrategy`` (the one rule,
     shared with C++'s ``hepsift::DefineScore``); a refused explicit ``strategy`` raises
-    :class:`hepsift.ConfigurationError` saying why."""
+    :class:`hepsift.ConfigurationError` saying why. This is the rule of flat and image models;
+    a set model (``Model.input_kind == "set"``) is scored per event, or in two passes when it has
+    a ``mask`` input, one score per event and ``batch_size > 1``."""
     return _choose(df, inputs, strategy, batch_size)[0]
 
 
