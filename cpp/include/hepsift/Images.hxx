@@ -198,20 +198,25 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
       sphi += p * detail::wrapPhi(static_cast<double>(phi[i]) - ref);
    }
    const double meta = seta / sw, mphi = sphi / sw;
+   // the jet's constituents about the centroid: f(index, pT, x = eta - centroid, y = phi - centroid)
+   auto forCentred = [&](auto &&f) {
+      for (std::size_t i = 0; i < n; ++i) {
+         if (static_cast<long long>(jetIdx[i]) != jet)
+            continue;
+         const double x = static_cast<double>(eta[i]) - meta;
+         const double y = detail::wrapPhi(static_cast<double>(phi[i]) - ref) - mphi;
+         f(i, static_cast<double>(pt[i]), x, y);
+      }
+   };
    // 2. principal axis
    double c = 1.0, s = 0.0;
    if (cfg.rotate) {
       double cxx = 0.0, cyy = 0.0, cxy = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-         if (static_cast<long long>(jetIdx[i]) != jet)
-            continue;
-         const double p = pt[i];
-         const double x = static_cast<double>(eta[i]) - meta;
-         const double y = detail::wrapPhi(static_cast<double>(phi[i]) - ref) - mphi;
+      forCentred([&](std::size_t, double p, double x, double y) {
          cxx += p * x * x;
          cyy += p * y * y;
          cxy += p * x * y;
-      }
+      });
       const double dd = cxx - cyy;
       const double r = std::sqrt(dd * dd + 4.0 * cxy * cxy);
       if (r > 0.0) {
@@ -226,12 +231,7 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
    double su = 1.0, sv = 1.0;
    if (cfg.flip) {
       double upos = 0.0, uneg = 0.0, vpos = 0.0, vneg = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-         if (static_cast<long long>(jetIdx[i]) != jet)
-            continue;
-         const double p = pt[i];
-         const double x = static_cast<double>(eta[i]) - meta;
-         const double y = detail::wrapPhi(static_cast<double>(phi[i]) - ref) - mphi;
+      forCentred([&](std::size_t, double p, double x, double y) {
          const double u = x * c + y * s;
          const double v = y * c - x * s;
          if (u > 0.0)
@@ -242,7 +242,7 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
             vpos += p;
          if (v < 0.0)
             vneg += p;
-      }
+      });
       if (uneg > upos)
          su = -1.0;
       if (vneg > vpos)
@@ -253,20 +253,15 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
    const double w = (2.0 * e) / cfg.cols, h = (2.0 * e) / cfg.rows;
    std::vector<double> acc(nch * npix, 0.0);
    double total = 0.0;
-   for (std::size_t i = 0; i < n; ++i) {
-      if (static_cast<long long>(jetIdx[i]) != jet)
-         continue;
-      const double p = pt[i];
-      const double x = static_cast<double>(eta[i]) - meta;
-      const double y = detail::wrapPhi(static_cast<double>(phi[i]) - ref) - mphi;
+   forCentred([&](std::size_t i, double p, double x, double y) {
       const double u = (x * c + y * s) * su;
       const double v = (y * c - x * s) * sv;
       const double fc = std::floor((u + e) / w), fr = std::floor((v + e) / h);
       if (!(fc >= 0.0 && fc < cfg.cols && fr >= 0.0 && fr < cfg.rows))
-         continue;
+         return;
       const long long t = static_cast<long long>(type[i]);
       if (t < 0 || t > 30)
-         continue;
+         return;
       const std::size_t pix = static_cast<std::size_t>(fr) * cfg.cols + static_cast<std::size_t>(fc);
       int in = 0;
       for (std::size_t ch = 0; ch < nch; ++ch)
@@ -275,7 +270,7 @@ ROOT::RVec<float> jetImage(const ROOT::RVec<F> &pt, const ROOT::RVec<F> &eta, co
             ++in;
          }
       total += p * in;
-   }
+   });
    detail::toPixels(acc, total, cfg.normalise, image);
    return image;
 }
