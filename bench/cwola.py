@@ -52,7 +52,7 @@ def one(n_background: float, exponent: float, with_signal: bool, seed: int) -> t
     for row in hunt.rows:
         keep = row.passed(hunt.scores, hunt.folds)
         s, b = int((keep & sr & toy.signal).sum()), int((keep & sr & ~toy.signal).sum())
-        sc = "-" if row.sculpting is None else f"{max(row.sculpting.p_value, 1e-99):.2g}".replace("1e-99", "<1e-99")
+        sc = "-" if row.sculpting is None else row.sculpting.p_text(2)
         if row.result is None:
             lines.append(f"| {row.efficiency:g} | {s} | {b} | refused: {row.refused} | | | | {sc} |")
             continue

@@ -103,8 +103,7 @@ class CWoLaHunt:
         lines = [f"{'eff_B':>8} {'cut':>9} {'observed':>10} {'background':>18} {'chi2/ndf':>10} "
                  f"{'Z_local':>8} {'sculpting p':>12}"]
         for r in self.rows:
-            sc = "-" if r.sculpting is None else (f"{r.sculpting.p_value:.3g}" if r.sculpting.p_value > 1e-99
-                                                  else "<1e-99") + (" !" if r.sculpting.sculpted else "")
+            sc = "-" if r.sculpting is None else r.sculpting.p_text() + (" !" if r.sculpting.sculpted else "")
             head = f"{r.efficiency:>8.3g} {r.threshold:>9.4g}"
             if r.result is None:
                 lines.append(f"{head}   refused: {r.refused}")

@@ -55,6 +55,10 @@ class SculptingResult:
     ratio: np.ndarray = field(repr=False)
     ratio_error: np.ndarray = field(repr=False)
 
+    def p_text(self, digits: int = 3) -> str:
+        """The p-value for a table: ``digits`` significant digits, ``"<1e-99"`` below 1e-99."""
+        return f"{self.p_value:.{digits}g}" if self.p_value > 1e-99 else "<1e-99"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (arrays as lists)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
