@@ -60,8 +60,9 @@ ROOT::RDF::RNode defineScore(ROOT::RDF::RNode df, const std::string &name, std::
                                options(checkFinite, labels));
 }
 
-/// The score of set model `model` on the RVec `columns` of types Cols..., per event (see
-/// hepsift::DefineSetScore); `maxObjects` 0 keeps every object.
+/// The score of set model `model` on the RVec `columns` of types Cols..., by the path
+/// hepsift::chooseSetStrategy picks (see hepsift::DefineSetScore); `maxObjects` 0 keeps every
+/// object.
 template <typename... Cols>
 ROOT::RDF::RNode defineSetScore(ROOT::RDF::RNode df, const std::string &name, std::shared_ptr<const Model> model,
                                 const std::vector<std::string> &columns, bool checkFinite, const std::string &strategy,
@@ -77,6 +78,15 @@ inline std::vector<std::string> choose(ROOT::RDF::RNode df, const std::vector<st
                                        const std::vector<std::string> &labels)
 {
    const Choice c = chooseStrategy(df, columns, parseStrategy(strategy), batchSize, labels);
+   return {strategyName(c.strategy), std::to_string(c.batchSize), c.why};
+}
+
+/// As choose, for set model `model` (hepsift::chooseSetStrategy).
+inline std::vector<std::string> chooseSet(ROOT::RDF::RNode df, std::shared_ptr<const Model> model,
+                                          const std::vector<std::string> &columns, const std::string &strategy,
+                                          std::size_t batchSize, const std::vector<std::string> &labels)
+{
+   const Choice c = chooseSetStrategy(df, *model, columns, parseStrategy(strategy), batchSize, labels);
    return {strategyName(c.strategy), std::to_string(c.batchSize), c.why};
 }
 

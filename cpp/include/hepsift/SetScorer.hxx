@@ -20,9 +20,17 @@
 // ROOT::RVec<float> aligned with the input collection (same length; objects beyond
 // `maxObjects` are not scored and hold NaN; an event without objects gives an empty RVec).
 //
-// Paths: per event (default), or for a masked model with a score per event in two passes
-// (hepsift/Batch.hxx), batchSize events per call padded to the longest event of the batch
-// with mask 0 (strategy "two-pass", or "auto" with a batch size). Never streamed.
+// Paths (chooseSetStrategy: the one rule of hepsift::chooseStrategy):
+// * streamed (DefineSetStreamed; the default where it applies: the RDataFrame itself over a
+//   TTree, no Filter before the score, columns that are jagged branches of the tree such as
+//   Jet_pt[nJet], no systematic variations): each slot reads the next `batchSize` entries of
+//   its task from the tree (hepsift/Stream.hxx's task machinery) and evaluates them grouped by
+//   equal numbers of objects, one model call per group, so no padding enters the model and
+//   models without a mask or with per-object scores are batched too;
+// * per event (elsewhere), one model call per event;
+// * two passes (strategy "two-pass", or "auto" with a batch size where streaming does not
+//   apply) for a masked model with a score per event (hepsift/Batch.hxx): batchSize events per
+//   call padded to the longest event of the batch with mask 0.
 #ifndef HEPSIFT_SETSCORER_HXX
 #define HEPSIFT_SETSCORER_HXX
 
@@ -33,6 +41,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <map>
 #include <limits>
 #include <memory>
 #include <string>
@@ -81,6 +91,24 @@ void fillSetColumn(const SetState &s, float *objects, std::size_t f, std::size_t
    }
 }
 
+/// The message of columns 0 and `k` of one event that differ in length (`n0`, `nk` values);
+/// `entry` names the event.
+inline std::string lengthMismatch(const SetState &s, std::size_t k, std::size_t n0, std::size_t nk,
+                                  const std::string &entry)
+{
+   return "hepsift: the set columns '" + s.names()[0] + "' (" + std::to_string(n0) + " values) and '" +
+          s.names()[k] + "' (" + std::to_string(nk) + " values) differ in length at entry " + entry + " (model '" +
+          s.model->path() + "'); the columns of a set model must belong to one collection";
+}
+
+/// The message of an event without objects scored by a model without a 'mask' input.
+inline std::string emptySet(const SetState &s, const std::string &entry)
+{
+   return "hepsift: entry " + entry + " has no objects in " + s.joinedNames() + " and model '" + s.model->path() +
+          "' has no 'mask' input, so it cannot score an empty set; Filter such events out first (e.g. \"" +
+          s.names()[0] + ".size() > 0\"), or export the model with a mask";
+}
+
 /// Checks that one event's columns have equal lengths (else EvaluationError naming them and
 /// the entry) and returns their length.
 template <typename... Cols>
@@ -89,10 +117,7 @@ std::size_t setLength(const SetState &s, ULong64_t entry, const Cols &...cols)
    const std::array<std::size_t, sizeof...(Cols)> sizes{static_cast<std::size_t>(cols.size())...};
    for (std::size_t k = 1; k < sizes.size(); ++k)
       if (sizes[k] != sizes[0])
-         throw EvaluationError("hepsift: the set columns '" + s.names()[0] + "' (" + std::to_string(sizes[0]) +
-                               " values) and '" + s.names()[k] + "' (" + std::to_string(sizes[k]) +
-                               " values) differ in length at entry " + std::to_string(entry) + " (model '" +
-                               s.model->path() + "'); the columns of a set model must belong to one collection");
+         throw EvaluationError(lengthMismatch(s, k, sizes[0], sizes[k], std::to_string(entry)));
    return sizes[0];
 }
 
@@ -149,10 +174,7 @@ public:
       if (model.perObject() && P == 0)
          return Ret();
       if (P == 0 && !model.masked())
-         throw EvaluationError("hepsift: entry " + std::to_string(entry) + " has no objects in " + s.joinedNames() +
-                               " and model '" + model.path() +
-                               "' has no 'mask' input, so it cannot score an empty set; Filter such events out "
-                               "first (e.g. \"" + s.names()[0] + ".size() > 0\"), or export the model with a mask");
+         throw EvaluationError(detail::emptySet(s, std::to_string(entry)));
       const std::size_t rows = std::max<std::size_t>(P, 1);
       detail::SetSlot &sl = s.slots[slot];
       sl.objects.assign(rows * model.nFeatures(), 0.f);
@@ -282,15 +304,356 @@ private:
    std::shared_ptr<State> fState;
 };
 
+namespace detail {
+
+/// Why `branch` cannot be read by the streamed set path ("" when it can): it must be one leaf
+/// holding a variable-length array of numbers with a count branch, as NanoAOD's Jet_pt[nJet]
+/// and the files uproot writes from jagged arrays (std::vector branches are scored per event).
+inline std::string whyNotJagged(TBranch &branch)
+{
+   auto *leaves = branch.GetListOfLeaves();
+   auto *leaf = leaves && leaves->GetEntries() == 1 ? static_cast<TLeaf *>(leaves->At(0)) : nullptr;
+   if (!leaf || !leaf->GetLeafCount() || leaf->GetLenStatic() != 1 || branch.GetListOfBranches()->GetEntries())
+      return "is not a variable-length array of numbers with a count branch (such as Jet_pt[nJet])";
+   std::string why;
+   return TreeBlockReader::typeConverter(leaf->GetTypeName(), why) ? std::string() : why;
+}
+
+/// Reads jagged branches (whyNotJagged) of one tree, entry by entry (TBranch::GetEntry into the
+/// leaf's own buffer, sized by ROOT to the count branch's maximum), converted to float.
+class JaggedReader {
+public:
+   /// `sample` is RSampleInfo::AsString(): "<file name>/<tree path>".
+   JaggedReader(const std::string &sample, const std::vector<std::string> &columns) : fFile(sample, {})
+   {
+      for (const auto &name : columns) {
+         TBranch *branch = fFile.tree().GetBranch(name.c_str());
+         const std::string why = branch ? whyNotJagged(*branch) : "is not a branch";
+         if (!why.empty())
+            throw ConfigurationError("hepsift: column '" + name + "' of " + sample + " " + why +
+                                     "; score the set model per event (strategy 'per-event')");
+         auto *leaf = static_cast<TLeaf *>(branch->GetListOfLeaves()->At(0));
+         std::string unused;
+         fColumns.push_back({branch, leaf, TreeBlockReader::typeConverter(leaf->GetTypeName(), unused)});
+      }
+   }
+
+   const std::string &sample() const { return fFile.sample(); }
+   Long64_t entries() const { return fFile.entries(); }
+
+   /// Reads entry `e` of every column; returns the number of values of column 0, and in
+   /// `mismatch` the first column whose number differs (0: none) and that number.
+   std::size_t read(Long64_t e, std::size_t &mismatch, std::size_t &other)
+   {
+      mismatch = 0;
+      std::size_t n0 = 0;
+      for (std::size_t j = 0; j < fColumns.size(); ++j) {
+         Column &c = fColumns[j];
+         if (c.branch->GetEntry(e) < 0)
+            throw EvaluationError("hepsift: branch '" + std::string(c.branch->GetName()) + "' of " + sample() +
+                                  " could not be read at entry " + std::to_string(e));
+         const auto n = static_cast<std::size_t>(c.leaf->GetLen());
+         if (j == 0)
+            n0 = n;
+         else if (n != n0 && mismatch == 0) {
+            mismatch = j;
+            other = n;
+         }
+      }
+      return n0;
+   }
+
+   /// Value p of column j of the entry last read (p below the number read() returned).
+   float value(std::size_t j, std::size_t p) const
+   {
+      const Column &c = fColumns[j];
+      return c.convert(static_cast<const char *>(c.leaf->GetValuePointer()), p);
+   }
+
+private:
+   struct Column {
+      TBranch *branch;
+      TLeaf *leaf;
+      TreeBlockReader::Convert convert;
+   };
+   TreeBlockReader fFile; // opens the file and the tree (no scalar columns)
+   std::vector<Column> fColumns;
+};
+
+/// Per-slot block of a streamed set score: the events of positions [blockFirst, blockFirst +
+/// blockN) of the task, their scores, and the messages of entries that cannot be scored.
+struct SetStreamSlot {
+   std::unique_ptr<JaggedReader> reader;
+   ULong64_t first = 0, end = 0; // the task's entry range in the tree
+   ULong64_t blockFirst = 0;
+   std::size_t blockN = 0;
+   std::vector<std::uint32_t> counts, kept; // objects per event, and those scored (maxObjects)
+   std::vector<std::size_t> start;           // first object of each event in `objects`
+   std::vector<float> objects;               // the kept objects of the block, event after event
+   std::vector<float> scores;                // nScores per event, or one per kept object
+   std::vector<std::size_t> order;           // events sorted by kept objects
+   std::vector<float> group, mask, out;      // one model call
+   struct Bad {
+      bool nonFinite;   // else: columns of different lengths
+      std::string text; // the column (non-finite) or the message
+      float value;
+   };
+   std::map<std::size_t, Bad> bad; // events of the block that cannot be scored
+};
+
+/// A streamed set score: per slot, the block of its task's next `batchSize` events is read from
+/// the tree and evaluated grouped by equal numbers of objects (no padding enters the model).
+struct SetStreamState : TaskRanges {
+   SetState core;
+   std::size_t batchSize = kDefaultBatchSize;
+   std::vector<SetStreamSlot> slots;
+   std::shared_ptr<TaskPositions> positions;
+
+   SetStreamSlot &slot(unsigned s) { return slotAt(slots, s); }
+
+   /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
+   void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
+   {
+      SetStreamSlot &sl = slot(s);
+      const std::string &sample = info.AsString();
+      if (!sl.reader || sl.reader->sample() != sample)
+         sl.reader = std::make_unique<JaggedReader>(sample, core.columns);
+      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sample);
+      positions->slot(s).next = 0;
+      sl.blockN = 0;
+   }
+
+   /// The name of event i of the block in messages: its entry in the tree, and the tree.
+   std::string entryName(const SetStreamSlot &sl, std::size_t i) const
+   {
+      return std::to_string(sl.first + sl.blockFirst + i) + " of " + sl.reader->sample();
+   }
+
+   /// Reads and scores the block of slot `sl` starting at task position `current`.
+   void fill(SetStreamSlot &sl, ULong64_t current)
+   {
+      const Model &model = *core.model;
+      const std::size_t F = model.nFeatures();
+      const std::size_t n = std::min<std::size_t>(batchSize, sl.end - sl.first - current);
+      sl.blockFirst = current;
+      sl.blockN = n;
+      sl.counts.resize(n);
+      sl.kept.resize(n);
+      sl.start.resize(n);
+      sl.objects.clear();
+      sl.bad.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+         std::size_t mismatch = 0, other = 0;
+         const std::size_t count = sl.reader->read(static_cast<Long64_t>(sl.first + current + i), mismatch, other);
+         const std::size_t keep = core.maxObjects > 0 ? std::min(count, core.maxObjects) : count;
+         sl.counts[i] = static_cast<std::uint32_t>(count);
+         sl.kept[i] = static_cast<std::uint32_t>(keep);
+         sl.start[i] = sl.objects.size();
+         if (mismatch) {
+            sl.bad[i] = {false, lengthMismatch(core, mismatch, count, other, entryName(sl, i)), 0.f};
+            sl.kept[i] = 0;
+            continue;
+         }
+         sl.objects.resize(sl.start[i] + keep * F);
+         float *o = sl.objects.data() + sl.start[i];
+         for (std::size_t j = 0; j < F; ++j)
+            for (std::size_t p = 0; p < keep; ++p) {
+               const float v = sl.reader->value(j, p);
+               if (core.options.checkFinite && !std::isfinite(v) && !sl.bad.count(i))
+                  sl.bad[i] = {true, core.names()[j] + "[" + std::to_string(p) + "]", v};
+               o[p * F + j] = v;
+            }
+      }
+      // Events grouped by their number of kept objects: one model call per group (and chunk).
+      sl.order.resize(n);
+      for (std::size_t i = 0; i < n; ++i)
+         sl.order[i] = i;
+      std::stable_sort(sl.order.begin(), sl.order.end(),
+                       [&sl](std::size_t a, std::size_t b) { return sl.kept[a] < sl.kept[b]; });
+      const std::size_t width = model.perObject() ? 0 : model.nScores();
+      std::size_t perObjectSize = 0;
+      for (std::size_t i = 0; i < n; ++i)
+         perObjectSize += sl.kept[i];
+      sl.scores.assign(model.perObject() ? perObjectSize : n * width, std::numeric_limits<float>::quiet_NaN());
+      std::vector<std::size_t> at; // per-object scores: first score of each event
+      if (model.perObject()) {
+         at.resize(n);
+         for (std::size_t i = 0, k = 0; i < n; k += sl.kept[i], ++i)
+            at[i] = k;
+      }
+      const std::size_t budget = std::max<std::size_t>(model.chunk() == 0 ? sl.objects.size() : model.chunk(), 1);
+      for (std::size_t g = 0; g < n;) {
+         const std::size_t P = sl.kept[sl.order[g]];
+         std::size_t h = g;
+         while (h < n && sl.kept[sl.order[h]] == P)
+            ++h;
+         // Skip the events that are not scored (bad); an empty group is one zero object, mask 0.
+         if (P == 0 && (model.perObject() || !model.masked())) {
+            g = h;
+            continue;
+         }
+         const std::size_t rows = std::max<std::size_t>(P, 1);
+         const std::size_t maxEvents = std::max<std::size_t>(budget / rows, 1);
+         for (std::size_t c = g; c < h;) {
+            std::size_t m = 0;
+            sl.group.resize(std::min(h - c, maxEvents) * rows * F);
+            std::size_t d = c;
+            for (; d < h && m < maxEvents; ++d) {
+               const std::size_t i = sl.order[d];
+               if (sl.bad.count(i))
+                  continue;
+               if (P == 0)
+                  std::fill_n(sl.group.data() + m * F, F, 0.f);
+               else
+                  std::copy_n(sl.objects.data() + sl.start[i], P * F, sl.group.data() + m * P * F);
+               sl.order[c + m] = i; // the scored events of this call, in call order
+               ++m;
+            }
+            if (m > 0) {
+               sl.mask.assign(m * rows, P == 0 ? 0.f : 1.f);
+               sl.out.resize(m * (model.perObject() ? rows : width));
+               model.evaluateSet(sl.group.data(), sl.mask.data(), m, rows, sl.out.data());
+               for (std::size_t k = 0; k < m; ++k) {
+                  const std::size_t i = sl.order[c + k];
+                  if (model.perObject())
+                     std::copy_n(sl.out.data() + k * P, P, sl.scores.data() + at[i]);
+                  else
+                     std::copy_n(sl.out.data() + k * width, width, sl.scores.data() + i * width);
+               }
+            }
+            c = d;
+         }
+         g = h;
+      }
+      if (model.perObject())
+         sl.start.swap(at); // serve per-object scores from their first score
+   }
+
+   /// Slot `s`'s block holding its current entry (read and scored when needed), and the
+   /// entry's index in the block; throws for an entry that cannot be scored.
+   std::pair<SetStreamSlot *, std::size_t> current(unsigned s)
+   {
+      SetStreamSlot &sl = slot(s);
+      if (!sl.reader)
+         throw EvaluationError("hepsift: the streamed set score was evaluated outside a sample");
+      const ULong64_t pos = positions->slot(s).current;
+      if (pos < sl.blockFirst || pos >= sl.blockFirst + sl.blockN) {
+         if (sl.first + pos >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + pos) +
+                                  " beyond the end " + std::to_string(sl.end) + " of its range in " +
+                                  sl.reader->sample() + "; use strategy 'per-event'");
+         fill(sl, pos);
+      }
+      const std::size_t i = pos - sl.blockFirst;
+      if (!sl.bad.empty()) {
+         auto it = sl.bad.find(i);
+         if (it != sl.bad.end()) {
+            if (!it->second.nonFinite)
+               throw EvaluationError(it->second.text);
+            throwNonFinite(it->second.text, it->second.value, entryName(sl, i), *core.model);
+         }
+      }
+      const Model &model = *core.model;
+      if (sl.kept[i] == 0 && !model.masked() && !model.perObject())
+         throw EvaluationError(emptySet(core, entryName(sl, i)));
+      return {&sl, i};
+   }
+};
+
+} // namespace detail
+
+/// Defines column `name` with the scores of set model `model` streamed in blocks of
+/// `batchSize` events (see whyNotStreamable with detail::whyNotJagged for where this applies:
+/// the RDataFrame itself over a TTree, `columns` jagged branches of the tree). Each slot reads
+/// the next block of its task from the tree and evaluates it grouped by equal numbers of
+/// objects (one model call per group, in calls of at most Model::chunk() objects): no padding
+/// enters the model, so models without a mask are batched too. Memory: one block per slot.
+/// The value served: as for DefineSetScore.
+inline ROOT::RDF::RNode DefineSetStreamed(ROOT::RDF::RNode df, std::string_view name,
+                                          std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
+                                          std::size_t maxObjects = 0, std::size_t batchSize = kDefaultBatchSize,
+                                          ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineSetStreamed: no model given");
+   if (batchSize == 0)
+      throw ConfigurationError("hepsift: batch size must be at least 1");
+   const std::vector<std::string> labels = options.labels;
+   if (model->inputKind() != "set")
+      throw InputMismatchError("hepsift: model '" + model->path() + "' takes " + model->inputKind() +
+                               " inputs, not sets of objects; score it with hepsift::DefineScore");
+   if (columns.size() != model->nFeatures())
+      throw InputMismatchError("hepsift: set model '" + model->path() + "' takes " +
+                               std::to_string(model->nFeatures()) + " features per object but " +
+                               std::to_string(columns.size()) + " columns were given");
+   const std::string why = whyNotStreamable(df, columns, labels, &detail::whyNotJagged);
+   if (!why.empty())
+      throw ConfigurationError("hepsift: streamed set scoring cannot score '" + std::string(name) + "': " + why +
+                               "; use strategy 'per-event' or 'auto'");
+   auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
+   auto state = std::make_shared<detail::SetStreamState>();
+   state->core.model = model;
+   state->core.columns = columns;
+   state->core.maxObjects = maxObjects;
+   state->core.options = std::move(options);
+   state->batchSize = batchSize;
+   state->slots.resize(std::max(1u, df.GetNSlots()));
+   state->positions = counted;
+   if (!state->positions) {
+      state->positions = std::make_shared<detail::TaskPositions>();
+      state->positions->slots.resize(std::max(1u, df.GetNSlots()));
+   }
+   state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
+   auto node = detail::countStreamedTasks(df, name, counted != nullptr, state->positions,
+                                          [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                             state->start(slot, info);
+                                          });
+   if (model->perObject())
+      return node.DefineSlotEntry(name, [state](unsigned slot, ULong64_t) {
+         auto [sl, i] = state->current(slot);
+         ROOT::VecOps::RVec<float> r(sl->counts[i], std::numeric_limits<float>::quiet_NaN());
+         std::copy_n(sl->scores.data() + sl->start[i], sl->kept[i], r.begin());
+         return r;
+      });
+   const std::size_t width = model->nScores();
+   return detail::defineScores(node, name, width, [state, width](unsigned slot, ULong64_t) {
+      auto [sl, i] = state->current(slot);
+      return static_cast<const float *>(sl->scores.data() + i * width);
+   });
+}
+
+/// The one rule of hepsift::chooseStrategy for a set model scored from `columns`: streamed
+/// (DefineSetStreamed) wherever whyNotStreamable holds with jagged branches of the tree,
+/// elsewhere per event, or in two passes with a batch size above 1 for a masked model with a
+/// score per event (the only ones two passes can pad). A model without a mask or with a
+/// per-object score refuses "two-pass".
+inline Choice chooseSetStrategy(const ROOT::RDF::RNode &df, const Model &model,
+                                const std::vector<std::string> &columns, Strategy requested, std::size_t batchSize,
+                                const std::vector<std::string> &labels = {})
+{
+   const bool batchable = model.masked() && !model.perObject();
+   if (requested == Strategy::TwoPass && !batchable)
+      throw ConfigurationError("hepsift: set model '" + model.path() + "' cannot be scored in two passes " +
+                               (model.perObject() ? "(it gives a score per object)" : "(it has no 'mask' input)") +
+                               ": two passes pad events with mask 0; use strategy 'auto', 'stream' or 'per-event'");
+   Choice c = chooseStrategy(df, columns, requested, batchSize, labels, &detail::whyNotJagged);
+   if (c.strategy == Strategy::TwoPass && !batchable) {
+      c.strategy = Strategy::PerEvent;
+      c.batchSize = 1;
+   }
+   return c;
+}
+
 /// Defines column `name` on `df` with the score of set model `model` on the RVec `columns`
 /// (types Cols...): a float for one score per event, ROOT::RVec<float> for several or per
 /// object. `maxObjects` > 0 keeps the first objects of each event (collection order).
 ///
-/// The path follows hepsift::chooseStrategy (RVec columns are never streamed): per event by
-/// default; with strategy "two-pass" (or "auto" with a batch size above 1) a masked model with
-/// a score per event is evaluated `batchSize` events per call, padded to the longest event of
-/// each batch with mask 0. A model without a mask or with a per-object score is scored per
-/// event ("auto"), and refuses "two-pass".
+/// The path is chooseSetStrategy's (the rule of hepsift::chooseStrategy): streamed
+/// (DefineSetStreamed, blocks of `batchSize` events, default kDefaultBatchSize) where the
+/// columns are jagged branches of the tree read by the RDataFrame itself; elsewhere per event,
+/// or with strategy "two-pass" (or "auto" with a batch size above 1) a masked model with a score
+/// per event is evaluated `batchSize` events per call, padded to the longest event of each
+/// batch with mask 0. A model without a mask or with a per-object score refuses "two-pass".
 template <typename... Cols>
 ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
                                 const std::vector<std::string> &columns, std::size_t maxObjects = 0,
@@ -299,16 +662,10 @@ ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std:
 {
    if (!model)
       throw ConfigurationError("hepsift::DefineSetScore: no model given");
-   const Choice c = chooseStrategy(df, columns, strategy, batchSize, options.labels);
-   const bool batchable = model->masked() && !model->perObject();
-   if (c.strategy == Strategy::Stream || (c.strategy == Strategy::TwoPass && !batchable && strategy != Strategy::Auto))
-      throw ConfigurationError("hepsift: set model '" + model->path() + "' is scored per event" +
-                               (c.strategy == Strategy::Stream ? " or in two passes (its columns are not streamed)"
-                                                               : std::string(model->perObject()
-                                                                                ? " (it gives a score per object)"
-                                                                                : " (it has no 'mask' input)")) +
-                               "; use strategy 'auto' or 'per-event'");
-   if (c.strategy == Strategy::TwoPass && batchable)
+   const Choice c = chooseSetStrategy(df, *model, columns, strategy, batchSize, options.labels);
+   if (c.strategy == Strategy::Stream)
+      return DefineSetStreamed(df, name, model, columns, maxObjects, c.batchSize, options);
+   if (c.strategy == Strategy::TwoPass)
       return detail::batchedScore(df, name, model, columns, nullptr, [&](std::shared_ptr<detail::BatchCursor> cursor) {
          return SetBatchCollector<Cols...>(model, std::move(cursor), columns, c.batchSize, maxObjects, options);
       });

@@ -43,6 +43,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace hepsift {
@@ -98,6 +100,8 @@ public:
 
    const std::string &columnName(std::size_t j) const { return fColumns[j].name; }
    Long64_t entries() const { return fTree->GetEntries(); }
+   /// The tree of the sample, owned by this reader (one with no columns just opens it).
+   TTree &tree() const { return *fTree; }
 
    using Convert = float (*)(const char *, std::size_t);
 
@@ -110,7 +114,13 @@ public:
          why = "is not a scalar branch";
          return nullptr;
       }
-      const std::string type = leaf->GetTypeName();
+      return typeConverter(leaf->GetTypeName(), why);
+   }
+
+   /// The conversion to float of one value of ROOT type `type` ("Float_t", "Int_t", ...); null
+   /// (and `why`) for a type that is not arithmetic.
+   static Convert typeConverter(const std::string &type, std::string &why)
+   {
       if (type == "Float_t") return &as<float>;
       if (type == "Double_t") return &as<double>;
       if (type == "Int_t") return &as<Int_t>;
@@ -347,9 +357,13 @@ inline std::vector<std::string> variedColumns(const ROOT::RDF::RNode &df, const 
 /// RDataFrame itself (no Filter or Range before the score) over a TTree or TChain read from
 /// files without an entry list, and each column a scalar arithmetic branch of the tree itself
 /// (not a Define, Redefine, expression or friend-tree branch) without systematic variations.
-/// `labels` name the inputs in the reason (default: the column names).
+/// `labels` name the inputs in the reason (default: the column names). `check`, when given,
+/// replaces the test that a branch is scalar and arithmetic: it returns why the branch cannot
+/// be streamed ("" when it can); the set models' streamed path (hepsift/SetScorer.hxx) checks
+/// for jagged branches.
+using BranchCheck = std::string (*)(TBranch &);
 inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns,
-                                    const std::vector<std::string> &labels = {})
+                                    const std::vector<std::string> &labels = {}, BranchCheck check = nullptr)
 {
    auto *loop = detail::LoopManagerAccess::of(df);
    const auto *node = detail::NodeAccess::of(df);
@@ -383,7 +397,7 @@ inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vecto
       if (branch->GetTree() != own)
          return "input '" + detail::label(columns, labels, k) + "' is a branch of a friend tree";
       std::string why;
-      if (!detail::TreeBlockReader::converter(*branch, why))
+      if (check ? !(why = check(*branch)).empty() : !detail::TreeBlockReader::converter(*branch, why))
          return "branch '" + c + "' " + why;
    }
    if (!tree->GetTree() || !tree->GetTree()->GetCurrentFile())
@@ -403,83 +417,40 @@ struct StreamSlot {
    Workspace ws;
 };
 
-struct StreamState {
-   StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
-               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
-      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
-   {
-      if (!positions) {
-         positions = std::make_shared<TaskPositions>();
-         positions->slots.resize(std::max(1u, nSlots));
-      }
-      if (!model)
-         throw ConfigurationError("hepsift: streamed batched scoring got no model");
-      if (batchSize == 0)
-         throw ConfigurationError("hepsift: batch size must be at least 1");
-      if (columns.size() != model->nFeatures())
-         throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
-                                  std::to_string(model->nFeatures()) + " features but " +
-                                  std::to_string(columns.size()) + " columns were given");
-      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
-         slots.emplace_back(model->makeWorkspace(batchSize));
-   }
-
-   std::shared_ptr<const Model> model;
-   std::vector<std::string> columns;
-   ScorerOptions options;
-   std::vector<StreamSlot> slots;
-   std::shared_ptr<TaskPositions> positions;
+/// Where the task of a slot lies in its tree (shared by the streamed scores of flat and set models).
+struct TaskRanges {
    /// The data source (to see whether it reads a global entry range); null: assume it does
    /// (distributed workers always do).
    const ROOT::RDF::RDataSource *source = nullptr;
 
-   StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
-
-   /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
-   void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
+   /// The entries [first, end) of the task `info` in the numbering of its tree (`n` entries,
+   /// named `sample` in messages). Under ImplicitMT each task is a range of one tree, which
+   /// RSampleInfo gives in the tree's numbering (in the chain's when the data set has a global
+   /// entry range). A single-threaded loop over a TChain gives, for every tree, the entry range
+   /// of the whole loop in the chain's numbering ([0, all) unless the data set has a global
+   /// range, as on distributed workers): the tree's own range then follows from the entries of
+   /// the trees before it, taken from the files of the chain (the data set's sample).
+   std::pair<ULong64_t, ULong64_t> range(const ROOT::RDF::RSampleInfo &info, ULong64_t n, const std::string &sample)
    {
-      StreamSlot &sl = slot(s);
-      const std::string &sample = info.AsString();
-      if (!sl.reader || sl.reader->sample() != sample)
-         sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
-      locate(sl, info);
-      positions->slot(s).next = 0;
-      sl.blockN = 0;
-   }
-
-   /// The entries of the task in the tree's own numbering. Under ImplicitMT each task is a
-   /// range of one tree, which RSampleInfo gives in the tree's numbering (in the chain's when
-   /// the data set has a global entry range). A single-threaded
-   /// loop over a TChain gives, for every tree, the entry range of the whole loop in the
-   /// chain's numbering ([0, all) unless the data set has a global range, as on distributed
-   /// workers): the tree's own range then follows from the entries of the trees before it,
-   /// taken from the files of the chain (the data set's sample).
-   void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
-   {
-      const auto n = static_cast<ULong64_t>(sl.reader->entries());
-      const auto range = info.EntryRange();
+      const auto given = info.EntryRange();
+      ULong64_t first = 0, end = n;
       if (ROOT::IsImplicitMTEnabled()) {
-         // Each task is a range of one tree: in the tree's numbering, or in the chain's when
-         // the data set has a global entry range.
          const ULong64_t offset = !source || GlobalRangeAccess::of(*source) ? chainOffset(info) : 0;
-         if (range.first < offset)
+         if (given.first < offset)
             throw EvaluationError("hepsift: the streamed score cannot place entry range [" +
-                                  std::to_string(range.first) + ", " + std::to_string(range.second) + ") in " +
-                                  sl.reader->sample() + "; use strategy 'per-event'");
-         sl.first = range.first - offset;
-         sl.end = range.second - offset;
-      } else if (range.first == 0) {
-         sl.first = 0;
-         sl.end = n;
-      } else {
+                                  std::to_string(given.first) + ", " + std::to_string(given.second) + ") in " +
+                                  sample + "; use strategy 'per-event'");
+         first = given.first - offset;
+         end = given.second - offset;
+      } else if (given.first != 0) {
          const ULong64_t offset = chainOffset(info);
-         sl.first = range.first > offset ? range.first - offset : 0;
-         sl.end = n;
+         first = given.first > offset ? given.first - offset : 0;
       }
-      if (sl.first > sl.end || sl.end > n)
-         throw EvaluationError("hepsift: the streamed score cannot place entry range [" + std::to_string(sl.first) +
-                               ", " + std::to_string(sl.end) + ") in " + sl.reader->sample() + " (" +
-                               std::to_string(n) + " entries); use strategy 'per-event'");
+      if (first > end || end > n)
+         throw EvaluationError("hepsift: the streamed score cannot place entry range [" + std::to_string(first) +
+                               ", " + std::to_string(end) + ") in " + sample + " (" + std::to_string(n) +
+                               " entries); use strategy 'per-event'");
+      return {first, end};
    }
 
    /// Entries of the chain before the tree of `info` (data sets with a global entry range).
@@ -515,6 +486,68 @@ struct StreamState {
 
    std::mutex chainMutex;
    std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
+};
+
+/// The node that gives a streamed score the positions of its entries within their tasks:
+/// right after another streamed score (`counted`), that score's counting Filter counts them and
+/// a DefinePerSample only calls `start(slot, info)` at each task; otherwise a new counting
+/// Filter (registered in CountingFilters) does both.
+template <typename Start>
+ROOT::RDF::RNode countStreamedTasks(ROOT::RDF::RNode df, std::string_view name, bool counted,
+                                    const std::shared_ptr<TaskPositions> &positions, Start start)
+{
+   if (counted)
+      return df.DefinePerSample("__hepsift_task_" + std::string(name),
+                                [start](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                   start(slot, info);
+                                   return static_cast<ULong64_t>(info.EntryRange().first);
+                                });
+   auto node = countTaskEntries(df, name, start,
+                                [positions](unsigned slot) -> TaskPositions::Slot & { return positions->slot(slot); });
+   CountingFilters::instance().add(NodeAccess::shared(node), positions);
+   return node;
+}
+
+struct StreamState : TaskRanges {
+   StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
+               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
+      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
+   {
+      if (!positions) {
+         positions = std::make_shared<TaskPositions>();
+         positions->slots.resize(std::max(1u, nSlots));
+      }
+      if (!model)
+         throw ConfigurationError("hepsift: streamed batched scoring got no model");
+      if (batchSize == 0)
+         throw ConfigurationError("hepsift: batch size must be at least 1");
+      if (columns.size() != model->nFeatures())
+         throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
+                                  std::to_string(model->nFeatures()) + " features but " +
+                                  std::to_string(columns.size()) + " columns were given");
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+         slots.emplace_back(model->makeWorkspace(batchSize));
+   }
+
+   std::shared_ptr<const Model> model;
+   std::vector<std::string> columns;
+   ScorerOptions options;
+   std::vector<StreamSlot> slots;
+   std::shared_ptr<TaskPositions> positions;
+
+   StreamSlot &slot(unsigned s) { return slotAt(slots, s); }
+
+   /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
+   void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
+   {
+      StreamSlot &sl = slot(s);
+      const std::string &sample = info.AsString();
+      if (!sl.reader || sl.reader->sample() != sample)
+         sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
+      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sl.reader->sample());
+      positions->slot(s).next = 0;
+      sl.blockN = 0;
+   }
 
    /// Slot `s` moves to the next entry of its task.
    void advance(unsigned s)
@@ -579,20 +612,10 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
    auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted);
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
-   auto start = [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-      state->start(slot, info);
-      return static_cast<ULong64_t>(info.EntryRange().first);
-   };
-   ROOT::RDF::RNode node = df;
-   if (counted) {
-      node = df.DefinePerSample("__hepsift_task_" + std::string(name), start);
-   } else {
-      auto positions = state->positions;
-      node = detail::countTaskEntries(
-         df, name, [start](unsigned slot, const ROOT::RDF::RSampleInfo &info) { start(slot, info); },
-         [positions](unsigned slot) -> detail::TaskPositions::Slot & { return positions->slot(slot); });
-      detail::CountingFilters::instance().add(detail::NodeAccess::shared(node), positions);
-   }
+   auto node = detail::countStreamedTasks(df, name, counted != nullptr, state->positions,
+                                          [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                             state->start(slot, info);
+                                          });
    return detail::defineScores(node, name, model->nScores(),
                                [state](unsigned slot, ULong64_t entry) { return state->scores(slot, entry); });
 }
@@ -647,7 +670,8 @@ struct Choice {
 /// or refused with a ConfigurationError that says why (batched scores are computed from the
 /// nominal inputs, so inputs with variations are refused by "stream" and "two-pass").
 inline Choice chooseStrategy(const ROOT::RDF::RNode &df, const std::vector<std::string> &columns, Strategy requested,
-                             std::size_t batchSize, const std::vector<std::string> &labels = {})
+                             std::size_t batchSize, const std::vector<std::string> &labels = {},
+                             BranchCheck check = nullptr)
 {
    Choice c;
    const std::size_t batch = batchSize == 0 ? kDefaultBatchSize : batchSize;
@@ -675,7 +699,7 @@ inline Choice chooseStrategy(const ROOT::RDF::RNode &df, const std::vector<std::
       c.why = "strategy '" + strategyName(c.strategy) + "' was asked for";
       return c;
    }
-   c.why = whyNotStreamable(df, columns, labels);
+   c.why = whyNotStreamable(df, columns, labels, check);
    if (c.why.empty()) {
       c.strategy = Strategy::Stream;
       c.batchSize = batch;

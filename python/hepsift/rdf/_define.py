@@ -79,8 +79,10 @@ def define(
         columns. A set model (``Model.input_kind == "set"``) takes its F features per object
         from F RVec columns of one collection (e.g. ``["PFCand_pt", "PFCand_eta",
         "PFCand_phi"]``), equal in length in every event (else :class:`hepsift.EvaluationError`
-        naming the columns and the entry); each event is one model call with its own number of
-        objects. An event without objects gets one zero object with mask 0 from a model with a
+        naming the columns and the entry). Where the columns are jagged branches of the tree
+        (``Jet_pt[nJet]``, as NanoAOD and uproot write them) and ``df`` is the RDataFrame
+        itself, the score is streamed (see ``strategy``); elsewhere each event is one model call
+        with its own number of objects. An event without objects gets one zero object with mask 0 from a model with a
         ``mask`` input and raises :class:`hepsift.EvaluationError` without one. The column is
         ``float`` for one score per event, ``ROOT::RVec<float>`` for a per-object score
         (aligned with the collection; objects beyond ``max_objects`` hold NaN). An image model
@@ -120,11 +122,18 @@ def define(
         computed from: batched scores would be computed from the nominal inputs, so ``"auto"``
         scores per event (the score then has the variations, e.g. for
         ``ROOT.RDF.Experimental.VariationsFor``) and ``"stream"``/``"two-pass"`` are refused.
-        :func:`strategy_for` tells which path a score takes. Set models are never streamed;
-        ``"two-pass"`` evaluates a masked set model with a score per event ``batch_size``
-        events per call, padded to the longest event of each batch with mask 0; set models
-        without a mask or with a per-object score are scored per event (``"auto"``) and
-        refuse ``"two-pass"``.
+        :func:`strategy_for` tells which path a score takes.
+
+        Set models follow the same rule. ``"stream"`` needs the F inputs to be jagged branches
+        of the tree (variable-length arrays with a count branch, ``Jet_pt[nJet]``; not
+        ``std::vector`` branches): each slot reads the next ``batch_size`` events of its tree
+        range and evaluates them grouped by equal numbers of objects (one model call per group,
+        at most ``Model(cpu_chunk=4096)`` objects per call), so no padding enters the model and
+        models without a mask or with a per-object score are batched too. ``"two-pass"``
+        evaluates a masked set model with a score per event ``batch_size`` events per call,
+        padded to the longest event of each batch with mask 0; set models without a mask or
+        with a per-object score refuse it (and ``"auto"`` scores them per event where they
+        cannot be streamed).
     max_objects : int, optional
         Set models only: keep the first ``max_objects`` objects of each event (collection
         order); default all.
@@ -243,25 +252,42 @@ def define(
         _reraise(exc)
 
 
-def strategy_for(df: Any, inputs: Sequence[str], strategy: str = "auto", batch_size: int | None = None) -> str:
+def strategy_for(df: Any, inputs: Sequence[str], strategy: str = "auto", batch_size: int | None = None,
+                 model: str | os.PathLike[str] | Model | None = None) -> str:
     """The path :func:`define` takes for a score of ``inputs`` (column names) on ``df``:
     ``"stream"``, ``"two-pass"`` or ``"per-event"``, by ``hepsift::chooseStrategy`` (the one rule,
-    shared with C++'s ``hepsift::DefineScore``); a refused explicit ``strategy`` raises
-    :class:`hepsift.ConfigurationError` saying why. This is the rule of flat and image models;
-    a set model (``Model.input_kind == "set"``) is scored per event, or in two passes when it has
-    a ``mask`` input, one score per event and ``batch_size > 1``."""
-    return _choose(df, inputs, strategy, batch_size)[0]
+    shared with C++'s ``hepsift::DefineScore`` and ``hepsift::DefineSetScore``); a refused
+    explicit ``strategy`` raises :class:`hepsift.ConfigurationError` saying why.
+
+    The rule is the same for every model: streamed wherever that applies (``df`` the
+    RDataFrame itself over a TTree, ``inputs`` branches of the tree without variations), per
+    event elsewhere, or in two passes when ``batch_size > 1`` is given. What "branches" means
+    depends on the model, so pass ``model`` for a set model (``Model.input_kind == "set"``): its
+    inputs stream when they are jagged branches (``Jet_pt[nJet]``), a flat model's when they are
+    scalar branches (the default, ``model=None``). A set model without a ``mask`` input or with a
+    per-object score cannot be padded, so it refuses ``"two-pass"`` and is scored per event
+    where it does not stream."""
+    return _choose(df, inputs, strategy, batch_size, model)[0]
 
 
-def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | None) -> tuple[str, int, str]:
-    """(path, batch size, why it does not stream) from ``hepsift::chooseStrategy``."""
+def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | None,
+            model: str | os.PathLike[str] | Model | None = None) -> tuple[str, int, str]:
+    """(path, batch size, why it does not stream) from ``hepsift::chooseStrategy`` (or
+    ``chooseSetStrategy`` for a set model)."""
     ROOT = load_library()
     columns = [str(i) for i in inputs]
     if type(df).__module__.startswith("ROOT._distrdf"):
         df = df.proxied_node.rdf_node  # the client's local copy of a distributed graph
+    if model is not None and not isinstance(model, Model):
+        model = Model(model)
     try:
-        path, batch, why = (str(x) for x in ROOT.hepsift.pyroot.choose(ROOT.RDF.AsRNode(df), columns, str(strategy),
-                                                                        int(batch_size or 0), columns))
+        node = ROOT.RDF.AsRNode(df)
+        if model is not None and model.input_kind == "set":
+            found = ROOT.hepsift.pyroot.chooseSet(node, model._ptr, columns, str(strategy), int(batch_size or 0),
+                                                   columns)
+        else:
+            found = ROOT.hepsift.pyroot.choose(node, columns, str(strategy), int(batch_size or 0), columns)
+        path, batch, why = (str(x) for x in found)
     except errors.HepsiftError as exc:
         _reraise(exc)
     return path, int(batch), why
