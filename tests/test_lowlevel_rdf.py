@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -227,7 +228,8 @@ def test_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, set_file: 
         out.Sum("score").GetValue()
     unmasked = _torch_set_model(tmp_path / "sum.onnx", per_object=False)
     out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(set_file)), "score", unmasked, inputs=SET_COLS)
-    with pytest.raises(hepsift.EvaluationError, match=r"entry 0 has no objects in 'PFCand_pt', .* no 'mask' input"):
+    with pytest.raises(hepsift.EvaluationError, match=r"entry 0 of .*sets.root/Events has no objects in 'PFCand_pt', "
+                                                      r".* no 'mask' input"):
         out.Sum("score").GetValue()
     # Events with objects agree with ONNX Runtime; the empty ones are filtered out.
     ok = ROOT.RDataFrame("Events", str(set_file)).Filter("PFCand_pt.size() > 0")
@@ -235,14 +237,127 @@ def test_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, set_file: 
     assert len(got["i"]) == NSET - 2
     ref = _set_reference(unmasked, sets, masked=False)
     np.testing.assert_allclose(got["score"], [ref[k][0] for k in got["i"]], rtol=0, atol=1e-5)
-    with pytest.raises(hepsift.ConfigurationError, match=r"scored per event \(it has no 'mask' input\)"):
+    with pytest.raises(hepsift.ConfigurationError, match=r"cannot be scored in two passes \(it has no 'mask' input\)"):
         hepsift.rdf.define(df, "s2", unmasked, inputs=SET_COLS, strategy="two-pass")
-    with pytest.raises(hepsift.ConfigurationError, match="strategy 'stream' cannot score"):
-        hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS, strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match="strategy 'stream' cannot score: the node is not the RDataFrame"):
+        hepsift.rdf.define(ok, "s2", deepsets_onnx, inputs=SET_COLS, strategy="stream")
     with pytest.raises(hepsift.InputMismatchError, match="takes 3 features per object"):
         hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=SET_COLS[:2])
     with pytest.raises(hepsift.InputMismatchError, match="not vectors: 'i'"):
         hepsift.rdf.define(df, "s2", deepsets_onnx, inputs=["PFCand_pt", "PFCand_eta", "i"])
+
+
+# --- sets streamed from jagged branches -----------------------------------------------------
+@pytest.fixture(scope="module")
+def set_chain(sets: dict[str, ak.Array], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The same events in two files (30 + 20 events) of baskets of 7 entries: blocks of the
+    streamed path cross baskets and files."""
+    folder = tmp_path_factory.mktemp("chain")
+    arrays = {**sets, "i": np.arange(NSET, dtype=np.int32)}
+    return [str(write_tree(folder / f"part{k}.root", {c: v[lo:hi] for c, v in arrays.items()}, basket=7))
+            for k, (lo, hi) in enumerate([(0, 30), (30, NSET)])]
+
+
+def _scores_by_entry(got: dict[str, Any], column: str) -> dict[int, np.ndarray]:
+    return {int(i): np.atleast_1d(np.asarray(v, dtype=np.float32)) for i, v in zip(got["i"], got[column])}
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_streamed_set_scores_agree_with_onnx_runtime_event_by_event(ROOT, deepsets_onnx: Path, set_chain: list[str],
+                                                                    sets, tmp_path: Path, n_threads: int) -> None:
+    """The default path of a set model on jagged branches is streamed; masked per-event,
+    unmasked per-event and per-object models agree with ONNX Runtime fed each event alone, with
+    empty events, max_objects, across two files and their baskets, in blocks of 4 and 4096."""
+    per_object = _torch_set_model(tmp_path / "po.onnx", per_object=True)
+    unmasked = _torch_set_model(tmp_path / "sum.onnx", per_object=False)
+    empty = [k for k in range(NSET) if len(sets["PFCand_pt"][k]) == 0]
+    assert empty == [0, 9]
+    for path, masked, keep in [(deepsets_onnx, True, None), (deepsets_onnx, True, 2), (per_object, False, None),
+                               (per_object, False, 2), (unmasked, False, None)]:
+        ref = _set_reference(path, sets, masked=masked, keep=keep)
+        for batch in (4, None):
+            with threads(ROOT, n_threads):
+                df = ROOT.RDataFrame("Events", set_chain)
+                assert hepsift.rdf.strategy_for(df, SET_COLS, batch_size=batch, model=path) == "stream"
+                out = hepsift.rdf.define(df, "s", path, inputs=SET_COLS, batch_size=batch, max_objects=keep)
+                if path == unmasked:  # cannot score an empty set: only the other events are read
+                    out = out.Filter("PFCand_pt.size() > 0")
+                got = _scores_by_entry(out.AsNumpy(["i", "s"]), "s")
+            assert sorted(got) == [k for k in range(NSET) if path != unmasked or k not in empty]
+            for k, score in got.items():
+                n = len(sets["PFCand_pt"][k])
+                if path == per_object:  # aligned with the collection, NaN beyond max_objects
+                    kept = min(n, keep or n)
+                    assert len(score) == n and np.all(np.isnan(score[kept:]))
+                    np.testing.assert_allclose(score[:kept], ref[k][:kept], rtol=0, atol=1e-5, err_msg=str(k))
+                else:
+                    np.testing.assert_allclose(score, ref[k], rtol=0, atol=1e-5, err_msg=f"{path.name} {k}")
+    assert np.ptp(np.concatenate(_set_reference(deepsets_onnx, sets, masked=True))) > 1e-4
+
+
+def test_the_one_rule_chooses_the_path_of_set_models(ROOT, deepsets_onnx: Path, set_chain: list[str],
+                                                     tmp_path: Path) -> None:
+    per_object = _torch_set_model(tmp_path / "po.onnx", per_object=True)
+    df = ROOT.RDataFrame("Events", set_chain)
+    choose = hepsift.rdf.strategy_for
+    assert choose(df, SET_COLS, model=deepsets_onnx) == "stream"
+    assert choose(df, SET_COLS, model=per_object) == "stream"
+    assert choose(df, SET_COLS) == "per-event", "as a flat model's inputs, RVec branches do not stream"
+    assert choose(df, SET_COLS, batch_size=1, model=deepsets_onnx) == "per-event"
+    cut = df.Filter("i % 2 == 0")
+    assert choose(cut, SET_COLS, model=deepsets_onnx) == "per-event"
+    assert choose(cut, SET_COLS, batch_size=8, model=deepsets_onnx) == "two-pass"
+    assert choose(cut, SET_COLS, batch_size=8, model=per_object) == "per-event", "it cannot be padded"
+    defined = df.Define("eta", "PFCand_eta * 1.f")
+    assert choose(defined, ["PFCand_pt", "eta", "PFCand_charge"], model=deepsets_onnx) == "per-event"
+    varied = df.Vary("PFCand_pt", "ROOT::RVec<ROOT::RVecF>{PFCand_pt * 0.9f, PFCand_pt * 1.1f}", ["down", "up"])
+    assert choose(varied, SET_COLS, model=deepsets_onnx) == "per-event"
+    with pytest.raises(hepsift.ConfigurationError, match=r"'PFCand_pt' has systematic variations"):
+        choose(varied, SET_COLS, "stream", model=deepsets_onnx)
+    with pytest.raises(hepsift.ConfigurationError, match=r"'eta' is an expression or a Define, not a branch"):
+        hepsift.rdf.define(defined, "s", deepsets_onnx, inputs=["PFCand_pt", "eta", "PFCand_charge"],
+                           strategy="stream")
+    with pytest.raises(hepsift.ConfigurationError, match=r"branch 'i' is not a variable-length array"):
+        choose(df, ["PFCand_pt", "PFCand_eta", "i"], "stream", model=deepsets_onnx)
+    with pytest.raises(hepsift.ConfigurationError, match=r"two passes \(it gives a score per object\)"):
+        choose(df, SET_COLS, "two-pass", 8, model=per_object)
+    # Explicit paths are taken as asked, and agree.
+    values = {}
+    for strategy in ("stream", "per-event", "two-pass"):
+        out = hepsift.rdf.define(ROOT.RDataFrame("Events", set_chain), "s", deepsets_onnx, strategy=strategy)
+        values[strategy] = out.AsNumpy(["s"])["s"]
+    np.testing.assert_allclose(values["stream"], values["per-event"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(values["two-pass"], values["per-event"], rtol=0, atol=1e-6)
+
+
+def test_streamed_set_errors_name_columns_and_entry(ROOT, deepsets_onnx: Path, sets, tmp_path: Path) -> None:
+    """Columns of two collections differ in length at some entry; an empty event cannot be
+    scored without a mask; a NaN object: each refused when its entry is scored, naming it."""
+    other = {"Muon_pt": ak.concatenate([sets["PFCand_pt"][:5], sets["PFCand_pt"][5:6, :1], sets["PFCand_pt"][6:]]),
+             "Muon_q": sets["PFCand_charge"]}  # entry 5 keeps one object; Muon_q has the others' lengths
+    eta = ak.to_numpy(ak.flatten(sets["PFCand_eta"])).copy()
+    nan_at = int(np.asarray(ak.num(sets["PFCand_eta"]))[:12].sum()) + 1  # object 1 of entry 12
+    eta[nan_at] = np.nan
+    f = write_tree(tmp_path / "two.root", {**sets, **other, "PFCand_etaNaN": ak.unflatten(eta, ak.num(sets["PFCand_eta"])),
+                                           "i": np.arange(NSET, dtype=np.int32)}, basket=16)
+    df = ROOT.RDataFrame("Events", str(f))
+    out = hepsift.rdf.define(df, "s", deepsets_onnx, inputs=["Muon_pt", "PFCand_eta", "Muon_q"])
+    assert len(out.Filter("i < 5").AsNumpy(["s"])["s"]) == 5, "entries before the bad one are scored"
+    assert len(sets["PFCand_pt"][5]) > 1
+    with pytest.raises(hepsift.EvaluationError, match=r"'Muon_pt' \(1 values\) and 'PFCand_eta' \(\d+ values\) differ "
+                                                      r"in length at entry 5 of .*two.root/Events"):
+        out.Sum("s").GetValue()
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(f)), "s", deepsets_onnx,
+                             inputs=["PFCand_pt", "PFCand_etaNaN", "PFCand_charge"])
+    with pytest.raises(hepsift.NonFiniteInputError, match=r"'PFCand_etaNaN\[1\]' is NaN at entry 12 of .*two.root"):
+        out.Sum("s").GetValue()
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(f)), "s", deepsets_onnx, check_finite=False,
+                             inputs=["PFCand_pt", "PFCand_etaNaN", "PFCand_charge"])
+    assert np.isnan(out.AsNumpy(["s"])["s"][12])
+    unmasked = _torch_set_model(tmp_path / "sum.onnx", per_object=False)
+    out = hepsift.rdf.define(ROOT.RDataFrame("Events", str(f)), "s", unmasked, inputs=SET_COLS, batch_size=4)
+    with pytest.raises(hepsift.EvaluationError, match=r"entry 9 of .*two.root/Events has no objects in 'PFCand_pt'"):
+        out.Filter("i > 0").Sum("s").GetValue()
 
 
 def test_jet_images_of_the_event_loop_feed_the_default_cnn(ROOT, tmp_path: Path) -> None:
