@@ -211,6 +211,8 @@ def define(
         raise errors.ConfigurationError(
             f"max_objects applies to set models and must be a positive integer; got {max_objects!r} for a "
             f"{model.input_kind} model")
+    if batch_size is not None and int(batch_size) < 1:
+        raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
     if model.input_kind == "set":
         scalar = [f"'{i}' ({node.GetColumnType(c)})" for i, c, v in zip(inputs, columns, vector) if not v]
         if scalar or len(columns) != model.n_features:
@@ -242,8 +244,6 @@ def define(
             f"model '{model.path}' takes {model.n_features} features "
             f"({', '.join(model.feature_names) or 'unnamed'}) but {len(columns)} inputs were given ({', '.join(inputs)})"
         )
-    if batch_size is not None and int(batch_size) < 1:
-        raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
     try:
         define_score = ROOT.hepsift.pyroot.defineScore[", ".join(types)]
         return define_score(node, name, model._ptr, columns, bool(check_finite), str(strategy), int(batch_size or 0),
