@@ -258,8 +258,13 @@ def set_chain(sets: dict[str, ak.Array], tmp_path_factory: pytest.TempPathFactor
             for k, (lo, hi) in enumerate([(0, 30), (30, NSET)])]
 
 
-def _scores_by_entry(got: dict[str, Any], column: str) -> dict[int, np.ndarray]:
-    return {int(i): np.atleast_1d(np.asarray(v, dtype=np.float32)) for i, v in zip(got["i"], got[column])}
+def _scores_by_entry(df: Any, column: str, per_object: bool) -> dict[int, np.ndarray]:
+    """Entry "i" -> its score(s), taken as one column: under ImplicitMT, AsNumpy of several
+    columns can return them in different orders."""
+    pair = (f"ROOT::VecOps::Concatenate(ROOT::RVecF{{float(i)}}, {column})" if per_object
+            else f"ROOT::RVecF{{float(i), {column}}}")
+    got = df.Define("__pair", pair).AsNumpy(["__pair"])["__pair"]
+    return {int(v[0]): np.asarray(v, dtype=np.float32)[1:] for v in got}
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -282,7 +287,7 @@ def test_streamed_set_scores_agree_with_onnx_runtime_event_by_event(ROOT, deepse
                 out = hepsift.rdf.define(df, "s", path, inputs=SET_COLS, batch_size=batch, max_objects=keep)
                 if path == unmasked:  # cannot score an empty set: only the other events are read
                     out = out.Filter("PFCand_pt.size() > 0")
-                got = _scores_by_entry(out.AsNumpy(["i", "s"]), "s")
+                got = _scores_by_entry(out, "s", per_object=path == per_object)
             assert sorted(got) == [k for k in range(NSET) if path != unmasked or k not in empty]
             for k, score in got.items():
                 n = len(sets["PFCand_pt"][k])
