@@ -8,8 +8,13 @@
 
 #include <ROOT/RDataFrame.hxx>
 #include <ROOT/RVec.hxx>
+#include <TFile.h>
+#include <TROOT.h>
+#include <TTree.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -203,14 +208,70 @@ int main()
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols).Sum<float>("s").GetValue()),
                    hepsift::EvaluationError, "has no objects in 'pt', 'q' and model");
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", perObject, cols, 0, hepsift::Strategy::TwoPass)),
-                   hepsift::ConfigurationError, "is scored per event (it gives a score per object)");
+                   hepsift::ConfigurationError, "cannot be scored in two passes (it gives a score per object)");
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::TwoPass)),
-                   hepsift::ConfigurationError, "is scored per event (it has no 'mask' input)");
+                   hepsift::ConfigurationError, "cannot be scored in two passes (it has no 'mask' input)");
    // "auto" with a batch size: per event for them (the empty events of `plain` then throw).
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(df, "s", plain, cols, 0, hepsift::Strategy::Auto, 64)
                        .Sum<float>("s").GetValue()),
                    hepsift::EvaluationError, "has no objects");
    HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF>(df, "s", masked, {"pt"})), hepsift::InputMismatchError,
                    "takes 2 features per object but 1 columns");
+
+   // --- set models streamed from jagged branches of a tree (pt[n]/F, q[n]/I; clusters of 50) --
+   const std::string jagged = tmpPath("hepsift_sets_jagged.root");
+   {
+      TFile f(jagged.c_str(), "RECREATE");
+      TTree t("Events", "");
+      Int_t nObj = 0;
+      Float_t pt[8];
+      Int_t q[8];
+      ULong64_t entry = 0;
+      t.Branch("n", &nObj, "n/I");
+      t.Branch("pt", pt, "pt[n]/F");
+      t.Branch("q", q, "q[n]/I");
+      t.Branch("entry", &entry, "entry/l");
+      t.SetAutoFlush(50);
+      for (entry = 0; entry < n; ++entry) {
+         const RVecF vp = RVecF(entry % 5, 1.f + 0.1f * static_cast<float>(entry));
+         nObj = static_cast<Int_t>(vp.size());
+         for (Int_t p = 0; p < nObj; ++p) {
+            pt[p] = vp[p];
+            q[p] = static_cast<int>(entry % 3) - 1;
+         }
+         t.Fill();
+      }
+      t.Write();
+   }
+   for (unsigned threads : {1u, 2u}) {
+      if (threads > 1)
+         ROOT::EnableImplicitMT(threads);
+      ROOT::RDataFrame tree("Events", jagged);
+      HS_CHECK(hepsift::chooseSetStrategy(tree, *masked, cols, hepsift::Strategy::Auto, 0).strategy ==
+               hepsift::Strategy::Stream);
+      HS_CHECK(hepsift::chooseSetStrategy(tree.Filter("n > 0"), *masked, cols, hepsift::Strategy::Auto, 0).strategy ==
+               hepsift::Strategy::PerEvent);
+      auto streamed = hepsift::DefineSetScore<RVecF, RVecI>(tree, "ds", masked, cols, 0, hepsift::Strategy::Auto, 16);
+      streamed = hepsift::DefineSetScore<RVecF, RVecI>(streamed, "po", perObject, cols, 3);
+      // The reference next to each score in the same entry, so the order of the entries does not matter.
+      auto diff = streamed.Define("d", [](const RVecF &pt, const RVecI &q, float ds, const RVecF &po) {
+         double s = 0, worst = 0;
+         for (std::size_t p = 0; p < pt.size(); ++p) {
+            s += objectScore(pt[p], q[p]);
+            worst = std::max(worst, p < 3 ? std::fabs(po[p] - objectScore(pt[p], q[p])) : std::isnan(po[p]) ? 0. : 1.);
+         }
+         return std::max(worst, std::fabs(ds - 1.0 / (1.0 + std::exp(-s)))) + (po.size() == pt.size() ? 0. : 1.);
+      }, {"pt", "q", "ds", "po"});
+      auto count = diff.Count();
+      HS_CHECK_CLOSE(*diff.Max<double>("d"), 0.0, 1e-6);
+      HS_CHECK(*count == n);
+      HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(ROOT::RDataFrame("Events", jagged), "s", plain, cols)
+                          .Sum<float>("s")
+                          .GetValue()),
+                      hepsift::EvaluationError, "entry 0 of " + jagged + "/Events has no objects in 'pt', 'q'");
+      if (threads > 1)
+         ROOT::DisableImplicitMT();
+   }
+   std::remove(jagged.c_str());
    return HS_REPORT();
 }
