@@ -268,7 +268,7 @@ int main()
       HS_CHECK_THROWS((hepsift::DefineSetScore<RVecF, RVecI>(ROOT::RDataFrame("Events", jagged), "s", plain, cols)
                           .Sum<float>("s")
                           .GetValue()),
-                      hepsift::EvaluationError, "entry 0 of " + jagged + "/Events has no objects in 'pt', 'q'");
+                      hepsift::EvaluationError, " of " + jagged + "/Events has no objects in 'pt', 'q'");
       if (threads > 1)
          ROOT::DisableImplicitMT();
    }

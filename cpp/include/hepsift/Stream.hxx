@@ -407,16 +407,6 @@ inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vecto
 
 namespace detail {
 
-/// Per-slot state of a streamed score.
-struct StreamSlot {
-   explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
-   std::unique_ptr<TreeBlockReader> reader;
-   ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
-   std::size_t blockN = 0;
-   Workspace ws;
-};
-
 /// Where the task of a slot lies in its tree (shared by the streamed scores of flat and set models).
 struct TaskRanges {
    /// The data source (to see whether it reads a global entry range); null: assume it does
@@ -507,6 +497,16 @@ ROOT::RDF::RNode countStreamedTasks(ROOT::RDF::RNode df, std::string_view name, 
    CountingFilters::instance().add(NodeAccess::shared(node), positions);
    return node;
 }
+
+/// Per-slot state of a streamed score.
+struct StreamSlot {
+   explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
+   std::unique_ptr<TreeBlockReader> reader;
+   ULong64_t first = 0, end = 0; // the task's entry range in the tree
+   ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
+   std::size_t blockN = 0;
+   Workspace ws;
+};
 
 struct StreamState : TaskRanges {
    StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
