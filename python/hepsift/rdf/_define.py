@@ -99,7 +99,8 @@ def define(
         Events per model call of the batched paths (default 4096, ``hepsift::kDefaultBatchSize``:
         in ``bench/rdf_scoring.py`` it is as fast as any larger batch, and on the CPU the model
         runs in calls of at most ``Model(cpu_chunk=4096)`` events whatever the batch size). 1
-        with ``strategy="auto"``: per event.
+        with ``strategy="auto"``: per event. For a streamed set model: the events of one block
+        read from the tree, evaluated in groups of equal numbers of objects.
     strategy : {"auto", "per-event", "stream", "two-pass"}
         How the score is computed. ``"auto"`` (default) is the rule of ``hepsift::chooseStrategy``,
         the same for C++'s ``hepsift::DefineScore``: **streamed in batches wherever that applies,
