@@ -578,7 +578,6 @@ inline ROOT::RDF::RNode DefineSetStreamed(ROOT::RDF::RNode df, std::string_view 
       throw ConfigurationError("hepsift::DefineSetStreamed: no model given");
    if (batchSize == 0)
       throw ConfigurationError("hepsift: batch size must be at least 1");
-   const std::vector<std::string> labels = options.labels;
    if (model->inputKind() != "set")
       throw InputMismatchError("hepsift: model '" + model->path() + "' takes " + model->inputKind() +
                                " inputs, not sets of objects; score it with hepsift::DefineScore");
@@ -586,7 +585,7 @@ inline ROOT::RDF::RNode DefineSetStreamed(ROOT::RDF::RNode df, std::string_view 
       throw InputMismatchError("hepsift: set model '" + model->path() + "' takes " +
                                std::to_string(model->nFeatures()) + " features per object but " +
                                std::to_string(columns.size()) + " columns were given");
-   const std::string why = whyNotStreamable(df, columns, labels, &detail::whyNotJagged);
+   const std::string why = whyNotStreamable(df, columns, options.labels, &detail::whyNotJagged);
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed set scoring cannot score '" + std::string(name) + "': " + why +
                                "; use strategy 'per-event' or 'auto'");
