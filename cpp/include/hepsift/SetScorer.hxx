@@ -23,6 +23,24 @@
 // Paths: per event (default), or for a masked model with a score per event in two passes
 // (hepsift/Batch.hxx), batchSize events per call padded to the longest event of the batch
 // with mask 0 (strategy "two-pass", or "auto" with a batch size). Never streamed.
+//
+// Grouped sets (Model::inputKind() == "grouped-set", such as hepsift's JetTagger: objects
+// [batch, J, P, F] + mask [batch, J, P], one score per jet [batch, J]):
+//
+//   auto tagger = std::make_shared<const hepsift::Model>("tagger.onnx");
+//   auto df3 = hepsift::DefineGroupedSetScore<ROOT::RVecI, ROOT::RVecF, ROOT::RVecF, ROOT::RVecF>(
+//                  df, "FatJet_top", tagger, {"PFCand_pt", "PFCand_eta"}, "PFCand_fatJetIdx", "FatJet_pt");
+//
+// takes the F constituent columns, the index column (the jet of each constituent, -1 for none)
+// and the jets: an RVec column of the jet collection (its size) or an integer count (nFatJet).
+// Per event, the constituents are grouped by jet in collection order into [1, J, P, F] with P
+// the largest number of constituents of one of the event's jets (at most `maxObjects` per jet,
+// the first in collection order), mask 1 for real constituents; the result is a
+// ROOT::RVec<float> of J scores aligned with the jet collection. A jet without constituents is
+// fed with mask 0 throughout and scores what the model gives it (hepsift's JetTagger: 0, as
+// JetTagger.predict_jets); an event without jets gives an empty RVec without a model call.
+// Columns of different lengths (constituent columns or the index) and an index outside
+// [-1, J) throw an EvaluationError naming the columns and the entry. Always per event.
 #ifndef HEPSIFT_SETSCORER_HXX
 #define HEPSIFT_SETSCORER_HXX
 
@@ -316,6 +334,178 @@ ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std:
       return df.DefineSlotEntry(name, MultiSetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options),
                                 columns);
    return df.DefineSlotEntry(name, SetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options), columns);
+}
+
+// ---- grouped sets: the constituents of every jet ---------------------------------------------
+namespace detail {
+
+/// The number of jets of an event: the size of an RVec column of the jet collection, or an
+/// integer count column (nFatJet).
+template <typename Jets>
+long long jetCount(const Jets &jets)
+{
+   if constexpr (IsRVec<std::decay_t<Jets>>::value)
+      return static_cast<long long>(jets.size());
+   else
+      return static_cast<long long>(jets);
+}
+
+/// Copies the kept values of one column (feature `f`) to their rows of `objects` (rows[p] < 0:
+/// object p is not kept).
+template <typename Vec>
+void fillGroupedColumn(const SetState &s, float *objects, std::size_t f, const std::vector<std::ptrdiff_t> &rows,
+                       ULong64_t entry, const Vec &col)
+{
+   const std::size_t F = s.model->nFeatures();
+   for (std::size_t p = 0; p < rows.size(); ++p) {
+      if (rows[p] < 0)
+         continue;
+      const float v = static_cast<float>(col[p]);
+      if (s.options.checkFinite && !std::isfinite(v))
+         throwNonFinite(s.names()[f] + "[" + std::to_string(p) + "]", v, std::to_string(entry), *s.model);
+      objects[static_cast<std::size_t>(rows[p]) * F + f] = v;
+   }
+}
+
+} // namespace detail
+
+/// Per-event scorer of a grouped set model (see the top of this file): called with (slot,
+/// entry, index, jets, constituent columns...), returns one score per jet.
+template <typename Index, typename Jets, typename... Cols>
+class GroupedSetScorer {
+   static_assert(sizeof...(Cols) > 0, "hepsift::GroupedSetScorer needs at least one constituent column");
+   static_assert((detail::IsRVec<std::decay_t<Cols>>::value && ...),
+                 "hepsift::GroupedSetScorer constituent columns are ROOT::RVec columns, one per feature");
+   static_assert(detail::IsRVec<std::decay_t<Index>>::value &&
+                    std::is_integral_v<typename std::decay_t<Index>::value_type>,
+                 "hepsift::GroupedSetScorer: the index column is a ROOT::RVec of integers (the jet of each object)");
+   static_assert(detail::IsRVec<std::decay_t<Jets>>::value || std::is_integral_v<std::decay_t<Jets>>,
+                 "hepsift::GroupedSetScorer: the jets are an RVec column of the jet collection or an integer count");
+
+   struct Slot {
+      std::vector<float> objects, mask, out;
+      std::vector<std::size_t> counts;
+      std::vector<std::ptrdiff_t> rows; // per object: its rank in its jet, then its row of `objects`; -1 not kept
+   };
+   struct State {
+      detail::SetState core;
+      std::string index, jets;
+      std::vector<Slot> slots;
+   };
+
+public:
+   GroupedSetScorer(std::shared_ptr<const Model> model, unsigned nSlots, std::vector<std::string> columns,
+                    std::string index, std::string jets, std::size_t maxObjects = 0,
+                    ScorerOptions options = ScorerOptions())
+      : fState(std::make_shared<State>())
+   {
+      if (!model)
+         throw ConfigurationError("hepsift::GroupedSetScorer: no model given");
+      auto &s = *fState;
+      s.core.model = std::move(model);
+      s.core.columns = std::move(columns);
+      s.core.maxObjects = maxObjects;
+      s.core.options = std::move(options);
+      s.index = std::move(index);
+      s.jets = std::move(jets);
+      const Model &m = *s.core.model;
+      if (m.inputKind() != "grouped-set")
+         throw InputMismatchError("hepsift: model '" + m.path() + "' takes " + m.inputKind() +
+                                  " inputs, not the objects of every jet [batch, J, P, F]; score it with " +
+                                  (m.inputKind() == "set" ? "hepsift::DefineSetScore" : "hepsift::DefineScore"));
+      if (s.core.columns.size() != sizeof...(Cols))
+         throw ConfigurationError("hepsift::GroupedSetScorer: " + std::to_string(sizeof...(Cols)) +
+                                  " column types but " + std::to_string(s.core.columns.size()) + " column names");
+      if (s.core.columns.size() != m.nFeatures())
+         throw InputMismatchError("hepsift: grouped set model '" + m.path() + "' takes " +
+                                  std::to_string(m.nFeatures()) + " features per object but " +
+                                  std::to_string(s.core.columns.size()) + " columns were given (" +
+                                  s.core.joinedNames() + ")");
+      s.slots.resize(nSlots == 0 ? 1 : nSlots);
+   }
+
+   ROOT::VecOps::RVec<float> operator()(unsigned slot, ULong64_t entry, const Index &index, const Jets &jets,
+                                        const Cols &...cols) const
+   {
+      auto &s = *fState;
+      const Model &model = *s.core.model;
+      Slot &sl = detail::slotAt(s.slots, slot);
+      const std::size_t n = detail::setLength(s.core, entry, cols...);
+      if (static_cast<std::size_t>(index.size()) != n)
+         throw EvaluationError("hepsift: the index column '" + s.index + "' (" + std::to_string(index.size()) +
+                               " values) and the set column '" + s.core.names()[0] + "' (" + std::to_string(n) +
+                               " values) differ in length at entry " + std::to_string(entry) + " (model '" +
+                               model.path() + "'); the index gives the jet of each object of that collection");
+      const long long nJets = detail::jetCount(jets);
+      if (nJets < 0)
+         throw EvaluationError("hepsift: the jet count '" + s.jets + "' is " + std::to_string(nJets) + " at entry " +
+                               std::to_string(entry) + " (model '" + model.path() + "')");
+      const auto J = static_cast<std::size_t>(nJets);
+      sl.counts.assign(J, 0);
+      sl.rows.assign(n, -1);
+      std::size_t P = 1;
+      for (std::size_t p = 0; p < n; ++p) {
+         const auto j = static_cast<long long>(index[p]);
+         if (j < -1 || j >= nJets)
+            throw EvaluationError("hepsift: object " + std::to_string(p) + " of entry " + std::to_string(entry) +
+                                  " has '" + s.index + "' = " + std::to_string(j) + " but the event has " +
+                                  std::to_string(nJets) + " jets ('" + s.jets + "'; model '" + model.path() +
+                                  "'); the index must be -1 (in no jet) or a jet of the collection, 0 to " +
+                                  "the number of jets - 1");
+         if (j < 0)
+            continue;
+         std::size_t &c = sl.counts[static_cast<std::size_t>(j)];
+         if (s.core.maxObjects > 0 && c >= s.core.maxObjects)
+            continue;
+         sl.rows[p] = static_cast<std::ptrdiff_t>(c++);
+         P = std::max(P, c);
+      }
+      if (J == 0)
+         return {};
+      const std::size_t F = model.nFeatures();
+      sl.objects.assign(J * P * F, 0.f);
+      sl.mask.assign(J * P, 0.f);
+      sl.out.resize(J);
+      for (std::size_t p = 0; p < n; ++p)
+         if (sl.rows[p] >= 0) {
+            sl.rows[p] += static_cast<std::ptrdiff_t>(static_cast<std::size_t>(index[p]) * P);
+            sl.mask[static_cast<std::size_t>(sl.rows[p])] = 1.f;
+         }
+      std::size_t f = 0;
+      (detail::fillGroupedColumn(s.core, sl.objects.data(), f++, sl.rows, entry, cols), ...);
+      model.evaluateGroupedSet(sl.objects.data(), sl.mask.data(), 1, J, P, sl.out.data());
+      return ROOT::VecOps::RVec<float>(sl.out.begin(), sl.out.end());
+   }
+
+   const Model &model() const { return *fState->core.model; }
+
+private:
+   std::shared_ptr<State> fState;
+};
+
+/// Defines column `name` on `df`: the ROOT::RVec<float> of per-jet scores of grouped set model
+/// `model` (Model::inputKind() == "grouped-set"), aligned with the jet collection. `columns`
+/// are the constituent columns (types Cols...), `index` the column (type Index, an RVec of
+/// integers) with each constituent's jet (-1: none), `jets` an RVec column of the jet
+/// collection (its size is the number of jets) or an integer count column (type Jets).
+/// `maxObjects` > 0 keeps the first constituents of each jet (collection order). Scored per
+/// event ("auto" or "per-event"); "stream" and "two-pass" are refused.
+template <typename Index, typename Jets, typename... Cols>
+ROOT::RDF::RNode DefineGroupedSetScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                                       const std::vector<std::string> &columns, const std::string &index,
+                                       const std::string &jets, std::size_t maxObjects = 0,
+                                       Strategy strategy = Strategy::Auto, ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineGroupedSetScore: no model given");
+   if (strategy != Strategy::Auto && strategy != Strategy::PerEvent)
+      throw ConfigurationError("hepsift: grouped set model '" + model->path() + "' is scored per event (strategy '" +
+                               strategyName(strategy) + "' does not apply to it); use strategy 'auto' or 'per-event'");
+   std::vector<std::string> all{index, jets};
+   all.insert(all.end(), columns.begin(), columns.end());
+   return df.DefineSlotEntry(
+      name, GroupedSetScorer<Index, Jets, Cols...>(model, df.GetNSlots(), columns, index, jets, maxObjects, options),
+      all);
 }
 
 } // namespace hepsift
