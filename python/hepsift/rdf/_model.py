@@ -161,10 +161,10 @@ class Model:
         ndarray, float32, shape (n_events,) or (n_events, n_scores)
         """
         if self.input_kind in ("set", "grouped-set"):
+            what = "sets of objects" if self.input_kind == "set" else "the objects of every jet"
             raise errors.InputMismatchError(
-                f"model '{self.path}' takes {'sets of objects' if self.input_kind == 'set' else 'the objects of every jet'}"
-                "; score it in the event loop with hepsift.rdf.define, or with hepsift.export.onnx_predict on padded "
-                "arrays")
+                f"model '{self.path}' takes {what}; score it in the event loop with hepsift.rdf.define, or with "
+                "hepsift.export.onnx_predict on padded arrays")
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim == 1 and self.n_features == 1:
             X = X[:, None]
