@@ -450,8 +450,8 @@ public:
             throw EvaluationError("hepsift: object " + std::to_string(p) + " of entry " + std::to_string(entry) +
                                   " has '" + s.index + "' = " + std::to_string(j) + " but the event has " +
                                   std::to_string(nJets) + " jets ('" + s.jets + "'; model '" + model.path() +
-                                  "'); the index must be -1 (in no jet) or a jet of the collection, 0 to " +
-                                  "the number of jets - 1");
+                                  "'); the index must be -1 (in no jet) or the position of one of the event's "
+                                  "jets in their collection");
          if (j < 0)
             continue;
          std::size_t &c = sl.counts[static_cast<std::size_t>(j)];
