@@ -175,6 +175,17 @@ def test_errors_name_columns_and_entry(ROOT, tagger_onnx: Path, derived: Path, e
         with pytest.raises(hepsift.EvaluationError, match=rf"object 0 of entry 6 has 'idx' = {value} but the event has "
                                                           rf"{n6} jets \('FatJet_pt'"):
             hepsift.rdf.define(df, "s", tagger_onnx, index="idx").Take["ROOT::RVecF"]("s").GetValue()
+    # a non-finite constituent of a jet is refused; one in no jet never reaches the model (as in group_by_jet)
+    idx8 = np.asarray(events[INDEX][8])
+    inside, outside = int(np.flatnonzero(idx8 >= 0)[0]), int(np.flatnonzero(idx8 < 0)[0])
+    for p, fails in ((inside, True), (outside, False)):
+        df = base.Define("eta_nan", f"auto v = PFCand_eta; if (rdfentry_ == 8) v[{p}] = NAN; return v;")
+        out = hepsift.rdf.define(df, "s", tagger_onnx, inputs=["PFCand_pt", "eta_nan", "PFCand_phi"])
+        if fails:
+            with pytest.raises(hepsift.NonFiniteInputError, match=rf"eta_nan\[{p}\].*entry 8"):
+                out.Take["ROOT::RVecF"]("s").GetValue()
+        else:
+            assert np.all(np.isfinite(np.concatenate(list(out.Take["ROOT::RVecF"]("s").GetValue()))))
     with pytest.raises(hepsift.MissingBranchError, match=r"no column 'PFCand_fatJetIdxx' .*did you mean 'PFCand_fatJ"):
         hepsift.rdf.define(base, "s", tagger_onnx, index="PFCand_fatJetIdxx")
     with pytest.raises(hepsift.InputMismatchError, match=r"index column 'PFCand_eta' .* an RVec of integers"):
