@@ -188,8 +188,11 @@ def test_errors_name_columns_and_entry(ROOT, tagger_onnx: Path, derived: Path, e
             assert np.all(np.isfinite(np.concatenate(list(out.Take["ROOT::RVecF"]("s").GetValue()))))
     with pytest.raises(hepsift.MissingBranchError, match=r"no column 'PFCand_fatJetIdxx' .*did you mean 'PFCand_fatJ"):
         hepsift.rdf.define(base, "s", tagger_onnx, index="PFCand_fatJetIdxx")
-    with pytest.raises(hepsift.InputMismatchError, match=r"index column 'PFCand_eta' .* an RVec of integers"):
-        hepsift.rdf.define(base, "s", tagger_onnx, index="PFCand_eta")
+    for column in ("PFCand_eta", "i"):  # floats; one integer per event
+        with pytest.raises(hepsift.InputMismatchError, match=rf"index column '{column}' .* an RVec of integers"):
+            hepsift.rdf.define(base, "s", tagger_onnx, index=column)
+    with pytest.raises(hepsift.InputMismatchError, match=r"jets column 'pt0' has type double; it must be an RVec"):
+        hepsift.rdf.define(base.Define("pt0", "1.0 * FatJet_pt.size()"), "s", tagger_onnx, jets="pt0")
     with pytest.raises(hepsift.ConfigurationError, match=r"is scored per event \(strategy 'two-pass'"):
         hepsift.rdf.define(base, "s", tagger_onnx, strategy="two-pass", batch_size=8)
     with pytest.raises(hepsift.InputMismatchError, match="takes 3 features per object"):

@@ -375,12 +375,13 @@ def _column_type(node: Any, column: str, what: str) -> str:
     """C++ type of the index (an RVec of integers) or jets (an RVec, or an integer count) column."""
     ctype = str(node.GetColumnType(column))
     resolved = _element_type(ctype)
-    floating = ("float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t", "bool", "Bool_t")
+    not_integer = ("float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t", "bool", "Bool_t")
     if resolved is not None:
-        element = _RVEC.match(resolved[0]).group(1) if resolved[1] else resolved[0]  # type: ignore[union-attr]
-        if (what == "index" and resolved[1] and element not in floating) or (
-                what == "jets" and (resolved[1] or element not in floating)):
-            return resolved[0]
+        cpp_type, is_vector = resolved
+        element = cpp_type[cpp_type.index("<") + 1:-1].strip() if is_vector else cpp_type
+        integer = element not in not_integer
+        if (what == "index" and is_vector and integer) or (what == "jets" and (is_vector or integer)):
+            return cpp_type
     need = "an RVec of integers (each object's jet)" if what == "index" else \
         "an RVec column of the jet collection or an integer count"
     raise errors.InputMismatchError(f"the {what} column '{column}' has type {ctype}; it must be {need}")
