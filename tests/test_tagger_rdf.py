@@ -209,3 +209,15 @@ def test_apply_writes_a_jagged_branch(tagger_onnx: Path, derived: Path, tmp_path
     written = uproot.open(out)["Events"].arrays(["i", "FatJet_top"])
     got = [np.asarray(written.FatJet_top[k], np.float32) for k in np.argsort(written.i.to_numpy())]
     _assert_jets_equal(got, reference[None])
+
+
+def test_index_and_jets_belong_to_grouped_set_models(ROOT, derived: Path, events: dict[str, ak.Array],
+                                                     tmp_path: Path) -> None:
+    from hepsift.models import DeepSetsClassifier
+
+    y = np.arange(len(events["FatJet_pt"])) % 2
+    ds = DeepSetsClassifier(inputs=COLS, phi_layers=(4,), rho_layers=(4,), epochs=1, seed=1).fit(events, y)
+    path = ds.to_onnx(tmp_path / "ds.onnx")
+    df = ROOT.RDataFrame("Events", str(derived))
+    with pytest.raises(hepsift.ConfigurationError, match=r"index= and jets= apply to grouped set models.* takes set"):
+        hepsift.rdf.define(df, "s", path, index=INDEX)
