@@ -309,8 +309,8 @@ def nsubjettiness(
     This is fjcontrib's ``Nsubjettiness`` with ``WTA_KT_Axes`` (``KT_Axes``) and
     ``NormalizedMeasure(1, R0)``, which the ``fastjet`` wheel offers as
     ``ClusterSequence.njettiness``; that call clusters the constituents again for every N
-    and costs about three times as much as this function (6% of the generation time of
-    boosted samples against 2%). Here one kT clustering per jet gives the axes for every N
+    and costs 2.5 times as much as this function (0.12 s against 0.05 s of CPU for the 395
+    large-R jets of 200 Z' -> t tbar events: 6% of their generation time against 2.5%). Here one kT clustering per jet gives the axes for every N
     (``exclusive_jets_up_to``) and the sum is NumPy; tested equal to fastjet's
     ``njettiness`` to 1e-9.
 
