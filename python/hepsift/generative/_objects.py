@@ -1,0 +1,377 @@
+"""A generator of whole events as lists of typed objects (DarkMachines-like events).
+
+See :class:`ObjectListGenerator`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hepsift import errors
+from hepsift._estimator import Config
+from hepsift.generative._base import Generator
+from hepsift.generative._codec import fill_absent
+from hepsift.generative._models import NormalizingFlow
+from hepsift.generative._noise import counter_noise
+from hepsift.io.features import MISSING
+
+__all__ = ["ObjectListGenerator", "ObjectListGeneratorConfig", "OBJECT_TYPES", "OBJECT_LISTS_KEY"]
+
+#: Object types, in output order: name -> (collection of :func:`hepsift.io.read_darkmachines`,
+#: b-tag selection (True: b-tagged jets only, False: untagged only, None: all), fixed mass in GeV
+#: (None: the mass is learnt)). The DarkMachines types: ``j``, ``b``, ``e-/e+``, ``m-/m+``, ``g``.
+OBJECT_TYPES: dict[str, tuple[str, bool | None, float | None]] = {
+    "Jet": ("Jet", False, None),
+    "BJet": ("Jet", True, None),
+    "Electron": ("Electron", None, 0.000511),
+    "Muon": ("Muon", None, 0.10566),
+    "Photon": ("Photon", None, 0.0),
+}
+#: Per-object output fields, in output order (GeV, GeV, -, rad).
+FIELDS = ("pt", "eta", "phi", "mass")
+#: Event-level outputs after the object lists.
+EVENT_FIELDS = ("MET_pt", "MET_phi")
+#: ONNX metadata key: JSON list of ``{"name", "count", "max_objects", "fields"}``, one per type.
+OBJECT_LISTS_KEY = "hepsift.object_lists"
+
+_TWO_PI = 6.283185307179586
+
+
+@dataclasses.dataclass
+class ObjectListGeneratorConfig(Config):
+    """Parameters of :class:`ObjectListGenerator` (see there)."""
+
+    max_objects: int = 4
+    flow: str = "nsf"
+    transforms: int = 3
+    hidden: tuple[int, ...] = (128, 128)
+    bins: int = 8
+    marginals: str = "quantile"
+    epochs: int = 120
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+
+def _as_events(X: Any, unit: str, max_events: int | None) -> Any:
+    """A DarkMachines CSV path, or the awkward records of :func:`hepsift.io.read_darkmachines`."""
+    import awkward as ak
+
+    from hepsift.io import read_darkmachines
+
+    if isinstance(X, (str, os.PathLike)):
+        return read_darkmachines(X, unit=unit, max_events=max_events, features=False)
+    try:
+        events = X if isinstance(X, ak.Array) else ak.Array(X)
+    except (TypeError, ValueError) as exc:
+        raise errors.DataError(
+            f"ObjectListGenerator.fit takes a DarkMachines CSV path or the awkward records of "
+            f"hepsift.io.read_darkmachines, got {type(X).__name__}"
+        ) from exc
+    return events if max_events is None else events[: int(max_events)]
+
+
+def _wrap_phi(phi: Any) -> Any:
+    """phi mapped into [-pi, pi) (floor only: exact and the same in torch and ONNX)."""
+    import torch
+
+    return phi - _TWO_PI * torch.floor((phi + 0.5 * _TWO_PI) / _TWO_PI)
+
+
+class ObjectListGenerator(NormalizingFlow):
+    r"""Whole events as typed object lists: multiplicities, pT-ordered objects and missing E_T.
+
+    Learns DarkMachines-like events (Aarrestad et al., SciPost Phys. 12 (2022) 043): per
+    event the number of objects of each type (:data:`OBJECT_TYPES`: untagged jets ``Jet``,
+    b-tagged jets ``BJet``, ``Electron``, ``Muon``, ``Photon``; types that never occur in the
+    training events are left out), each object's ``pt``, ``eta``, ``phi`` (and the ``mass`` of
+    jets; leptons and photons get the fixed masses of :func:`hepsift.io.read_darkmachines`),
+    and ``MET_pt``, ``MET_phi``. Lepton charges are not generated.
+
+    **Design.** One fixed-width vector per event goes to the neural spline flow of
+    :class:`NormalizingFlow` with the preprocessing of :mod:`hepsift.generative._codec`: the
+    multiplicities ``nJet, nBJet, ...`` (counts: dequantised on fit, floored on sampling), the
+    kinematics of the ``K`` leading objects of each type (``K = min(max_objects, largest
+    multiplicity seen)``), and the missing E_T. Slots beyond an event's multiplicity hold a
+    random draw from the present values of the same slot (they carry no information and the
+    flow learns them as independent noise), so the multiplicity column alone decides which
+    objects exist; the flow learns the kinematics jointly with, i.e. conditioned on, the
+    multiplicities. A dedicated two-stage model (a categorical multiplicity model and a flow
+    with the multiplicities as context) would model the counts exactly; the single flow reuses
+    the tested machinery (export, float64 parity, quantile marginals that keep every value
+    inside its training range) and its multiplicity agreement is measured in
+    ``bench/object_generators.py``. Multiplicities above ``max_objects`` are capped (the
+    lowest-pT objects are dropped).
+
+    **Post-processing** (part of the sampler, so identical in :meth:`decode`, in the exported
+    ONNX graph and in :func:`hepsift.rdf.sample`; float64, comparisons and sums only):
+    multiplicities are clamped to ``[0, K]``; slots ``i >= n`` are masked to
+    :data:`hepsift.io.MISSING` (-999); the present objects are put in decreasing-pT order
+    (rank ``r_i = #{j: pt_j > pt_i} + #{j < i: pt_j = pt_i}``, then a permutation by one-hot
+    sums, exact); ``pt >= `` the smallest training pT of the type, ``mass >= 0``,
+    ``MET_pt >= 0``; every phi is wrapped into ``[-pi, pi)``.
+
+    Output of :meth:`decode` (and of the ONNX ``features``), in :attr:`generated_names_`
+    order: per type ``n{T}`` then ``{T}{i}_{f}`` for ``f`` in ``pt, eta, phi, mass`` and ``i = 1..K``
+    (field-major), then ``MET_pt``, ``MET_phi``; energies and momenta in GeV.
+    :meth:`sample` returns jagged records (``nJet``, ``Jet_pt`` ...), the columns that
+    :func:`hepsift.rdf.sample` defines; both draw their noise with the counter-based generator
+    of ``hepsift/Noise.hxx`` (:func:`hepsift.generative.counter_noise`), so the same seed gives
+    the same events in Python and in RDataFrame.
+
+    Parameters
+    ----------
+    max_objects : most objects kept per type (>= 1)
+    flow, transforms, hidden, bins, marginals, epochs, batch_size, learning_rate, seed :
+        as :class:`NormalizingFlow`; ``seed`` also seeds the fill of empty slots
+    """
+
+    config_class: ClassVar[type[Config]] = ObjectListGeneratorConfig
+    _fitted_attrs: ClassVar[tuple[str, ...]] = (*Generator._fitted_attrs, "object_lists_", "pt_min_")
+    #: The contract test fits this learner on DarkMachines-like records.
+    _input_kind: ClassVar[str] = "object_lists"
+
+    def __init__(
+        self, max_objects: int = 4, flow: str = "nsf", transforms: int = 3, hidden: tuple[int, ...] = (128, 128),
+        bins: int = 8, marginals: str = "quantile", epochs: int = 120, batch_size: int = 256,
+        learning_rate: float = 2e-3, seed: int = 0,
+    ) -> None:  # fmt: skip
+        self.max_objects = max_objects
+        super().__init__(flow=flow, transforms=transforms, hidden=hidden, bins=bins, marginals=marginals,
+                         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)  # fmt: skip
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, unit: str = "MeV", max_events: int | None = None,  # type: ignore[override]
+            progress: bool = False) -> ObjectListGenerator:  # fmt: skip
+        """Learn the events of a DarkMachines CSV file or of the records read from one.
+
+        Parameters
+        ----------
+        X : str or path-like, or awkward.Array
+            A DarkMachines CSV file (read with :func:`hepsift.io.read_darkmachines`), or the
+            records it returns (in GeV; also the object branches of :mod:`hepsift.events`
+            files): ``MET_pt``, ``MET_phi`` and ``Jet_pt/eta/phi/mass/btag``, ``Electron_*``,
+            ``Muon_*``, ``Photon_*`` (``pt``, ``eta``, ``phi``; missing collections count as
+            empty).
+        y : ignored
+        unit : energy unit of a CSV file, ``"MeV"`` (the challenge's) or ``"GeV"``; the model
+            works and generates in GeV
+        max_events : read at most this many events
+        progress : show a progress bar over epochs
+
+        Returns
+        -------
+        self
+        """
+        if int(self.max_objects) != self.max_objects or int(self.max_objects) < 1:
+            raise errors.ConfigurationError(f"max_objects must be an integer >= 1, got {self.max_objects!r}")
+        events = _as_events(X, unit, max_events)
+        matrix, names, lists, pt_min = self._vectors(events)
+        super().fit(matrix, feature_names=names, progress=progress)
+        self.object_lists_ = lists
+        self.pt_min_ = pt_min
+        self.provenance_["objects"] = {"unit": "GeV", "max_objects": int(self.max_objects), "lists": lists}
+        self._module_cache = None
+        return self
+
+    def _vectors(self, events: Any) -> tuple[np.ndarray, list[str], list[dict[str, Any]], dict[str, float]]:
+        """The training matrix (absent slots filled), its column names, the object lists and pT floors."""
+        import awkward as ak
+
+        fields = set(events.fields)
+        missing = [f for f in EVENT_FIELDS if f not in fields]
+        if missing:
+            raise errors.DataError(f"the events lack {', '.join(missing)}; they hold {sorted(fields)}")
+        n = len(events)
+        if n < 10:
+            raise errors.DataError(f"ObjectListGenerator.fit needs at least 10 events, got {n}")
+        counts: list[np.ndarray] = []
+        blocks: list[np.ndarray] = []
+        names: list[str] = []
+        count_names: list[str] = []
+        lists: list[dict[str, Any]] = []
+        pt_min: dict[str, float] = {}
+        for name, (coll, btag, fixed_mass) in OBJECT_TYPES.items():
+            if f"{coll}_pt" not in fields:
+                continue
+            sel = events[f"{coll}_pt"] > -np.inf
+            if btag is not None:
+                if f"{coll}_btag" not in fields:
+                    raise errors.DataError(f"{coll} objects need {coll}_btag to be split into Jet and BJet")
+                sel = events[f"{coll}_btag"] == btag
+            pt = events[f"{coll}_pt"][sel]
+            order = ak.argsort(pt, axis=1, ascending=False, stable=True)
+            mult = ak.to_numpy(ak.num(pt)).astype(np.int64)
+            if mult.max(initial=0) == 0:
+                continue
+            k = int(min(int(self.max_objects), mult.max()))
+            learnt = ("pt", "eta", "phi") if fixed_mass is not None else FIELDS
+            for f in learnt:
+                if f"{coll}_{f}" not in fields:
+                    raise errors.DataError(f"the events have {coll}_pt but no {coll}_{f}")
+                v = events[f"{coll}_{f}"][sel][order]
+                padded = ak.to_numpy(ak.fill_none(ak.pad_none(v, k, clip=True), MISSING)).astype(np.float64)
+                blocks.append(padded)
+                names += [f"{name}{i + 1}_{f}" for i in range(k)]
+            counts.append(np.minimum(mult, k).astype(np.float64))
+            count_names.append(f"n{name}")
+            lists.append({"name": name, "count": f"n{name}", "max_objects": k, "fields": list(FIELDS),
+                          "mass": fixed_mass})  # fmt: skip
+            pt_min[name] = float(ak.min(pt))
+        if not lists:
+            raise errors.DataError("the events hold no objects (no Jet, Electron, Muon or Photon)")
+        met = np.stack([np.asarray(events[f], dtype=np.float64) for f in EVENT_FIELDS], axis=1)
+        raw = np.concatenate([np.stack(counts, axis=1), *blocks, met], axis=1)
+        if not np.all(np.isfinite(raw)):
+            raise errors.DataError("the events hold NaN or infinite values")
+        filled = fill_absent(raw, np.random.default_rng([int(self.seed), 0x0B1EC7]))
+        return filled.astype(np.float32), count_names + names + list(EVENT_FIELDS), lists, pt_min
+
+    # -- sampling -----------------------------------------------------------------------
+    @property
+    def generated_names_(self) -> list[str]:
+        """Columns of :meth:`decode`: ``n{T}``, ``{T}{i}_{f}`` (field-major), ``MET_pt``, ``MET_phi``."""
+        self._check_fitted()
+        out: list[str] = []
+        for lst in self.object_lists_:
+            out.append(lst["count"])
+            out += [f"{lst['name']}{i + 1}_{f}" for f in lst["fields"] for i in range(lst["max_objects"])]
+        return out + list(EVENT_FIELDS)
+
+    def _generator_metadata(self) -> dict[str, Any]:
+        meta = super()._generator_metadata()
+        meta[OBJECT_LISTS_KEY] = [{k: v for k, v in lst.items() if k != "mass"} for lst in self.object_lists_]
+        return meta
+
+    def _postprocess(self) -> Any:
+        import torch
+
+        index = {nm: i for i, nm in enumerate(self.feature_names_in_)}
+        specs = []
+        for lst in self.object_lists_:
+            name, k = lst["name"], int(lst["max_objects"])
+            cols = {f: [index[f"{name}{i + 1}_{f}"] for i in range(k)] for f in FIELDS if f"{name}1_{f}" in index}
+            specs.append((index[lst["count"]], k, cols, lst["mass"], self.pt_min_[name]))
+        met = [index[f] for f in EVENT_FIELDS]
+
+        class _Objects(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.specs = []
+                for t, (ci, k, cols, mass, ptmin) in enumerate(specs):
+                    for f, idx in cols.items():
+                        self.register_buffer(f"i{t}_{f}", torch.as_tensor(idx, dtype=torch.int64))
+                    slot = torch.arange(k, dtype=torch.float64)
+                    self.register_buffer(f"slot{t}", slot)
+                    self.register_buffer(f"before{t}", torch.tril(torch.ones(k, k, dtype=torch.bool), -1))
+                    self.specs.append((ci, float(k), list(cols), mass, ptmin))
+                self.met = met
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                out = []
+                for t, (ci, k, learnt, mass, ptmin) in enumerate(self.specs):
+                    slot = getattr(self, f"slot{t}")
+                    n = torch.clamp(x[:, ci : ci + 1], 0.0, k)
+                    present = slot < n  # (batch, k)
+                    vals = {f: x[:, getattr(self, f"i{t}_{f}")] for f in learnt}
+                    vals["pt"] = torch.clamp(vals["pt"], min=ptmin)
+                    vals["phi"] = _wrap_phi(vals["phi"])
+                    vals["mass"] = torch.clamp(vals["mass"], min=0.0) if "mass" in vals else \
+                        torch.full_like(vals["pt"], float(mass))  # fmt: skip
+                    key = torch.where(present, vals["pt"], torch.full_like(vals["pt"], -1.0))
+                    above = key.unsqueeze(1) > key.unsqueeze(2)  # [b, i, j]: key_j > key_i
+                    tie = (key.unsqueeze(1) == key.unsqueeze(2)) & getattr(self, f"before{t}")
+                    rank = (above | tie).to(torch.float64).sum(dim=2)  # [b, i]
+                    onehot = (rank.unsqueeze(2) == slot).to(torch.float64)  # [b, i, r]
+                    out.append(n)
+                    for f in FIELDS:
+                        ordered = (onehot * vals[f].unsqueeze(2)).sum(dim=1)  # [b, r]
+                        out.append(torch.where(present, ordered, torch.full_like(ordered, MISSING)))
+                out.append(torch.clamp(x[:, self.met[0] : self.met[0] + 1], min=0.0))
+                out.append(_wrap_phi(x[:, self.met[1] : self.met[1] + 1]))
+                return torch.cat(out, dim=1)
+
+        return _Objects().eval()
+
+    def sample(self, n: int, seed: int = 0, *, batch_size: int = 65536, layout: str = "jagged") -> Any:  # type: ignore[override]
+        """Generate ``n`` events from the noise of entries ``0 .. n-1`` of ``hepsift::noise(seed, ...)``.
+
+        Parameters
+        ----------
+        n : number of events
+        seed : int in [0, 2**64); the events equal those of ``hepsift.rdf.sample(file, n, seed)``
+        batch_size : events per call of the sampler
+        layout : ``"jagged"`` (awkward records) or ``"flat"`` (:meth:`decode`'s array)
+
+        Returns
+        -------
+        ``layout="jagged"``: awkward.Array of records with ``n{T}`` (int32), ``{T}_pt``,
+        ``{T}_eta``, ``{T}_phi``, ``{T}_mass`` (float32 lists of length ``n{T}``, decreasing
+        pT), ``MET_pt``, ``MET_phi``; ``layout="flat"``: ndarray, float32, shape
+        (n, len(generated_names_)), absent slots -999.
+        """
+        self._check_fitted()
+        if layout not in ("jagged", "flat"):
+            raise errors.ConfigurationError(f"layout must be 'jagged' or 'flat', got {layout!r}")
+        if int(n) < 0:
+            raise errors.ConfigurationError(f"n must be >= 0, got {n}")
+        parts = [self.decode(counter_noise(seed, min(batch_size, int(n) - i), self.latent_dim_, start=i))
+                 for i in range(0, int(n), batch_size)]  # fmt: skip
+        flat = np.concatenate(parts) if parts else np.zeros((0, len(self.generated_names_)), dtype=np.float32)
+        return flat if layout == "flat" else self.to_jagged(flat)
+
+    def to_jagged(self, flat: np.ndarray) -> Any:
+        """:meth:`decode`'s array ``(n, len(generated_names_))`` as jagged awkward records (see :meth:`sample`)."""
+        import awkward as ak
+
+        names = self.generated_names_
+        arr = np.asarray(flat, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise errors.InputMismatchError(f"expected shape (n, {len(names)}); got {arr.shape}")
+        out: dict[str, Any] = {}
+        for name, ci, k, starts in object_lists_from_names(names, self.object_lists_):
+            count = arr[:, ci].astype(np.int32)
+            out[names[ci]] = count
+            keep = np.arange(k)[None, :] < count[:, None]
+            for f, start in starts:
+                out[f"{name}_{f}"] = ak.unflatten(arr[:, start : start + k][keep], count)
+        for f in EVENT_FIELDS:
+            out[f] = arr[:, names.index(f)]
+        return ak.Array(out)
+
+    def _onnx_sample(self) -> np.ndarray:
+        return counter_noise(int(self.seed), 512, self.latent_dim_)
+
+
+def object_lists_from_names(
+    names: Sequence[str], lists: Sequence[dict[str, Any]]
+) -> list[tuple[str, int, int, list[tuple[str, int]]]]:
+    """Offsets of the object lists in a generator's output: ``(name, count index, K, [(field, start)])``.
+
+    Raises :class:`hepsift.MetadataError` unless ``names`` hold ``n{T}`` and ``{T}1_{f} .. {T}K_{f}``
+    contiguously for every list.
+    """
+    col = {nm: i for i, nm in enumerate(names)}
+    out = []
+    for lst in lists:
+        try:
+            name, count, k, fields = str(lst["name"]), str(lst["count"]), int(lst["max_objects"]), list(lst["fields"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.MetadataError(f"malformed object list {lst!r} ({exc})") from exc
+        if count not in col or k < 1:
+            raise errors.MetadataError(f"object list {name!r}: no output {count!r} or max_objects {k} < 1")
+        starts = []
+        for f in fields:
+            start = col.get(f"{name}1_{f}")
+            expected = [f"{name}{i + 1}_{f}" for i in range(k)]
+            if start is None or list(names[start : start + k]) != expected:
+                raise errors.MetadataError(f"object list {name!r}: outputs {expected[0]} .. {expected[-1]} are not "
+                                           f"contiguous in the model's generated features")  # fmt: skip
+            starts.append((str(f), start))
+        out.append((name, col[count], k, starts))
+    return out
