@@ -17,6 +17,7 @@ from hepsift._estimator import Config
 from hepsift.generative._base import Generator
 from hepsift.generative._codec import fill_absent
 from hepsift.generative._models import NormalizingFlow
+from hepsift.export._metadata import OBJECT_LISTS_KEY, object_list_layout
 from hepsift.generative._noise import counter_noise
 from hepsift.io.features import MISSING
 
@@ -36,8 +37,6 @@ OBJECT_TYPES: dict[str, tuple[str, bool | None, float | None]] = {
 FIELDS = ("pt", "eta", "phi", "mass")
 #: Event-level outputs after the object lists.
 EVENT_FIELDS = ("MET_pt", "MET_phi")
-#: ONNX metadata key: JSON list of ``{"name", "count", "max_objects", "fields"}``, one per type.
-OBJECT_LISTS_KEY = "hepsift.object_lists"
 
 _TWO_PI = 6.283185307179586
 
@@ -334,7 +333,7 @@ class ObjectListGenerator(NormalizingFlow):
         if arr.ndim != 2 or arr.shape[1] != len(names):
             raise errors.InputMismatchError(f"expected shape (n, {len(names)}); got {arr.shape}")
         out: dict[str, Any] = {}
-        for name, ci, k, starts in object_lists_from_names(names, self.object_lists_):
+        for name, ci, k, starts in object_list_layout(names, self.object_lists_):
             count = arr[:, ci].astype(np.int32)
             out[names[ci]] = count
             keep = np.arange(k)[None, :] < count[:, None]
@@ -346,32 +345,3 @@ class ObjectListGenerator(NormalizingFlow):
 
     def _onnx_sample(self) -> np.ndarray:
         return counter_noise(int(self.seed), 512, self.latent_dim_)
-
-
-def object_lists_from_names(
-    names: Sequence[str], lists: Sequence[dict[str, Any]]
-) -> list[tuple[str, int, int, list[tuple[str, int]]]]:
-    """Offsets of the object lists in a generator's output: ``(name, count index, K, [(field, start)])``.
-
-    Raises :class:`hepsift.MetadataError` unless ``names`` hold ``n{T}`` and ``{T}1_{f} .. {T}K_{f}``
-    contiguously for every list.
-    """
-    col = {nm: i for i, nm in enumerate(names)}
-    out = []
-    for lst in lists:
-        try:
-            name, count, k, fields = str(lst["name"]), str(lst["count"]), int(lst["max_objects"]), list(lst["fields"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise errors.MetadataError(f"malformed object list {lst!r} ({exc})") from exc
-        if count not in col or k < 1:
-            raise errors.MetadataError(f"object list {name!r}: no output {count!r} or max_objects {k} < 1")
-        starts = []
-        for f in fields:
-            start = col.get(f"{name}1_{f}")
-            expected = [f"{name}{i + 1}_{f}" for i in range(k)]
-            if start is None or list(names[start : start + k]) != expected:
-                raise errors.MetadataError(f"object list {name!r}: outputs {expected[0]} .. {expected[-1]} are not "
-                                           f"contiguous in the model's generated features")  # fmt: skip
-            starts.append((str(f), start))
-        out.append((name, col[count], k, starts))
-    return out
