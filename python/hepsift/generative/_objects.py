@@ -46,7 +46,7 @@ class ObjectListGeneratorConfig(Config):
     """Parameters of :class:`ObjectListGenerator` (see there)."""
 
     max_objects: int = 4
-    flow: str = "nsf"
+    flow: str = "maf"
     transforms: int = 3
     hidden: tuple[int, ...] = (128, 128)
     bins: int = 8
@@ -75,6 +75,11 @@ def _as_events(X: Any, unit: str, max_events: int | None) -> Any:
     return events if max_events is None else events[: int(max_events)]
 
 
+def _learnt_name(name: str, i: int, field: str) -> str:
+    """Name of a learnt per-slot column (slot ``i`` from 0): ``Jet1_pt``, ``Jet2_ptratio``, ``Jet2_eta`` ..."""
+    return f"{name}{i + 1}_{field}ratio" if field == "pt" and i > 0 else f"{name}{i + 1}_{field}"
+
+
 def _wrap_phi(phi: Any) -> Any:
     """phi mapped into [-pi, pi) (floor only: exact and the same in torch and ONNX)."""
     import torch
@@ -92,28 +97,30 @@ class ObjectListGenerator(NormalizingFlow):
     jets; leptons and photons get the fixed masses of :func:`hepsift.io.read_darkmachines`),
     and ``MET_pt``, ``MET_phi``. Lepton charges are not generated.
 
-    **Design.** One fixed-width vector per event goes to the neural spline flow of
-    :class:`NormalizingFlow` with the preprocessing of :mod:`hepsift.generative._codec`: the
-    multiplicities ``nJet, nBJet, ...`` (counts: dequantised on fit, floored on sampling), the
-    kinematics of the ``K`` leading objects of each type (``K = min(max_objects, largest
-    multiplicity seen)``), and the missing E_T. Slots beyond an event's multiplicity hold a
-    random draw from the present values of the same slot (they carry no information and the
-    flow learns them as independent noise), so the multiplicity column alone decides which
-    objects exist; the flow learns the kinematics jointly with, i.e. conditioned on, the
-    multiplicities. A dedicated two-stage model (a categorical multiplicity model and a flow
-    with the multiplicities as context) would model the counts exactly; the single flow reuses
-    the tested machinery (export, float64 parity, quantile marginals that keep every value
-    inside its training range) and its multiplicity agreement is measured in
-    ``bench/object_generators.py``. Multiplicities above ``max_objects`` are capped (the
-    lowest-pT objects are dropped).
+    **Design: two stages in one sampler.** (1) The multiplicities: the joint distribution of
+    ``(nJet, nBJet, ...)`` is categorical, estimated by the frequencies of the combinations
+    seen in training (maximum likelihood; a combination never seen is never generated), and
+    one noise column picks the combination by cumulative probability (as
+    :class:`BetaVAE`'s mixture component). (2) The kinematics: a ``zuko`` flow (as
+    :class:`NormalizingFlow`) conditioned on the multiplicities (its context), on the
+    preprocessed columns of :mod:`hepsift.generative._codec` (quantile marginals, so every
+    value stays inside its training range): for each type the ``K = min(max_objects, largest
+    multiplicity seen)`` leading objects, the leading pT and for the others the ratio to the
+    previous pT (in (0, 1], so the decoded objects are pT-ordered by construction: the flow
+    need not learn the ordering), eta, phi (and jet masses), then MET and its phi. Slots
+    beyond an event's multiplicity hold a random draw from the present values of the same
+    column (no information; the flow learns them as independent noise, and they are masked
+    on sampling). A single flow over counts and kinematics (the first version) generated
+    jets out of pT order in 25 % of the events before sorting and biased the counts; the
+    two stages reproduce the training multiplicities exactly in distribution. Multiplicities
+    above ``max_objects`` are capped (the lowest-pT objects are dropped).
 
     **Post-processing** (part of the sampler, so identical in :meth:`decode`, in the exported
-    ONNX graph and in :func:`hepsift.rdf.sample`; float64, comparisons and sums only):
-    multiplicities are clamped to ``[0, K]``; slots ``i >= n`` are masked to
-    :data:`hepsift.io.MISSING` (-999); the present objects are put in decreasing-pT order
-    (rank ``r_i = #{j: pt_j > pt_i} + #{j < i: pt_j = pt_i}``, then a permutation by one-hot
-    sums, exact); ``pt >= `` the smallest training pT of the type, ``mass >= 0``,
-    ``MET_pt >= 0``; every phi is wrapped into ``[-pi, pi)``.
+    ONNX graph and in :func:`hepsift.rdf.sample`; float64, clamps, products and floors only):
+    multiplicities in ``[0, K]``; ``pt_1 >= `` the smallest training pT of the type and
+    ``pt_i = max(pt_{i-1} min(ratio_i, 1), pt_min)`` (decreasing); ``mass >= 0``;
+    ``MET_pt >= 0``; every phi wrapped into ``[-pi, pi)`` by a floor; slots ``i > n`` set to
+    :data:`hepsift.io.MISSING` (-999).
 
     Output of :meth:`decode` (and of the ONNX ``features``), in :attr:`generated_names_`
     order: per type ``n{T}`` then ``{T}{i}_{f}`` for ``f`` in ``pt, eta, phi, mass`` and ``i = 1..K``
@@ -126,17 +133,20 @@ class ObjectListGenerator(NormalizingFlow):
     Parameters
     ----------
     max_objects : most objects kept per type (>= 1)
-    flow, transforms, hidden, bins, marginals, epochs, batch_size, learning_rate, seed :
+    flow : ``"maf"`` (default: affine autoregressive, fast to sample and to export) or ``"nsf"``
+        (splines; its exported graph takes minutes to build for ~30 columns)
+    transforms, hidden, bins, marginals, epochs, batch_size, learning_rate, seed :
         as :class:`NormalizingFlow`; ``seed`` also seeds the fill of empty slots
     """
 
     config_class: ClassVar[type[Config]] = ObjectListGeneratorConfig
     _fitted_attrs: ClassVar[tuple[str, ...]] = (*Generator._fitted_attrs, "object_lists_", "pt_min_")
+    _model_attrs: ClassVar[tuple[str, ...]] = (*NormalizingFlow._model_attrs, "multiplicities_")
     #: The contract test fits this learner on DarkMachines-like records.
     _input_kind: ClassVar[str] = "object_lists"
 
     def __init__(
-        self, max_objects: int = 4, flow: str = "nsf", transforms: int = 3, hidden: tuple[int, ...] = (128, 128),
+        self, max_objects: int = 4, flow: str = "maf", transforms: int = 3, hidden: tuple[int, ...] = (128, 128),
         bins: int = 8, marginals: str = "quantile", epochs: int = 120, batch_size: int = 256,
         learning_rate: float = 2e-3, seed: int = 0,
     ) -> None:  # fmt: skip
@@ -171,9 +181,13 @@ class ObjectListGenerator(NormalizingFlow):
             raise errors.ConfigurationError(f"max_objects must be an integer >= 1, got {self.max_objects!r}")
         events = _as_events(X, unit, max_events)
         matrix, names, lists, pt_min = self._vectors(events)
-        super().fit(matrix, feature_names=names, progress=progress)
         self.object_lists_ = lists
         self.pt_min_ = pt_min
+        self._train_counts = matrix[:, : len(lists)]
+        try:
+            super().fit(matrix, feature_names=names, progress=progress)
+        finally:
+            del self._train_counts
         self.provenance_["objects"] = {"unit": "GeV", "max_objects": int(self.max_objects), "lists": lists}
         self._module_cache = None
         return self
@@ -215,8 +229,12 @@ class ObjectListGenerator(NormalizingFlow):
                     raise errors.DataError(f"the events have {coll}_pt but no {coll}_{f}")
                 v = events[f"{coll}_{f}"][sel][order]
                 padded = ak.to_numpy(ak.fill_none(ak.pad_none(v, k, clip=True), MISSING)).astype(np.float64)
+                if f == "pt":  # the leading pT, then each pT over the previous one (in (0, 1])
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        ratio = np.where(padded[:, 1:] != MISSING, padded[:, 1:] / padded[:, :-1], MISSING)
+                    padded = np.concatenate([padded[:, :1], ratio], axis=1)
                 blocks.append(padded)
-                names += [f"{name}{i + 1}_{f}" for i in range(k)]
+                names += [_learnt_name(name, i, f) for i in range(k)]
             counts.append(np.minimum(mult, k).astype(np.float64))
             count_names.append(f"n{name}")
             lists.append({"name": name, "count": f"n{name}", "max_objects": k, "fields": list(FIELDS),
@@ -230,6 +248,60 @@ class ObjectListGenerator(NormalizingFlow):
             raise errors.DataError("the events hold NaN or infinite values")
         filled = fill_absent(raw, np.random.default_rng([int(self.seed), 0x0B1EC7]))
         return filled.astype(np.float32), count_names + names + list(EVENT_FIELDS), lists, pt_min
+
+    def _fit_core(self, Xs: np.ndarray, *, progress: bool = False) -> None:
+        """Stage 1: the joint multiplicities (categorical); stage 2: the kinematics, a flow
+        conditioned on them."""
+        import torch
+
+        from hepsift.generative._codec import decoder_module, log_jacobian
+
+        t = len(self.object_lists_)
+        counts = np.asarray(self._train_counts, dtype=np.float64)
+        combos, freq = np.unique(counts, axis=0, return_counts=True)
+        # each combination's encoded counts: the codec's map at c + 1/2, floored back to c on sampling
+        probe = np.zeros((len(combos), self.n_encoded_))
+        probe[:, :t] = combos + 0.5
+        encoded = log_jacobian(self.codec_, probe)[0].astype(np.float64)[:, :t]
+        full = np.zeros((len(combos), self.n_encoded_))
+        full[:, :t] = encoded
+        with torch.no_grad():
+            back = decoder_module(self.codec_)(torch.from_numpy(full)).numpy()[:, :t]
+        if not np.array_equal(back, combos):
+            raise errors.ModelError("the multiplicities do not survive the preprocessing's round trip; "
+                                    "use marginals='quantile'")  # fmt: skip
+        self.multiplicities_ = {"counts": combos, "probabilities": freq / freq.sum(), "encoded": encoded}
+        self._train_flow(Xs[:, t:], counts.astype(np.float32), progress=progress)
+
+    def _latent_dim(self) -> int:
+        return 1 + self.n_encoded_ - len(self.object_lists_)
+
+    def _sampler(self) -> Any:
+        import torch
+
+        from hepsift.generative._models import _bucket, _load_state
+        from scipy.special import ndtri
+
+        t = len(self.object_lists_)
+        flow = _load_state(self._build(self.n_encoded_ - t, t), self.flow_state_)
+        cum = np.cumsum(self.multiplicities_["probabilities"])
+        thresholds = ndtri(np.clip(cum[:-1] / cum[-1], 0.0, 1.0))
+        mult = self.multiplicities_
+
+        class _TwoStage(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.register_buffer("thresholds", torch.as_tensor(thresholds, dtype=torch.float64))
+                self.register_buffer("encoded", torch.as_tensor(mult["encoded"], dtype=torch.float64))
+                self.register_buffer("counts", torch.as_tensor(mult["counts"], dtype=torch.float64))
+                self.flow = flow
+
+            def forward(self, z: torch.Tensor) -> torch.Tensor:
+                c = _bucket(self.thresholds, z[:, 0])  # the multiplicity combination, by cumulative probability
+                kin = self.flow(self.counts[c].to(z.dtype)).transform.inv(z[:, 1:])
+                return torch.cat([self.encoded[c].to(z.dtype), kin], dim=1)
+
+        return _TwoStage().eval()
 
     # -- sampling -----------------------------------------------------------------------
     @property
@@ -254,7 +326,8 @@ class ObjectListGenerator(NormalizingFlow):
         specs = []
         for lst in self.object_lists_:
             name, k = lst["name"], int(lst["max_objects"])
-            cols = {f: [index[f"{name}{i + 1}_{f}"] for i in range(k)] for f in FIELDS if f"{name}1_{f}" in index}
+            cols = {f: [index[_learnt_name(name, i, f)] for i in range(k)] for f in FIELDS
+                    if f"{name}1_{f}" in index}  # fmt: skip
             specs.append((index[lst["count"]], k, cols, lst["mass"], self.pt_min_[name]))
         met = [index[f] for f in EVENT_FIELDS]
 
@@ -267,7 +340,6 @@ class ObjectListGenerator(NormalizingFlow):
                         self.register_buffer(f"i{t}_{f}", torch.as_tensor(idx, dtype=torch.int64))
                     slot = torch.arange(k, dtype=torch.float64)
                     self.register_buffer(f"slot{t}", slot)
-                    self.register_buffer(f"before{t}", torch.tril(torch.ones(k, k, dtype=torch.bool), -1))
                     self.specs.append((ci, float(k), list(cols), mass, ptmin))
                 self.met = met
 
@@ -278,19 +350,18 @@ class ObjectListGenerator(NormalizingFlow):
                     n = torch.clamp(x[:, ci : ci + 1], 0.0, k)
                     present = slot < n  # (batch, k)
                     vals = {f: x[:, getattr(self, f"i{t}_{f}")] for f in learnt}
-                    vals["pt"] = torch.clamp(vals["pt"], min=ptmin)
+                    # p_T of slot i = p_T of slot i-1 times its ratio (<= 1): ordered by construction
+                    pts = [torch.clamp(vals["pt"][:, :1], min=ptmin)]
+                    for i in range(1, int(k)):
+                        ratio = torch.clamp(vals["pt"][:, i : i + 1], max=1.0)
+                        pts.append(torch.clamp(pts[-1] * ratio, min=ptmin))
+                    vals["pt"] = torch.cat(pts, dim=1)
                     vals["phi"] = _wrap_phi(vals["phi"])
                     vals["mass"] = torch.clamp(vals["mass"], min=0.0) if "mass" in vals else \
                         torch.full_like(vals["pt"], float(mass))  # fmt: skip
-                    key = torch.where(present, vals["pt"], torch.full_like(vals["pt"], -1.0))
-                    above = key.unsqueeze(1) > key.unsqueeze(2)  # [b, i, j]: key_j > key_i
-                    tie = (key.unsqueeze(1) == key.unsqueeze(2)) & getattr(self, f"before{t}")
-                    rank = (above | tie).to(torch.float64).sum(dim=2)  # [b, i]
-                    onehot = (rank.unsqueeze(2) == slot).to(torch.float64)  # [b, i, r]
                     out.append(n)
                     for f in FIELDS:
-                        ordered = (onehot * vals[f].unsqueeze(2)).sum(dim=1)  # [b, r]
-                        out.append(torch.where(present, ordered, torch.full_like(ordered, MISSING)))
+                        out.append(torch.where(present, vals[f], torch.full_like(vals[f], MISSING)))
                 out.append(torch.clamp(x[:, self.met[0] : self.met[0] + 1], min=0.0))
                 out.append(_wrap_phi(x[:, self.met[1] : self.met[1] + 1]))
                 return torch.cat(out, dim=1)

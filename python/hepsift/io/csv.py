@@ -269,14 +269,14 @@ def write_darkmachines(
         counts = ak.to_numpy(ak.num(ev[f"{coll}_pt"]))
         owner = np.repeat(np.arange(n), counts)
         for k in range(len(pt)):
-            per_event[owner[k]].append(f"{letters[k]},{energy[k] * scale:.8g},{pt[k] * scale:.8g},"
-                                       f"{eta[k]:.8g},{phi[k]:.8g}")  # fmt: skip
+            per_event[owner[k]].append(f"{letters[k]},{energy[k] * scale:.10g},{pt[k] * scale:.10g},"
+                                       f"{eta[k]:.10g},{phi[k]:.10g}")  # fmt: skip
     met = np.asarray(ev["MET_pt"], dtype=np.float64) * scale
     metphi = np.asarray(ev["MET_phi"], dtype=np.float64)
     p = Path(path)
     with atomic_output(p, overwrite=overwrite) as tmp, tmp.open("w") as f:
         for i in range(n):
-            head = f"{ids[i]};{procs[i]};{weights[i]:.8g};{met[i]:.8g};{metphi[i]:.8g};"
+            head = f"{ids[i]};{procs[i]};{weights[i]:.10g};{met[i]:.10g};{metphi[i]:.10g};"
             f.write(head + "".join(o + ";" for o in per_event[i]) + "\n")
     return p
 
