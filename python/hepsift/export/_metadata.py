@@ -48,7 +48,8 @@ from typing import Any
 from hepsift._version import __version__
 from hepsift.errors import ConfigurationError, MetadataError
 
-__all__ = ["KINDS", "DIGEST_KEY", "OBJECT_LISTS_KEY", "object_list_layout", "INPUT_KINDS", "efficiency_key", "add_metadata", "lowlevel_metadata", "read_metadata", "seal", "digest", "verify_digest"]
+__all__ = ["KINDS", "DIGEST_KEY", "OBJECT_LISTS_KEY", "object_list_layout", "INPUT_KINDS", "efficiency_key",
+           "add_metadata", "lowlevel_metadata", "read_metadata", "seal", "digest", "verify_digest"]
 
 DIGEST_KEY = "hepsift.digest"
 #: Metadata of a generator of object lists: JSON list of ``{"name", "count", "max_objects",

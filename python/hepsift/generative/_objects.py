@@ -368,7 +368,9 @@ class ObjectListGenerator(NormalizingFlow):
 
         return _Objects().eval()
 
-    def sample(self, n: int, seed: int = 0, *, batch_size: int = 65536, layout: str = "jagged") -> Any:  # type: ignore[override]
+    def sample(  # type: ignore[override]
+        self, n: int, seed: int = 0, *, batch_size: int = 65536, layout: str = "jagged"
+    ) -> Any:
         """Generate ``n`` events from the noise of entries ``0 .. n-1`` of ``hepsift::noise(seed, ...)``.
 
         Parameters
