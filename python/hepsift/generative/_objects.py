@@ -75,6 +75,49 @@ def _as_events(X: Any, unit: str, max_events: int | None) -> Any:
     return events if max_events is None else events[: int(max_events)]
 
 
+def _check_event_fields(events: Any) -> None:
+    missing = [f for f in EVENT_FIELDS if f not in events.fields]
+    if missing:
+        raise errors.DataError(f"the events lack {', '.join(missing)}; they hold {sorted(events.fields)}")
+
+
+def _padded_objects(
+    events: Any, name: str, max_objects: int, *, pad_to: int | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The objects of type ``name`` (:data:`OBJECT_TYPES`) in decreasing pT, padded.
+
+    Returns ``(multiplicity capped at K, {field: float64 (n, K)})`` with ``MISSING`` in absent
+    slots and the type's fixed mass where it has one; ``K = pad_to``, else ``min(max_objects,
+    largest multiplicity)``; ``None`` when the events hold no such object and ``pad_to`` is None.
+    """
+    import awkward as ak
+
+    coll, btag, fixed_mass = OBJECT_TYPES[name]
+    fields = set(events.fields)
+    if f"{coll}_pt" not in fields:
+        raise errors.DataError(f"the events have no {coll}_pt; they hold {sorted(fields)}")
+    sel = events[f"{coll}_pt"] > -np.inf
+    if btag is not None:
+        if f"{coll}_btag" not in fields:
+            raise errors.DataError(f"{coll} objects need {coll}_btag to be split into Jet and BJet")
+        sel = events[f"{coll}_btag"] == btag
+    pt = events[f"{coll}_pt"][sel]
+    order = ak.argsort(pt, axis=1, ascending=False, stable=True)
+    mult = ak.to_numpy(ak.num(pt)).astype(np.int64)
+    if pad_to is None and mult.max(initial=0) == 0:
+        return None
+    k = int(pad_to) if pad_to is not None else int(min(int(max_objects), mult.max()))
+    out = {}
+    for f in ("pt", "eta", "phi") if fixed_mass is not None else FIELDS:
+        if f"{coll}_{f}" not in fields:
+            raise errors.DataError(f"the events have {coll}_pt but no {coll}_{f}")
+        v = events[f"{coll}_{f}"][sel][order]
+        out[f] = ak.to_numpy(ak.fill_none(ak.pad_none(v, k, clip=True), MISSING)).astype(np.float64)
+    if fixed_mass is not None:
+        out["mass"] = np.where(out["pt"] != MISSING, fixed_mass, MISSING)
+    return np.minimum(mult, k), out
+
+
 def _learnt_name(name: str, i: int, field: str) -> str:
     """Name of a learnt per-slot column (slot ``i`` from 0): ``Jet1_pt``, ``Jet2_ptratio``, ``Jet2_eta`` ..."""
     return f"{name}{i + 1}_{field}ratio" if field == "pt" and i > 0 else f"{name}{i + 1}_{field}"
@@ -194,52 +237,34 @@ class ObjectListGenerator(NormalizingFlow):
 
     def _vectors(self, events: Any) -> tuple[np.ndarray, list[str], list[dict[str, Any]], dict[str, float]]:
         """The training matrix (absent slots filled), its column names, the object lists and pT floors."""
-        import awkward as ak
-
-        fields = set(events.fields)
-        missing = [f for f in EVENT_FIELDS if f not in fields]
-        if missing:
-            raise errors.DataError(f"the events lack {', '.join(missing)}; they hold {sorted(fields)}")
-        n = len(events)
-        if n < 10:
-            raise errors.DataError(f"ObjectListGenerator.fit needs at least 10 events, got {n}")
+        _check_event_fields(events)
+        if len(events) < 10:
+            raise errors.DataError(f"ObjectListGenerator.fit needs at least 10 events, got {len(events)}")
         counts: list[np.ndarray] = []
         blocks: list[np.ndarray] = []
         names: list[str] = []
-        count_names: list[str] = []
         lists: list[dict[str, Any]] = []
         pt_min: dict[str, float] = {}
-        for name, (coll, btag, fixed_mass) in OBJECT_TYPES.items():
-            if f"{coll}_pt" not in fields:
+        for name, (coll, _, fixed_mass) in OBJECT_TYPES.items():
+            if f"{coll}_pt" not in events.fields:
                 continue
-            sel = events[f"{coll}_pt"] > -np.inf
-            if btag is not None:
-                if f"{coll}_btag" not in fields:
-                    raise errors.DataError(f"{coll} objects need {coll}_btag to be split into Jet and BJet")
-                sel = events[f"{coll}_btag"] == btag
-            pt = events[f"{coll}_pt"][sel]
-            order = ak.argsort(pt, axis=1, ascending=False, stable=True)
-            mult = ak.to_numpy(ak.num(pt)).astype(np.int64)
-            if mult.max(initial=0) == 0:
+            got = _padded_objects(events, name, int(self.max_objects))
+            if got is None:
                 continue
-            k = int(min(int(self.max_objects), mult.max()))
-            learnt = ("pt", "eta", "phi") if fixed_mass is not None else FIELDS
-            for f in learnt:
-                if f"{coll}_{f}" not in fields:
-                    raise errors.DataError(f"the events have {coll}_pt but no {coll}_{f}")
-                v = events[f"{coll}_{f}"][sel][order]
-                padded = ak.to_numpy(ak.fill_none(ak.pad_none(v, k, clip=True), MISSING)).astype(np.float64)
+            mult, padded = got
+            k = padded["pt"].shape[1]
+            for f in ("pt", "eta", "phi") if fixed_mass is not None else FIELDS:
+                block = padded[f]
                 if f == "pt":  # the leading pT, then each pT over the previous one (in (0, 1])
+                    pt_min[name] = float(block[block != MISSING].min())
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        ratio = np.where(padded[:, 1:] != MISSING, padded[:, 1:] / padded[:, :-1], MISSING)
-                    padded = np.concatenate([padded[:, :1], ratio], axis=1)
-                blocks.append(padded)
+                        ratio = np.where(block[:, 1:] != MISSING, block[:, 1:] / block[:, :-1], MISSING)
+                    block = np.concatenate([block[:, :1], ratio], axis=1)
+                blocks.append(block)
                 names += [_learnt_name(name, i, f) for i in range(k)]
-            counts.append(np.minimum(mult, k).astype(np.float64))
-            count_names.append(f"n{name}")
+            counts.append(mult.astype(np.float64))
             lists.append({"name": name, "count": f"n{name}", "max_objects": k, "fields": list(FIELDS),
                           "mass": fixed_mass})  # fmt: skip
-            pt_min[name] = float(ak.min(pt))
         if not lists:
             raise errors.DataError("the events hold no objects (no Jet, Electron, Muon or Photon)")
         met = np.stack([np.asarray(events[f], dtype=np.float64) for f in EVENT_FIELDS], axis=1)
@@ -247,7 +272,32 @@ class ObjectListGenerator(NormalizingFlow):
         if not np.all(np.isfinite(raw)):
             raise errors.DataError("the events hold NaN or infinite values")
         filled = fill_absent(raw, np.random.default_rng([int(self.seed), 0x0B1EC7]))
+        count_names = [x["count"] for x in lists]
         return filled.astype(np.float32), count_names + names + list(EVENT_FIELDS), lists, pt_min
+
+    def to_flat(self, X: Any, *, unit: str = "MeV", max_events: int | None = None) -> np.ndarray:
+        """Real events in the layout of :meth:`decode` (to compare them with generated ones).
+
+        Parameters
+        ----------
+        X, unit, max_events : as :meth:`fit`
+
+        Returns
+        -------
+        ndarray, float32, shape (n_events, len(generated_names_)): multiplicities capped at each
+        type's ``max_objects``, the leading objects in decreasing pT (GeV), -999 for absent slots
+        """
+        self._check_fitted()
+        events = _as_events(X, unit, max_events)
+        _check_event_fields(events)
+        cols: list[np.ndarray] = []
+        for lst in self.object_lists_:
+            got = _padded_objects(events, lst["name"], int(lst["max_objects"]), pad_to=int(lst["max_objects"]))
+            mult, padded = got if got is not None else (np.zeros(len(events)), {})
+            cols.append(np.asarray(mult, dtype=np.float64)[:, None])
+            cols += [padded.get(f, np.full((len(events), int(lst["max_objects"])), MISSING)) for f in lst["fields"]]
+        cols += [np.asarray(events[f], dtype=np.float64)[:, None] for f in EVENT_FIELDS]
+        return np.concatenate(cols, axis=1).astype(np.float32)
 
     def _fit_core(self, Xs: np.ndarray, *, progress: bool = False) -> None:
         """Stage 1: the joint multiplicities (categorical); stage 2: the kinematics, a flow
