@@ -9,7 +9,7 @@ Half of the events train :class:`hepsift.generative.ObjectListGenerator` straigh
 file; as many events as the other half are sampled. Printed:
 
 * per object type, the multiplicity distribution (capped at the type's ``max_objects``):
-  means, the total variation distance ``1/2 sum_k |p_real(k) - p_gen(k)|`` and the chi-square
+  means (held-out, training, generated), the generated-versus-held-out total variation distance ``1/2 sum_k |p_real(k) - p_gen(k)|`` and the chi-square
   p-value of the real-versus-generated contingency table (``scipy.stats.chi2_contingency``);
 * per object type, the leading object's pT, eta and phi: the 1-Wasserstein distance over the
   real standard deviation and the Kolmogorov-Smirnov statistic; the same for MET;
@@ -65,11 +65,12 @@ def toy_csv(events: int, seed: int, cache: Path) -> Path:
     return csv if csv.is_file() else write_toy(csv, events, seed)
 
 
-def multiplicity_table(model, real: np.ndarray, gen: np.ndarray) -> list[str]:
+def multiplicity_table(model, real: np.ndarray, gen: np.ndarray, train: np.ndarray) -> list[str]:
     from scipy.stats import chi2_contingency
 
     names = model.generated_names_
-    lines = ["| type | max | mean real | mean generated | total variation | chi2 p-value |", "|---|---|---|---|---|---|"]
+    lines = ["| type | max | mean held-out | mean training | mean generated | total variation | chi2 p-value |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for lst in model.object_lists_:
         j, k = names.index(lst["count"]), int(lst["max_objects"])
         r = np.bincount(real[:, j].astype(int), minlength=k + 1)
@@ -78,7 +79,8 @@ def multiplicity_table(model, real: np.ndarray, gen: np.ndarray) -> list[str]:
         table = np.stack([r, g])
         table = table[:, table.sum(axis=0) > 0]
         p = chi2_contingency(table)[1] if table.shape[1] > 1 else 1.0
-        lines.append(f"| {lst['name']} | {k} | {real[:, j].mean():.3f} | {gen[:, j].mean():.3f} | {tv:.3f} | {p:.3f} |")
+        lines.append(f"| {lst['name']} | {k} | {real[:, j].mean():.3f} | {train[:, j].mean():.3f} | "
+                     f"{gen[:, j].mean():.3f} | {tv:.3f} | {p:.3f} |")  # fmt: skip
     return lines
 
 
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     f_real = fidelity(real, real_train[: len(real)], feature_names=names, seed=args.seed)
     print(f"# object-list generator on {args.source} events ({csv.name}): {len(train)} training, {len(test)} "
           f"held-out; {model!r}; fit {fit_s:.0f} s, sampling {len(test)} events {sample_s:.1f} s\n")  # fmt: skip
-    print("\n".join(multiplicity_table(model, real, gen)))
+    print("\n".join(multiplicity_table(model, real, gen, real_train)))
     print()
     print("\n".join(leading_table(model, f_gen)))
     print()

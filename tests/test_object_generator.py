@@ -73,6 +73,14 @@ def test_layout_from_the_data(model):
     names = model.generated_names_
     assert names[:4] == ["nJet", "Jet1_pt", "Jet2_pt", "Jet3_pt"] and names[-2:] == ["MET_pt", "MET_phi"]
     assert len(names) == 4 + 4 * (3 + 2 + 1 + 1) + 2 and model.provenance_["objects"]["unit"] == "GeV"
+    # learnt: the leading pT and ratios of consecutive pTs; real events map onto the output layout
+    assert model.feature_names_in_[4:7] == ["Jet1_pt", "Jet2_ptratio", "Jet3_ptratio"]
+    real = toy_events(50, seed=10)
+    back = model.to_jagged(model.to_flat(real, unit="GeV"))
+    light, b = real.Jet_pt[~real.Jet_btag], real.Jet_pt[real.Jet_btag]
+    assert ak.all(back.Jet_pt == light[:, :3]) and ak.all(back.BJet_eta == real.Jet_eta[real.Jet_btag][:, :2])
+    assert np.array_equal(back.nJet, np.minimum(ak.to_numpy(ak.num(light)), 3))
+    assert np.array_equal(back.nBJet, ak.to_numpy(ak.num(b)))
 
 
 def test_multiplicities_follow_the_truth(model):
@@ -145,14 +153,15 @@ def test_bad_input_is_refused(tmp_path):
 def test_rdataframe_columns_equal_the_python_sample(ROOT, model, onnx_file):
     from conftest import threads
 
-    from hepsift.rdf import sample
+    from hepsift.rdf import Model, sample
 
+    session = Model(str(onnx_file))  # one ONNX Runtime session for both runs
     s = model.sample(400, seed=9)
     cols = ["event", "nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "nBJet", "BJet_pt", "nElectron",
             "Electron_pt", "Electron_mass", "nMuon", "Muon_phi", "MET_pt", "MET_phi"]  # fmt: skip
     for n_threads in (1, 2):
         with threads(ROOT, n_threads):
-            node = sample(str(onnx_file), 400, seed=9)
+            node = sample(session, 400, seed=9)
             assert node.GetColumnType("Jet_pt") == "ROOT::VecOps::RVec<float>"
             assert node.GetColumnType("nJet") == "int" and node.GetColumnType("MET_pt") == "float"
             d = node.AsNumpy(cols)

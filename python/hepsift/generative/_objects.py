@@ -153,10 +153,13 @@ class ObjectListGenerator(NormalizingFlow):
     need not learn the ordering), eta, phi (and jet masses), then MET and its phi. Slots
     beyond an event's multiplicity hold a random draw from the present values of the same
     column (no information; the flow learns them as independent noise, and they are masked
-    on sampling). A single flow over counts and kinematics (the first version) generated
-    jets out of pT order in 25 % of the events before sorting and biased the counts; the
-    two stages reproduce the training multiplicities exactly in distribution. Multiplicities
-    above ``max_objects`` are capped (the lowest-pT objects are dropped).
+    on sampling). Why not one flow over counts and kinematics together (the simplest reuse of
+    :class:`NormalizingFlow`)? On the toy of the tests it generated the two leading jets out
+    of pT order in 20-25 % of the events (to be sorted afterwards, which biases the leading
+    pT), and its multiplicities are only as good as its fit of the dequantised counts; the
+    two stages reproduce the training multiplicities in distribution and order the objects by
+    construction. Multiplicities above ``max_objects`` are capped (the lowest-pT objects are
+    dropped).
 
     **Post-processing** (part of the sampler, so identical in :meth:`decode`, in the exported
     ONNX graph and in :func:`hepsift.rdf.sample`; float64, clamps, products and floors only):
