@@ -79,12 +79,21 @@ def test_layout_from_the_data(model):
     back = model.to_jagged(model.to_flat(real, unit="GeV"))
     light, b = real.Jet_pt[~real.Jet_btag], real.Jet_pt[real.Jet_btag]
     assert ak.all(back.Jet_pt == light[:, :3]) and ak.all(back.BJet_eta == real.Jet_eta[real.Jet_btag][:, :2])
-    assert np.array_equal(back.nJet, np.minimum(ak.to_numpy(ak.num(light)), 3))
-    assert np.array_equal(back.nBJet, ak.to_numpy(ak.num(b)))
+    assert np.array_equal(ak.to_numpy(back.nJet), np.minimum(ak.to_numpy(ak.num(light)), 3))
+    assert np.array_equal(ak.to_numpy(back.nBJet), ak.to_numpy(ak.num(b)))
 
 
 def test_multiplicities_follow_the_truth(model):
     s = model.sample(N_SAMPLE, seed=4)
+    # stage 1 samples the combinations (nJet, nBJet, ...) with the training frequencies: chi-square test
+    combos, probs = model.multiplicities_["counts"], model.multiplicities_["probabilities"]
+    drawn = np.stack([np.asarray(s[x["count"]]) for x in model.object_lists_], axis=1)
+    index = {tuple(c): i for i, c in enumerate(combos.astype(int))}
+    observed = np.bincount([index[tuple(c)] for c in drawn], minlength=len(combos))
+    common = probs * N_SAMPLE >= 5  # pool the rare combinations
+    obs = np.r_[observed[common], observed[~common].sum()]
+    exp = np.r_[probs[common], probs[~common].sum()] * N_SAMPLE
+    assert stats.chisquare(obs[exp > 0], exp[exp > 0]).pvalue > 1e-3
     for lst in model.object_lists_:
         t, k = lst["name"], lst["max_objects"]
         n = np.asarray(s[f"n{t}"])
