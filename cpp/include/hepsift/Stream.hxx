@@ -596,16 +596,12 @@ struct StreamState {
    void checkFinite(StreamSlot &sl, ULong64_t first, std::size_t count) const
    {
       const float *in = sl.ws.input();
-      bool finite = true;
-      for (std::size_t i = 0; i < count; ++i) // no early exit: vectorised
-         finite &= std::isfinite(in[i]);
-      if (finite)
+      const std::size_t i = firstNonFinite(in, count);
+      if (i == count)
          return;
       const std::size_t nf = model->nFeatures();
-      for (std::size_t i = 0; i < count; ++i)
-         if (!std::isfinite(in[i]))
-            throwNonFinite(sl.reader->columnName(i % nf), in[i],
-                           std::to_string(first + i / nf) + " of " + sl.reader->sample(), *model);
+      throwNonFinite(sl.reader->columnName(i % nf), in[i], std::to_string(first + i / nf) + " of " + sl.reader->sample(),
+                     *model);
    }
 };
 
