@@ -15,7 +15,11 @@ thread and with ImplicitMT(2) (ONNX Runtime with 2 intra-op threads for the Pyth
 * uproot + ONNX Runtime in batches of 100k (what a Python user writes);
 * ONNX Runtime on the whole feature matrix in memory, in 4096-event batches (its fastest: the
   compute limit, the reference of the tables) and in 100k batches;
-* the combined limit 1 / (1/bulk read + 1/compute) and the default as a fraction of it.
+* hepsift's own model call (C++ session) on the same matrix in 4096-event batches;
+* the RDataFrame event loop and histogram alone, with a constant in place of the score (the
+  per-entry machinery that the streamed path adds to the model call and the bulk read);
+* the combined limit 1 / (1/bulk read + 1/compute) and the default as a fraction of it, and
+  the default's time per event split into the model call, the loop, the read and the rest.
 
 ``--distributed``: the default define and a histogram on distributed RDataFrame (a Dask
 ``LocalCluster`` of 2 worker processes, one thread each: each worker streams its own entry
@@ -141,6 +145,9 @@ double read{nb}(ROOT::RDF::RNode df, const std::vector<std::string> &c)
 #ifndef HEPSIFT_BENCH_HISTO
 #define HEPSIFT_BENCH_HISTO
 double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1.}}, "score")->GetEntries(); }}
+// The same event loop and histogram with a constant in place of the score: RDataFrame's
+// per-entry machinery alone.
+double loopAlone(ROOT::RDF::RNode n) {{ return histo(n.Define("score", [] {{ return 0.5f; }})); }}
 // hepsift's bulk read alone (the reader of the streamed path), on `threads` threads each
 // reading its share of the entries in 4096-entry blocks.
 double bulkRead(const std::string &sample, const std::vector<std::string> &c, Long64_t n, int threads)
@@ -181,6 +188,18 @@ double bulkRead(const std::string &sample, const std::vector<std::string> &c, Lo
         df = self.ROOT.RDataFrame("Events", str(self.path))
         node = self.rdf.define(df, "score", self.model, batch_size=batch_size, strategy=strategy)
         assert self.ROOT.hepsift_bench.histo(node) == self.n
+
+    def loop_alone(self) -> None:
+        assert self.ROOT.hepsift_bench.loopAlone(self.ROOT.RDF.AsRNode(self.ROOT.RDataFrame("Events", str(self.path)))) \
+            == self.n
+
+    def hepsift_memory(self, X: np.ndarray, batch: int) -> None:
+        """hepsift's own model call (its C++ ONNX Runtime session, with as many intra-op threads
+        as the ONNX Runtime rows) on the matrix in memory."""
+        if not hasattr(self, "_memory_model"):
+            self._memory_model = self.rdf.Model(self.model_path, threads=self.threads)
+        for start in range(0, len(X), batch):
+            self._memory_model.evaluate(X[start:start + batch])
 
     def rdf_read(self) -> None:
         self._read(self.ROOT.RDF.AsRNode(self.ROOT.RDataFrame("Events", str(self.path))), self._cols)
@@ -247,6 +266,8 @@ def per_thread(path: Path, model: Path, n: int, title: str,
 DEFAULT = "hepsift default (no batching arguments)"
 REFERENCE = "ONNX Runtime in memory (4096 batches)"
 LIMIT = "limit 1/(1/bulk read + 1/in-memory)"
+LOOP = "RDataFrame loop alone (no score)"
+HEPSIFT_MEMORY = "hepsift model call in memory (4096)"
 SMALL = "hepsift streamed, 4096-event batches"
 BIG = "hepsift streamed, 10^5-event batches"
 
@@ -259,11 +280,13 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
             BIG: lambda: b.hepsift(100_000, "stream"),
             "hepsift batched, two passes (8192)": lambda: b.hepsift(8192, "two-pass"),
             "hepsift per-event": lambda: b.hepsift(None, "per-event"),
+            LOOP: b.loop_alone,
             "hepsift bulk read of the inputs": b.bulk_read,
             "RDataFrame read of the inputs": b.rdf_read,
             "uproot + ONNX Runtime (100k batches)": b.uproot_ort,
             "ONNX Runtime in memory (100k batches)": lambda: b.ort_memory(X, 100_000),
             REFERENCE: lambda: b.ort_memory(X, 4096),
+            HEPSIFT_MEMORY: lambda: b.hepsift_memory(X, 4096),
         }, repeat, once=("hepsift per-event",))
         rows[LIMIT] = 1.0 / (1.0 / rows["hepsift bulk read of the inputs"] + 1.0 / rows[REFERENCE])
         return rows
@@ -278,6 +301,12 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
               f"default / limit = {rows[DEFAULT] / rows[LIMIT]:.2f}, "
               f"10^5 / 4096 batches = {rows[BIG] / rows[SMALL]:.2f} (>= 1), "
               f"default / per-event = {rows[DEFAULT] / rows['hepsift per-event']:.1f}")
+        per_event = {label: 1e9 / rows[label] for label in (DEFAULT, REFERENCE, LOOP, "hepsift bulk read of the inputs")}
+        rest = per_event[DEFAULT] - per_event[REFERENCE] - per_event[LOOP] - per_event["hepsift bulk read of the inputs"]
+        print(f"  [{t} thread(s)] ns per event: default {per_event[DEFAULT]:.0f} = ONNX Runtime in memory "
+              f"{per_event[REFERENCE]:.0f} + RDataFrame loop alone {per_event[LOOP]:.0f} + bulk read "
+              f"{per_event['hepsift bulk read of the inputs']:.0f} + rest {rest:.0f}; "
+              f"hepsift model call / ONNX Runtime in memory = {rows[HEPSIFT_MEMORY] / rows[REFERENCE]:.2f}")
     print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
     return results
 
