@@ -14,13 +14,15 @@
 // entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
 // its task directly from the file (ROOT's bulk I/O: one call per basket and branch instead of
 // one per entry), evaluates them in one model call, and serves the following entries from
-// that block. A pass-through Filter node named "hepsift" counts the entries of the task so
-// that the slot knows which entry it is on.
+// that block. The slot knows which entry of the tree it is on from rdfentry_ in a
+// single-threaded loop (there it is the entry number in the chain: minus the entries of the
+// trees before, from the TChain's list of files); under ImplicitMT rdfentry_ is a running count
+// over tasks, and a pass-through Filter node named "hepsift" counts the entries of each task.
 //
 // This needs every entry of the tree range to reach the score node, and the inputs to be
 // scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
-// Range before it; right after another streamed score is fine, it reuses that one's counting
-// Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
+// Range before it; right after another streamed score is fine, under ImplicitMT it reuses that
+// one's counting Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
 // hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
 // bulk (several leaves, old basket layout) is read entry by entry, with the same result.
 #ifndef HEPSIFT_STREAM_HXX
