@@ -58,6 +58,7 @@ CACHE = HERE / "cache"
 
 
 CLUSTER_EVENTS = 50_000  # entries per cluster (basket) of the bench files; --cluster-events
+THREADS = (1, 2)  # thread counts of the tables; --threads
 
 
 def make_file(n: int, n_branches: int) -> Path:
@@ -108,18 +109,24 @@ def best(fn, repeat: int) -> float:
     return min(times)
 
 
+#: The clock of :func:`rates`: ``time.perf_counter`` (wall time, the default) or
+#: ``time.process_time`` (``--clock cpu``: the CPU time of this process, which other jobs on a
+#: shared machine disturb far less; for one thread it is the time the loop ran on its core).
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def rates(n: int, fns: dict[str, Callable[[], None]], repeat: int, once: tuple[str, ...] = ()) -> dict[str, float]:
-    """Events/s of each alternative, best of ``repeat``. The alternatives take turns (round
-    robin) so that a slow spell of the shared machine does not fall on one of them only;
-    those in ``once`` run in the first round only (the slow ones)."""
+    """Events/s of each alternative, best of ``repeat``, by ``CLOCK``. The alternatives take
+    turns (round robin) so that a slow spell of the shared machine does not fall on one of them
+    only; those in ``once`` run in the first round only (the slow ones)."""
     times: dict[str, list[float]] = {label: [] for label in fns}
     for r in range(repeat):
         for label, fn in fns.items():
             if r and label in once:
                 continue
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            times[label].append(time.perf_counter() - t0)
+            times[label].append(CLOCK() - t0)
     return {label: n / min(t) for label, t in times.items()}
 
 
@@ -250,7 +257,7 @@ def per_thread(path: Path, model: Path, n: int, title: str,
     """Runs ``measure(bench, feature_matrix)`` with one thread and with ImplicitMT(2), printing
     each table of rates against ONNX Runtime in memory."""
     results: dict[int, dict[str, float]] = {}
-    for threads in (1, 2):
+    for threads in THREADS:
         b = Bench(path, model, n, threads)
         if threads > 1:
             b.ROOT.EnableImplicitMT(threads)
@@ -293,7 +300,7 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
 
     results = per_thread(make_file(n, 8), make_model(8, [64, 64], "relu"), n,
                          f"8-64-64-1 MLP, {n} events, 8 float branches", measure)
-    one, two = results[1], results[2]
+    one, two = results.get(1), results.get(2)
     print("\nTargets:")
     for t, rows in results.items():
         print(f"  [{t} thread(s)] default / ONNX Runtime in memory = {rows[DEFAULT] / rows[REFERENCE]:.2f} (>= 0.9), "
@@ -307,7 +314,8 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
               f"{per_event[REFERENCE]:.0f} + RDataFrame loop alone {per_event[LOOP]:.0f} + bulk read "
               f"{per_event['hepsift bulk read of the inputs']:.0f} + rest {rest:.0f}; "
               f"hepsift model call / ONNX Runtime in memory = {rows[HEPSIFT_MEMORY] / rows[REFERENCE]:.2f}")
-    print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
+    if one and two:
+        print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
     return results
 
 
@@ -440,7 +448,7 @@ def gpu(n: int, repeat: int, batches: list[int]) -> None:
 
 
 def main() -> None:
-    global CLUSTER_EVENTS
+    global CLUSTER_EVENTS, CLOCK, THREADS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--large-events", type=int, default=200_000)
@@ -453,8 +461,15 @@ def main() -> None:
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--cluster-events", type=int, default=CLUSTER_EVENTS,
                         help="entries per cluster in the bench files (default 50000; 500000 gives 4 clusters)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time the small- and large-model rows by wall time (default) or by this process's CPU "
+                             "time (steadier on a loaded machine; one thread only: under ImplicitMT(2) CPU time adds "
+                             "up both threads, ONNX Runtime's spinning threads included)")
+    parser.add_argument("--threads", default="1,2", help="thread counts of the small- and large-model tables")
     parser.add_argument("--_memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    THREADS = tuple(int(t) for t in args.threads.split(","))
     CLUSTER_EVENTS = args.cluster_events
     if args._memory_child:
         n, bs, CLUSTER_EVENTS, strategy = args._memory_child
