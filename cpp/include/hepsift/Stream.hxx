@@ -412,6 +412,7 @@ struct StreamSlot {
    ULong64_t blockFirst = 0;     // scored block: tree entries [blockFirst, blockFirst + blockN)
    std::size_t blockN = 0;
    Workspace ws;
+   const float *scores = nullptr; // ws.output(), kept here: the per-entry lookup makes no call
 };
 
 /// How a streamed score knows the tree entry of the entry being processed.
@@ -445,13 +446,17 @@ struct StreamState {
          throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
                                   std::to_string(model->nFeatures()) + " features but " +
                                   std::to_string(columns.size()) + " columns were given");
-      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s) {
          slots.emplace_back(model->makeWorkspace(batchSize));
+         slots.back().scores = slots.back().ws.output();
+      }
+      nScores = model->nScores();
    }
 
    std::shared_ptr<const Model> model;
    std::vector<std::string> columns;
    ScorerOptions options;
+   std::size_t nScores = 1; // model->nScores()
    std::vector<StreamSlot> slots;
    std::shared_ptr<TaskPositions> positions;
    StreamPlacement placement = StreamPlacement::ByCounting;
@@ -590,7 +595,7 @@ struct StreamState {
          sl.blockFirst = local;
          sl.blockN = n;
       }
-      return sl.ws.output() + (local - sl.blockFirst) * model->nScores();
+      return sl.scores + (local - sl.blockFirst) * nScores;
    }
 
    /// Raises NonFiniteInputError for the first NaN or infinite input among the `count` values
