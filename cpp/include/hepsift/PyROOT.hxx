@@ -95,6 +95,17 @@ inline std::vector<std::string> choose(ROOT::RDF::RNode df, const std::vector<st
    return {strategyName(c.strategy), std::to_string(c.batchSize), c.why};
 }
 
+/// The files of the chain `df` reads, as [file, tree, file, tree, ...] in the chain's order.
+inline std::vector<std::string> chainFiles(ROOT::RDF::RNode df)
+{
+   std::vector<std::string> out;
+   for (const auto &[file, tree] : detail::chainFiles(df)) {
+      out.push_back(file);
+      out.push_back(tree);
+   }
+   return out;
+}
+
 } // namespace pyroot
 } // namespace hepsift
 

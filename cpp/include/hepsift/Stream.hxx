@@ -14,13 +14,15 @@
 // entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
 // its task directly from the file (ROOT's bulk I/O: one call per basket and branch instead of
 // one per entry), evaluates them in one model call, and serves the following entries from
-// that block. A pass-through Filter node named "hepsift" counts the entries of the task so
-// that the slot knows which entry it is on.
+// that block. The slot knows which entry of the tree it is on from rdfentry_ in a
+// single-threaded loop (there it is the entry number in the chain: minus the entries of the
+// trees before, from the TChain's list of files); under ImplicitMT rdfentry_ is a running count
+// over tasks, and a pass-through Filter node named "hepsift" counts the entries of each task.
 //
 // This needs every entry of the tree range to reach the score node, and the inputs to be
 // scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
-// Range before it; right after another streamed score is fine, it reuses that one's counting
-// Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
+// Range before it; right after another streamed score is fine, under ImplicitMT it reuses that
+// one's counting Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
 // hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
 // bulk (several leaves, old basket layout) is read entry by entry, with the same result.
 #ifndef HEPSIFT_STREAM_HXX
@@ -32,6 +34,8 @@
 #include <ROOT/RTTreeDS.hxx>
 #include <TBranch.h>
 #include <TBufferFile.h>
+#include <TChain.h>
+#include <TChainElement.h>
 #include <TFile.h>
 #include <TLeaf.h>
 #include <TROOT.h>
@@ -223,18 +227,6 @@ private:
    std::vector<Column> fColumns;
 };
 
-/// Reaches a private member (RSampleInfo's sample) through an explicit instantiation, where
-/// access is not checked; the sample lists the files of the loop's TChain in order.
-template <typename Tag, typename Tag::type Member>
-struct PrivateMember {
-   friend typename Tag::type get(Tag) { return Member; }
-};
-struct SampleOfInfo {
-   using type = const ROOT::RDF::Experimental::RSample *ROOT::RDF::RSampleInfo::*;
-   friend type get(SampleOfInfo);
-};
-template struct PrivateMember<SampleOfInfo, &ROOT::RDF::RSampleInfo::fSample>;
-
 /// Whether a data source reads a global entry range (RDataSource::fGlobalEntryRange is
 /// protected): its tasks then give entry ranges in the numbering of the whole chain.
 struct GlobalRangeAccess : ROOT::RDF::RDataSource {
@@ -263,6 +255,24 @@ struct NodeAccess : ROOT::RDF::RNode {
    }
    static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df) { return shared(df).get(); }
 };
+
+/// The (file, tree) pairs of the TChain (or the one TTree) that `df` reads, in the chain's order
+/// (public TChain API: its list of files); empty when the data source is not a TTree.
+inline std::vector<std::pair<std::string, std::string>> chainFiles(const ROOT::RDF::RNode &df)
+{
+   std::vector<std::pair<std::string, std::string>> files;
+   auto *loop = LoopManagerAccess::of(df);
+   auto *ds = loop ? dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource()) : nullptr;
+   TTree *tree = ds ? ds->GetTree() : nullptr;
+   if (auto *chain = dynamic_cast<TChain *>(tree)) {
+      for (const auto *element : TRangeDynCast<TChainElement>(chain->GetListOfFiles()))
+         if (element)
+            files.emplace_back(element->GetTitle(), element->GetName());
+   } else if (tree && tree->GetCurrentFile()) {
+      files.emplace_back(tree->GetCurrentFile()->GetName(), tree->GetName());
+   }
+   return files;
+}
 
 /// Per-slot position of the entry being processed within its task, set by one counting Filter
 /// and shared by every streamed score defined after it.
@@ -398,15 +408,31 @@ struct StreamSlot {
    explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
    std::unique_ptr<TreeBlockReader> reader;
    ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
+   ULong64_t offset = 0;         // chain entry of the tree's entry 0 (entry-numbered loops)
+   ULong64_t blockFirst = 0;     // scored block: tree entries [blockFirst, blockFirst + blockN)
    std::size_t blockN = 0;
    Workspace ws;
+   const float *scores = nullptr; // ws.output(), kept here: the per-entry lookup makes no call
+};
+
+/// How a streamed score knows the tree entry of the entry being processed.
+enum class StreamPlacement {
+   /// rdfentry_ is the entry number in the chain (a single-threaded event loop, also with a
+   /// global entry range): tree entry = rdfentry_ - entries of the trees before it. No node
+   /// runs per entry besides the score itself.
+   ByEntry,
+   /// rdfentry_ is a running count over tasks (ImplicitMT, or unknown: distributed workers): a
+   /// pass-through Filter counts the entries of each task (TaskPositions).
+   ByCounting
 };
 
 struct StreamState {
    StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
-               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
-      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
+               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr,
+               StreamPlacement how = StreamPlacement::ByCounting,
+               std::vector<std::pair<std::string, std::string>> chainFiles = {})
+      : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted)),
+        placement(how), chain(std::move(chainFiles))
    {
       if (!positions) {
          positions = std::make_shared<TaskPositions>();
@@ -420,15 +446,23 @@ struct StreamState {
          throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
                                   std::to_string(model->nFeatures()) + " features but " +
                                   std::to_string(columns.size()) + " columns were given");
-      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s) {
          slots.emplace_back(model->makeWorkspace(batchSize));
+         slots.back().scores = slots.back().ws.output();
+      }
+      nScores = model->nScores();
    }
 
    std::shared_ptr<const Model> model;
    std::vector<std::string> columns;
    ScorerOptions options;
+   std::size_t nScores = 1; // model->nScores()
    std::vector<StreamSlot> slots;
    std::shared_ptr<TaskPositions> positions;
+   StreamPlacement placement = StreamPlacement::ByCounting;
+   /// The (file, tree) pairs of the data set's chain in order (to place a tree in the chain's
+   /// numbering); empty: unknown.
+   std::vector<std::pair<std::string, std::string>> chain;
    /// The data source (to see whether it reads a global entry range); null: assume it does
    /// (distributed workers always do).
    const ROOT::RDF::RDataSource *source = nullptr;
@@ -447,17 +481,24 @@ struct StreamState {
       sl.blockN = 0;
    }
 
-   /// The entries of the task in the tree's own numbering. Under ImplicitMT each task is a
-   /// range of one tree, which RSampleInfo gives in the tree's numbering (in the chain's when
-   /// the data set has a global entry range). A single-threaded
-   /// loop over a TChain gives, for every tree, the entry range of the whole loop in the
-   /// chain's numbering ([0, all) unless the data set has a global range, as on distributed
-   /// workers): the tree's own range then follows from the entries of the trees before it,
-   /// taken from the files of the chain (the data set's sample).
+   /// The entries of the task in the tree's own numbering.
+   ///
+   /// ByEntry (single-threaded loop): the entries of the tree are rdfentry_ - offset, with the
+   /// offset of the tree in the chain. ByCounting: under ImplicitMT each task is a range of one
+   /// tree, which RSampleInfo gives in the tree's numbering (in the chain's when the data set
+   /// has a global entry range). A single-threaded loop gives the tree's own range, or, with a
+   /// global range, that range in the chain's numbering for every tree: the tree's part of it
+   /// then follows from the entries of the trees before it.
    void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
    {
       const auto n = static_cast<ULong64_t>(sl.reader->entries());
       const auto range = info.EntryRange();
+      if (placement == StreamPlacement::ByEntry) {
+         sl.offset = chainOffset(info);
+         sl.first = 0;
+         sl.end = n;
+         return;
+      }
       if (ROOT::IsImplicitMTEnabled()) {
          // Each task is a range of one tree: in the tree's numbering, or in the chain's when
          // the data set has a global entry range.
@@ -482,25 +523,24 @@ struct StreamState {
                                std::to_string(n) + " entries); use strategy 'per-event'");
    }
 
-   /// Entries of the chain before the tree of `info` (data sets with a global entry range).
+   /// Entries of the chain before the tree of `info` (from the entries of the chain's files,
+   /// each read once).
    ULong64_t chainOffset(const ROOT::RDF::RSampleInfo &info)
    {
-      const auto *sample = info.*get(SampleOfInfo{});
-      if (!sample)
+      if (chain.size() == 1)
+         return 0;
+      if (chain.empty())
          throw EvaluationError("hepsift: the streamed score cannot place the entry range of " + info.AsString() +
-                               " in its chain (no sample description); use strategy 'per-event'");
-      const auto &files = sample->GetFileNameGlobs();
-      const auto &trees = sample->GetTreeNames();
+                               " in its chain (the files of the data set are not known); use strategy 'per-event'");
       std::lock_guard<std::mutex> lock(chainMutex);
       ULong64_t offset = 0;
-      for (std::size_t k = 0; k < files.size(); ++k) {
-         const std::string tree = trees.size() == files.size() ? trees[k] : trees.at(0);
-         const std::string id = files[k] + "/" + tree;
+      for (const auto &[file, tree] : chain) {
+         const std::string id = file + (tree.rfind('/', 0) == 0 ? "" : "/") + tree;
          if (id == info.AsString())
             return offset;
          auto it = chainEntries.find(id);
          if (it == chainEntries.end()) {
-            std::unique_ptr<TFile> f(TFile::Open(files[k].c_str(), "READ"));
+            std::unique_ptr<TFile> f(TFile::Open(file.c_str(), "READ"));
             auto *t = f && !f->IsZombie() ? f->Get<TTree>(tree.c_str()) : nullptr;
             if (!t)
                throw EvaluationError("hepsift: the streamed score cannot read the entries of " + id +
@@ -516,7 +556,7 @@ struct StreamState {
    std::mutex chainMutex;
    std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
 
-   /// Slot `s` moves to the next entry of its task.
+   /// Slot `s` moves to the next entry of its task (ByCounting).
    void advance(unsigned s)
    {
       auto &where = positions->slot(s);
@@ -529,26 +569,46 @@ struct StreamState {
       StreamSlot &sl = slot(s);
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
-      (void)entry;
-      const ULong64_t current = positions->slot(s).current;
-      if (current < sl.blockFirst || current >= sl.blockFirst + sl.blockN) {
-         if (sl.first + current >= sl.end)
-            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + current) +
+      ULong64_t local;
+      if (placement == StreamPlacement::ByEntry) {
+         if (entry < sl.offset || entry - sl.offset >= sl.end)
+            throw EvaluationError("hepsift: the streamed score cannot place entry " + std::to_string(entry) +
+                                  " of the event loop in " + sl.reader->sample() + " (entries " +
+                                  std::to_string(sl.offset) + " to " + std::to_string(sl.offset + sl.end) +
+                                  " of the chain; was ImplicitMT switched after the score was defined?); use "
+                                  "strategy 'per-event'");
+         local = entry - sl.offset;
+      } else {
+         local = sl.first + positions->slot(s).current;
+      }
+      if (local < sl.blockFirst || local >= sl.blockFirst + sl.blockN) {
+         if (local >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(local) +
                                   " beyond the end " + std::to_string(sl.end) + " of its range in " +
                                   sl.reader->sample() + "; use strategy 'per-event'");
-         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - current);
+         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - local);
          const std::size_t nf = model->nFeatures();
-         sl.reader->read(static_cast<Long64_t>(sl.first + current), n, sl.ws.input(), nf);
+         sl.reader->read(static_cast<Long64_t>(local), n, sl.ws.input(), nf);
          if (options.checkFinite)
-            for (std::size_t i = 0; i < n * nf; ++i)
-               if (!std::isfinite(sl.ws.input()[i]))
-                  throwNonFinite(sl.reader->columnName(i % nf), sl.ws.input()[i],
-                                 std::to_string(sl.first + current + i / nf) + " of " + sl.reader->sample(), *model);
+            checkFinite(sl, local, n * nf);
          model->run(sl.ws, n);
-         sl.blockFirst = current;
+         sl.blockFirst = local;
          sl.blockN = n;
       }
-      return sl.ws.output() + (current - sl.blockFirst) * model->nScores();
+      return sl.scores + (local - sl.blockFirst) * nScores;
+   }
+
+   /// Raises NonFiniteInputError for the first NaN or infinite input among the `count` values
+   /// of the block of slot `sl` that starts at tree entry `first`.
+   void checkFinite(StreamSlot &sl, ULong64_t first, std::size_t count) const
+   {
+      const float *in = sl.ws.input();
+      const std::size_t i = firstNonFinite(in, count);
+      if (i == count)
+         return;
+      const std::size_t nf = model->nFeatures();
+      throwNonFinite(sl.reader->columnName(i % nf), in[i], std::to_string(first + i / nf) + " of " + sl.reader->sample(),
+                     *model);
    }
 };
 
@@ -575,16 +635,20 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
                                "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
-   // Right after another streamed score, its counting Filter serves this score too.
+   // Right after another streamed score, its counting Filter serves this score too. A
+   // single-threaded loop needs no counting: its rdfentry_ is the entry number in the chain.
    auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
-   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted);
+   const auto placement = counted || ROOT::IsImplicitMTEnabled() ? detail::StreamPlacement::ByCounting
+                                                                 : detail::StreamPlacement::ByEntry;
+   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted,
+                                                      placement, detail::chainFiles(df));
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
    auto start = [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
       state->start(slot, info);
       return static_cast<ULong64_t>(info.EntryRange().first);
    };
    ROOT::RDF::RNode node = df;
-   if (counted) {
+   if (counted || placement == detail::StreamPlacement::ByEntry) {
       node = df.DefinePerSample("__hepsift_task_" + std::string(name), start);
    } else {
       auto positions = state->positions;
