@@ -5,14 +5,17 @@ Z' -> t tbar (all hadronic, 2 TeV) and QCD multijets (``qcd_boosted``). Jets: th
 ``FatJet``s with ``FatJet_truth`` top (signal, Z' sample) or quark/gluon (background, QCD
 sample). Even events train, odd events test. Each jet is one example:
 
-* **MLP**, **BDT**: ``FatJet_mass``, ``FatJet_pt``, ``FatJet_nConstituents``;
+* **MLP**, **BDT**: ``FatJet_mass``, ``FatJet_pt``, ``FatJet_nConstituents``, and the same with the
+  N-subjettiness ratios tau21 = ``FatJet_tau2 / FatJet_tau1`` and tau32 = ``FatJet_tau3 /
+  FatJet_tau2`` added (the standard high-level top tagger);
 * **CNN** (seed 001's layout), **LCNN**: 2 x 33 x 33 jet images (charged, neutral pT, summing to
   1; ``hepsift.images.jet_images``);
 * **Deep Sets**: the constituents of the jet (log pT, pT / jet pT, delta eta, delta phi to the jet
   axis); **JetTagger**: the same network trained on whole events (the two leading FatJets, 64
   events per step, about as many jets as Deep Sets' 128), one score per jet;
-* **CNN + kinematics**: a BDT on the CNN score and the three high-level features, trained and
-  evaluated by two-fold cross-validation on the test jets (the CNN never saw them).
+* **CNN + kinematics**: a BDT on the CNN score and the three high-level features (and, in a second
+  row, the two tau ratios too), trained and evaluated by two-fold cross-validation on the test jets
+  (the CNN never saw them).
 
 Prints ROC AUC and background rejection 1 / eps_B at eps_S = 50 % for every model, with the
 standard deviation over 200 bootstrap resamples of the test jets (test-sample statistics only).
@@ -31,6 +34,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 HL = ("FatJet_mass", "FatJet_pt", "FatJet_nConstituents")
+TAUS = ("FatJet_tau1", "FatJet_tau2", "FatJet_tau3")
 PF = ("PFCand_pt", "PFCand_eta", "PFCand_phi")
 
 
@@ -80,8 +84,11 @@ def load(paths: dict[str, Path], max_jets: int) -> dict[str, np.ndarray]:
         rel = relative(X, m, pad("FatJet_pt", 1.0), pad("FatJet_eta"), pad("FatJet_phi"))
         imgs = np.stack([jet_images(a, j, normalise="sum") for j in range(J)], axis=1)  # [N, J, 2, 33, 33]
         hl = np.stack([pad(c) for c in HL], axis=-1).astype(np.float32)
+        t1, t2, t3 = (pad(c) for c in TAUS)
+        ratios = [np.divide(a_, b_, out=np.zeros_like(a_), where=b_ > 0) for a_, b_ in ((t2, t1), (t3, t2))]
+        hl_tau = np.concatenate([hl, np.stack(ratios, axis=-1).astype(np.float32)], axis=-1)  # + tau21, tau32
         even = (np.asarray(a["event"]) % 2 == 0) if "event" in a.fields else (np.arange(len(a)) % 2 == 0)
-        for k, v in (("objects", rel), ("mask", m), ("label", label), ("images", imgs), ("hl", hl),
+        for k, v in (("objects", rel), ("mask", m), ("label", label), ("images", imgs), ("hl", hl), ("hl_tau", hl_tau),
                      ("even", np.broadcast_to(even[:, None], label.shape))):
             parts.setdefault(k, []).append(v)
     return {k: np.concatenate([np.pad(x, [(0, 0)] * 2 + [(0, max(p.shape[2] for p in v) - x.shape[2])]
@@ -153,6 +160,12 @@ def main() -> int:
     record("MLP (m, pT, nConst)", lambda: mlp.fit(d["hl"][tr], y_tr), lambda: mlp.predict_proba(d["hl"][te])[:, 1])
     bdt = BDTClassifier(class_weight="balanced", seed=args.seed)
     record("BDT (m, pT, nConst)", lambda: bdt.fit(d["hl"][tr], y_tr), lambda: bdt.predict_proba(d["hl"][te])[:, 1])
+    mlp_t = MLPClassifier(hidden_layers=(64, 64), epochs=100, class_weight="balanced", seed=args.seed)
+    record("MLP (+ tau21, tau32)", lambda: mlp_t.fit(d["hl_tau"][tr], y_tr),
+           lambda: mlp_t.predict_proba(d["hl_tau"][te])[:, 1])
+    bdt_t = BDTClassifier(class_weight="balanced", seed=args.seed)
+    record("BDT (+ tau21, tau32)", lambda: bdt_t.fit(d["hl_tau"][tr], y_tr),
+           lambda: bdt_t.predict_proba(d["hl_tau"][te])[:, 1])
     cnn = CNNClassifier(channels=("charged", "neutral"), **common)
     s_cnn = record("CNN (seed 001)", lambda: cnn.fit(d["images"][tr], y_tr),
                    lambda: cnn.predict_proba(d["images"][te])[:, 1])
@@ -168,16 +181,21 @@ def main() -> int:
            lambda: jt.fit(d["objects"][ev_tr], np.where(even, lab, -1)[ev_tr], mask=d["mask"][ev_tr]),
            lambda: jt.predict_proba(d["objects"][ev_te], d["mask"][ev_te])[..., 1][(lab >= 0)[ev_te]])
     # CNN score + kinematics: a BDT by two-fold cross-validation on the test jets
-    stack = np.column_stack([s_cnn, d["hl"][te]]).astype(np.float32)
     fold = np.arange(len(y_te)) % 2 == 0
-    out = np.zeros(len(y_te))
 
-    def fit_stack() -> None:
-        for a in (fold, ~fold):
-            b = BDTClassifier(seed=args.seed).fit(stack[a], y_te[a])
-            out[~a] = b.predict_proba(stack[~a])[:, 1]
+    def stacked(features: np.ndarray) -> tuple:  # type: ignore[type-arg]
+        stack = np.column_stack([s_cnn, features[te]]).astype(np.float32)
+        out = np.zeros(len(y_te))
 
-    record("CNN + kinematics (BDT)", fit_stack, lambda: out)
+        def fit_stack() -> None:
+            for a in (fold, ~fold):
+                b = BDTClassifier(seed=args.seed).fit(stack[a], y_te[a])
+                out[~a] = b.predict_proba(stack[~a])[:, 1]
+
+        return fit_stack, lambda: out
+
+    record("CNN + kinematics (BDT)", *stacked(d["hl"]))
+    record("CNN + kin. + taus (BDT)", *stacked(d["hl_tau"]))
     print("\n| model | ROC AUC | 1/eps_B at eps_S = 50% | fit time |\n| --- | --- | --- | --- |")
     for name, (auc, rej, d_auc, d_rej, dt) in results.items():
         print(f"| {name} | {auc:.3f} +- {d_auc:.3f} | {rej:.1f} +- {d_rej:.1f} | {dt:.0f} s |")

@@ -15,7 +15,11 @@ thread and with ImplicitMT(2) (ONNX Runtime with 2 intra-op threads for the Pyth
 * uproot + ONNX Runtime in batches of 100k (what a Python user writes);
 * ONNX Runtime on the whole feature matrix in memory, in 4096-event batches (its fastest: the
   compute limit, the reference of the tables) and in 100k batches;
-* the combined limit 1 / (1/bulk read + 1/compute) and the default as a fraction of it.
+* hepsift's own model call (C++ session) on the same matrix in 4096-event batches;
+* the RDataFrame event loop and histogram alone, with a constant in place of the score (the
+  per-entry machinery that the streamed path adds to the model call and the bulk read);
+* the combined limit 1 / (1/bulk read + 1/compute) and the default as a fraction of it, and
+  the default's time per event split into the model call, the loop, the read and the rest.
 
 ``--distributed``: the default define and a histogram on distributed RDataFrame (a Dask
 ``LocalCluster`` of 2 worker processes, one thread each: each worker streams its own entry
@@ -54,6 +58,7 @@ CACHE = HERE / "cache"
 
 
 CLUSTER_EVENTS = 50_000  # entries per cluster (basket) of the bench files; --cluster-events
+THREADS = (1, 2)  # thread counts of the tables; --threads
 
 
 def make_file(n: int, n_branches: int) -> Path:
@@ -104,18 +109,24 @@ def best(fn, repeat: int) -> float:
     return min(times)
 
 
+#: The clock of :func:`rates`: ``time.perf_counter`` (wall time, the default) or
+#: ``time.process_time`` (``--clock cpu``: the CPU time of this process, which other jobs on a
+#: shared machine disturb far less; for one thread it is the time the loop ran on its core).
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def rates(n: int, fns: dict[str, Callable[[], None]], repeat: int, once: tuple[str, ...] = ()) -> dict[str, float]:
-    """Events/s of each alternative, best of ``repeat``. The alternatives take turns (round
-    robin) so that a slow spell of the shared machine does not fall on one of them only;
-    those in ``once`` run in the first round only (the slow ones)."""
+    """Events/s of each alternative, best of ``repeat``, by ``CLOCK``. The alternatives take
+    turns (round robin) so that a slow spell of the shared machine does not fall on one of them
+    only; those in ``once`` run in the first round only (the slow ones)."""
     times: dict[str, list[float]] = {label: [] for label in fns}
     for r in range(repeat):
         for label, fn in fns.items():
             if r and label in once:
                 continue
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            times[label].append(time.perf_counter() - t0)
+            times[label].append(CLOCK() - t0)
     return {label: n / min(t) for label, t in times.items()}
 
 
@@ -141,6 +152,9 @@ double read{nb}(ROOT::RDF::RNode df, const std::vector<std::string> &c)
 #ifndef HEPSIFT_BENCH_HISTO
 #define HEPSIFT_BENCH_HISTO
 double histo(ROOT::RDF::RNode n) {{ return n.Histo1D<float>({{"h", "", 50, 0., 1.}}, "score")->GetEntries(); }}
+// The same event loop and histogram with a constant in place of the score: RDataFrame's
+// per-entry machinery alone.
+double loopAlone(ROOT::RDF::RNode n) {{ return histo(n.Define("score", [] {{ return 0.5f; }})); }}
 // hepsift's bulk read alone (the reader of the streamed path), on `threads` threads each
 // reading its share of the entries in 4096-entry blocks.
 double bulkRead(const std::string &sample, const std::vector<std::string> &c, Long64_t n, int threads)
@@ -181,6 +195,18 @@ double bulkRead(const std::string &sample, const std::vector<std::string> &c, Lo
         df = self.ROOT.RDataFrame("Events", str(self.path))
         node = self.rdf.define(df, "score", self.model, batch_size=batch_size, strategy=strategy)
         assert self.ROOT.hepsift_bench.histo(node) == self.n
+
+    def loop_alone(self) -> None:
+        assert self.ROOT.hepsift_bench.loopAlone(self.ROOT.RDF.AsRNode(self.ROOT.RDataFrame("Events", str(self.path)))) \
+            == self.n
+
+    def hepsift_memory(self, X: np.ndarray, batch: int) -> None:
+        """hepsift's own model call (its C++ ONNX Runtime session, with as many intra-op threads
+        as the ONNX Runtime rows) on the matrix in memory."""
+        if not hasattr(self, "_memory_model"):
+            self._memory_model = self.rdf.Model(self.model_path, threads=self.threads)
+        for start in range(0, len(X), batch):
+            self._memory_model.evaluate(X[start:start + batch])
 
     def rdf_read(self) -> None:
         self._read(self.ROOT.RDF.AsRNode(self.ROOT.RDataFrame("Events", str(self.path))), self._cols)
@@ -231,7 +257,7 @@ def per_thread(path: Path, model: Path, n: int, title: str,
     """Runs ``measure(bench, feature_matrix)`` with one thread and with ImplicitMT(2), printing
     each table of rates against ONNX Runtime in memory."""
     results: dict[int, dict[str, float]] = {}
-    for threads in (1, 2):
+    for threads in THREADS:
         b = Bench(path, model, n, threads)
         if threads > 1:
             b.ROOT.EnableImplicitMT(threads)
@@ -247,6 +273,8 @@ def per_thread(path: Path, model: Path, n: int, title: str,
 DEFAULT = "hepsift default (no batching arguments)"
 REFERENCE = "ONNX Runtime in memory (4096 batches)"
 LIMIT = "limit 1/(1/bulk read + 1/in-memory)"
+LOOP = "RDataFrame loop alone (no score)"
+HEPSIFT_MEMORY = "hepsift model call in memory (4096)"
 SMALL = "hepsift streamed, 4096-event batches"
 BIG = "hepsift streamed, 10^5-event batches"
 
@@ -259,18 +287,20 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
             BIG: lambda: b.hepsift(100_000, "stream"),
             "hepsift batched, two passes (8192)": lambda: b.hepsift(8192, "two-pass"),
             "hepsift per-event": lambda: b.hepsift(None, "per-event"),
+            LOOP: b.loop_alone,
             "hepsift bulk read of the inputs": b.bulk_read,
             "RDataFrame read of the inputs": b.rdf_read,
             "uproot + ONNX Runtime (100k batches)": b.uproot_ort,
             "ONNX Runtime in memory (100k batches)": lambda: b.ort_memory(X, 100_000),
             REFERENCE: lambda: b.ort_memory(X, 4096),
+            HEPSIFT_MEMORY: lambda: b.hepsift_memory(X, 4096),
         }, repeat, once=("hepsift per-event",))
         rows[LIMIT] = 1.0 / (1.0 / rows["hepsift bulk read of the inputs"] + 1.0 / rows[REFERENCE])
         return rows
 
     results = per_thread(make_file(n, 8), make_model(8, [64, 64], "relu"), n,
                          f"8-64-64-1 MLP, {n} events, 8 float branches", measure)
-    one, two = results[1], results[2]
+    one, two = results.get(1), results.get(2)
     print("\nTargets:")
     for t, rows in results.items():
         print(f"  [{t} thread(s)] default / ONNX Runtime in memory = {rows[DEFAULT] / rows[REFERENCE]:.2f} (>= 0.9), "
@@ -278,7 +308,14 @@ def small_model(n: int, repeat: int) -> dict[int, dict[str, float]]:
               f"default / limit = {rows[DEFAULT] / rows[LIMIT]:.2f}, "
               f"10^5 / 4096 batches = {rows[BIG] / rows[SMALL]:.2f} (>= 1), "
               f"default / per-event = {rows[DEFAULT] / rows['hepsift per-event']:.1f}")
-    print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
+        per_event = {label: 1e9 / rows[label] for label in (DEFAULT, REFERENCE, LOOP, "hepsift bulk read of the inputs")}
+        rest = per_event[DEFAULT] - per_event[REFERENCE] - per_event[LOOP] - per_event["hepsift bulk read of the inputs"]
+        print(f"  [{t} thread(s)] ns per event: default {per_event[DEFAULT]:.0f} = ONNX Runtime in memory "
+              f"{per_event[REFERENCE]:.0f} + RDataFrame loop alone {per_event[LOOP]:.0f} + bulk read "
+              f"{per_event['hepsift bulk read of the inputs']:.0f} + rest {rest:.0f}; "
+              f"hepsift model call / ONNX Runtime in memory = {rows[HEPSIFT_MEMORY] / rows[REFERENCE]:.2f}")
+    if one and two:
+        print(f"  ImplicitMT(2) default / one-thread default = {two[DEFAULT] / one[DEFAULT]:.2f} (>= 1.6)")
     return results
 
 
@@ -411,7 +448,7 @@ def gpu(n: int, repeat: int, batches: list[int]) -> None:
 
 
 def main() -> None:
-    global CLUSTER_EVENTS
+    global CLUSTER_EVENTS, CLOCK, THREADS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--large-events", type=int, default=200_000)
@@ -424,8 +461,15 @@ def main() -> None:
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--cluster-events", type=int, default=CLUSTER_EVENTS,
                         help="entries per cluster in the bench files (default 50000; 500000 gives 4 clusters)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time the small- and large-model rows by wall time (default) or by this process's CPU "
+                             "time (steadier on a loaded machine; one thread only: under ImplicitMT(2) CPU time adds "
+                             "up both threads, ONNX Runtime's spinning threads included)")
+    parser.add_argument("--threads", default="1,2", help="thread counts of the small- and large-model tables")
     parser.add_argument("--_memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    THREADS = tuple(int(t) for t in args.threads.split(","))
     CLUSTER_EVENTS = args.cluster_events
     if args._memory_child:
         n, bs, CLUSTER_EVENTS, strategy = args._memory_child

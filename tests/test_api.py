@@ -129,5 +129,5 @@ def test_generative_api():
     assert sorted(hepsift.generative.__all__) == sorted([
         "AlphaVAE", "AlphaVAEConfig", "BetaVAE", "BetaVAEConfig", "NormalizingFlow", "NormalizingFlowConfig",
         "Generator", "GENERATED_FEATURES_KEY", "NOISE_PREFIX", "fidelity", "generation_speed", "two_sample_auc",
-        "load",
+        "load", "ObjectListGenerator", "ObjectListGeneratorConfig", "OBJECT_LISTS_KEY", "OBJECT_TYPES", "counter_noise",
     ])

@@ -106,6 +106,10 @@ def _fit(m: Estimator) -> Estimator:
     if kind != "flat":
         data, y = _lowlevel_data(kind)
         return m.fit(data["images"], y) if kind == "image" else m.fit(data["objects"], y, mask=data["mask"])
+    if getattr(type(m), "_input_kind", None) == "object_lists":  # DarkMachines-like events
+        from darkmachines_toy import toy_events
+
+        return m.fit(toy_events(300, seed=0))
     X, y = _data()
     if isinstance(m, ParameterizedClassifier):
         X = X.copy()

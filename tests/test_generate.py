@@ -72,7 +72,7 @@ def test_public_api_is_pinned() -> None:
         "generate", "generate_many", "generate_preset", "demo_dataset", "sample_name",
         "GenerationConfig", "PRESETS", "PROCESSES", "Process", "get_process", "list_processes",
         "DetectorConfig", "ElectronConfig", "MuonConfig", "PhotonConfig", "JetConfig",
-        "FatJetConfig", "BTagConfig", "MetConfig",
+        "FatJetConfig", "BTagConfig", "MetConfig", "nsubjettiness",
     ])  # fmt: skip
 
 
@@ -151,7 +151,7 @@ def test_file_schema_and_provenance(tiny: Path) -> None:
     tree = uproot.open(tiny)["Events"]
     names = set(tree.keys())
     for b in ("nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btag", "Jet_hadronFlavour",
-              "nFatJet", "FatJet_pt", "FatJet_mass", "nElectron", "Electron_pt", "Electron_charge",
+              "nFatJet", "FatJet_pt", "FatJet_mass", "FatJet_tau1", "FatJet_tau2", "FatJet_tau3", "nElectron", "Electron_pt", "Electron_charge",
               "nMuon", "Muon_pt", "nPhoton", "Photon_pt", "MET_pt", "MET_phi", "weight",
               "process_id", "signal_mass", "event"):  # fmt: skip
         assert b in names, b

@@ -112,6 +112,26 @@ def test_boosted_preset_and_truth_labels(boosted: dict[str, Path]) -> None:
     assert share["qcd"][4] + share["qcd"][5] > 0.8 and share["qcd"][1] + share["qcd"][2] + share["qcd"][3] < 0.05
 
 
+def test_nsubjettiness_separates_tops_and_ws_from_qcd(boosted: dict[str, Path]) -> None:
+    taus: dict[str, dict[str, np.ndarray]] = {}
+    for name, path in boosted.items():
+        a = _events(path)
+        t = {k: np.asarray(ak.flatten(a[f"FatJet_{k}"][:, :2]), dtype=np.float64) for k in ("tau1", "tau2", "tau3")}
+        truth = np.asarray(ak.flatten(a.FatJet_truth[:, :2]))
+        assert all(len(v) == len(truth) for v in t.values()) and min(v.min() for v in t.values()) >= 0.0
+        assert t["tau1"].max() < 1.0  # every constituent lies within about R0 of the axis
+        # winner-take-all axes: the N axes are among the N + 1 axes, so the order always holds
+        assert np.all(t["tau3"] <= t["tau2"] * (1 + 1e-6)) and np.all(t["tau2"] <= t["tau1"] * (1 + 1e-6)), name
+        code = {"top": 1, "wz": 2, "qcd": (4, 5)}[name]
+        sel = np.isin(truth, code)
+        taus[name] = {"tau21": t["tau2"][sel] / t["tau1"][sel], "tau32": t["tau3"][sel] / t["tau2"][sel]}
+        assert sel.sum() >= 10, name
+    median = {n: {k: float(np.median(v)) for k, v in d.items()} for n, d in taus.items()}
+    # three prongs in a top jet, two in a W jet, one (plus radiation) in a QCD jet
+    assert median["top"]["tau32"] < median["qcd"]["tau32"] - 0.1, median  # 0.54 against 0.81
+    assert median["wz"]["tau21"] < median["qcd"]["tau21"] - 0.2, median  # 0.28 against 0.68
+
+
 # --- images: Python against the event loop ------------------------------------------------
 CONFIGS = [
     {},

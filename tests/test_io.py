@@ -40,7 +40,8 @@ def _nano(path: Path, n: int = 4) -> Path:
 # --- ROOT -------------------------------------------------------------------------------
 def test_public_api_is_pinned() -> None:
     assert sorted(hio.__all__) == sorted([
-        "read", "read_tree", "check_tree", "read_root", "read_darkmachines", "read_uci", "read_hepmass", "read_higgs",
+        "read", "read_tree", "check_tree", "read_root", "read_darkmachines", "write_darkmachines", "read_uci",
+        "read_hepmass", "read_higgs",
         "read_higgsml",
         "read_provenance", "write_events", "compute_features", "FEATURES", "FEATURE_NAMES",
         "HEPMASS_FEATURES", "HIGGS_FEATURES", "MISSING", "PROVENANCE_KEY",

@@ -384,10 +384,3 @@ def test_jet_images_of_the_event_loop_feed_the_default_cnn(ROOT, tmp_path: Path)
     ref = _alone(path, x)
     assert np.ptp(ref) > 1e-4
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
-    # A per-jet tagger ([N, J, P, F]: constituents grouped by jet) is refused with a clear message.
-    from hepsift.models import JetTagger
-
-    tagger = JetTagger(inputs=("PFCand_pt", "PFCand_eta"), phi_layers=(4,), rho_layers=(4,), epochs=1, seed=1)
-    tagged = tagger.fit(ev, ak.where(ev.FatJet_truth == 1, 1, 0)).to_onnx(tmp_path / "tagger.onnx")
-    with pytest.raises(hepsift.ModelError, match=r"sets of jets of objects, \[batch, J, P, F\], are not scored"):
-        hepsift.rdf.Model(tagged)

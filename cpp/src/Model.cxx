@@ -233,6 +233,11 @@ struct Model::Impl {
          throw ConfigurationError("hepsift: model '" + path +
                                   "' takes sets of objects [batch, P, F]: score it with hepsift::DefineSetScore "
                                   "(hepsift.rdf.define in Python) or Model::evaluateSet");
+      if (inputKind == "grouped-set")
+         throw ConfigurationError("hepsift: model '" + path +
+                                  "' takes the objects of every jet [batch, J, P, F]: score it with "
+                                  "hepsift::DefineGroupedSetScore (hepsift.rdf.define in Python) or "
+                                  "Model::evaluateGroupedSet");
       std::vector<std::int64_t> shape{static_cast<std::int64_t>(n)};
       if (inputRank == 2)
          shape.push_back(static_cast<std::int64_t>(nFeatures));
@@ -259,20 +264,27 @@ struct Model::Impl {
                                " events failed: " + e.what());
       }
    }
-   /// Runs the set model on n events of P objects; the score goes to `out` when given (shape
-   /// scoreShape with n and, per object, P), else is returned by ONNX Runtime.
-   std::vector<Ort::Value> runSet(const float *objects, const float *mask, std::size_t n, std::size_t P,
-                                  float *out) const
+   /// Runs the set model on n events of P objects (J == 0: objects [n, P, F]) or, for a grouped
+   /// set, of J groups of P objects (objects [n, J, P, F], mask [n, J, P]); the score goes to
+   /// `out` when given (shape scoreShape with n and, per object, P or per group J), else is
+   /// returned by ONNX Runtime.
+   std::vector<Ort::Value> runSet(const float *objects, const float *mask, std::size_t n, std::size_t J,
+                                  std::size_t P, float *out) const
    {
-      const auto F = static_cast<std::int64_t>(nFeatures);
-      const std::int64_t xs[3] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(P), F};
-      const std::int64_t ms[2] = {xs[0], xs[1]};
+      std::vector<std::int64_t> xs{static_cast<std::int64_t>(n)};
+      if (J > 0)
+         xs.push_back(static_cast<std::int64_t>(J));
+      xs.push_back(static_cast<std::int64_t>(P));
+      const std::vector<std::int64_t> ms(xs.begin(), xs.end());
+      xs.push_back(static_cast<std::int64_t>(nFeatures));
+      const std::size_t cells = n * std::max<std::size_t>(J, 1) * P;
       std::vector<Ort::Value> x;
       std::vector<const char *> names;
-      x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(objects), n * P * nFeatures, xs, 3));
+      x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(objects), cells * nFeatures, xs.data(),
+                                                  xs.size()));
       names.push_back(inputNames[objectsInput].c_str());
       if (maskInput >= 0) {
-         x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(mask), n * P, ms, 2));
+         x.push_back(Ort::Value::CreateTensor<float>(memory, const_cast<float *>(mask), cells, ms.data(), ms.size()));
          names.push_back(inputNames[maskInput].c_str());
       }
       const char *outName = outputNames[scoreIndex].c_str();
@@ -281,9 +293,9 @@ struct Model::Impl {
          std::vector<std::int64_t> shape = scoreShape;
          shape[0] = xs[0];
          if (perObject)
-            shape[1] = xs[1];
-         y.push_back(Ort::Value::CreateTensor<float>(memory, out, n * (perObject ? P : nScores), shape.data(),
-                                                     shape.size()));
+            shape[1] = xs[1]; // P of a set, J of a grouped set
+         const std::size_t width = perObject ? static_cast<std::size_t>(xs[1]) : nScores;
+         y.push_back(Ort::Value::CreateTensor<float>(memory, out, n * width, shape.data(), shape.size()));
          const_cast<Ort::Session &>(session).Run(Ort::RunOptions{nullptr}, names.data(), x.data(), x.size(),
                                                  &outName, y.data(), 1);
       } else
@@ -293,16 +305,22 @@ struct Model::Impl {
    }
    /// Score shape of a set model from probes with 2 and 3 objects: a score per event
    /// ([batch] or [batch, K], the same for both) or per object ([batch, P] or [batch, P, 1]).
+   /// A grouped set is probed with 2 jets of 2 objects and 3 jets of 3 objects and must give a
+   /// score per jet ([batch, J] or [batch, J, 1]).
    void setScoreShape(const std::string &file)
    {
+      const bool grouped = inputKind == "grouped-set";
       std::vector<std::vector<std::int64_t>> shapes;
-      for (std::size_t P : {2, 3}) {
-         std::vector<float> objects(P * nFeatures, 0.f), mask(P, 1.f);
+      for (std::size_t k : {2, 3}) {
+         const std::size_t J = grouped ? k : 0, P = k;
+         const std::size_t cells = std::max<std::size_t>(J, 1) * P;
+         std::vector<float> objects(cells * nFeatures, 0.f), mask(cells, 1.f);
          try {
-            shapes.push_back(runSet(objects.data(), mask.data(), 1, P, nullptr).at(0).GetTensorTypeAndShapeInfo()
+            shapes.push_back(runSet(objects.data(), mask.data(), 1, J, P, nullptr).at(0).GetTensorTypeAndShapeInfo()
                                 .GetShape());
          } catch (const Ort::Exception &e) {
-            throw ModelError("hepsift: set model '" + file + "' fails on one event of " + std::to_string(P) +
+            throw ModelError("hepsift: set model '" + file + "' fails on one event of " +
+                             (grouped ? std::to_string(J) + " jets of " : std::string()) + std::to_string(P) +
                              " zero objects: " + e.what());
          }
       }
@@ -310,7 +328,7 @@ struct Model::Impl {
       auto trailingOnes = [](const std::vector<std::int64_t> &v) {
          return std::all_of(v.begin() + 2, v.end(), [](std::int64_t d) { return d == 1; });
       };
-      if (a == b && !a.empty()) {
+      if (a == b && !a.empty() && !grouped) {
          scoreShape = a;
          nScores = std::accumulate(a.begin() + 1, a.end(), std::size_t{1},
                                    [](std::size_t k, std::int64_t d) { return k * static_cast<std::size_t>(d); });
@@ -319,7 +337,11 @@ struct Model::Impl {
          perObject = true;
          scoreShape = a;
          nScores = 1;
-      } else
+      } else if (grouped)
+         throw ModelError("hepsift: output '" + outputNames[scoreIndex] + "' of grouped set model '" + file +
+                          "' has shape " + shapeString(a) + " for 2 jets and " + shapeString(b) +
+                          " for 3; hepsift needs one score per jet ([batch, J] or [batch, J, 1])");
+      else
          throw ModelError("hepsift: output '" + outputNames[scoreIndex] + "' of set model '" + file +
                           "' has shape " + shapeString(a) + " for 2 objects and " + shapeString(b) +
                           " for 3; hepsift needs a score per event ([batch] or [batch, K]) or per object "
@@ -474,25 +496,39 @@ Model::Model(const std::string &path, const ModelOptions &options)
    const auto &ishape = m.inputShapes[m.objectsInput];
    m.inputRank = static_cast<int>(ishape.size());
    const bool isSet = ishape.size() == 3 && ishape[1] <= 0 && (ishape[2] > 0 || !m.features.empty());
-   if (m.maskInput >= 0 && !isSet)
+   // A grouped set: the objects of every jet (group) of the event, [batch, J, P, F] with J and P dynamic.
+   const bool isGrouped =
+      ishape.size() == 4 && ishape[1] <= 0 && ishape[2] <= 0 && (ishape[3] > 0 || !m.features.empty());
+   if (m.maskInput >= 0 && !isSet && !isGrouped)
       throw ModelError("hepsift: model '" + path + "' has an input 'mask' but its input '" +
                        m.inputNames[m.objectsInput] + "' has shape " + shapeString(ishape) +
-                       "; a set model takes objects [batch, P, F] with a dynamic P (sets of jets of "
-                       "objects, [batch, J, P, F], are not scored in the event loop)");
+                       "; a set model takes objects [batch, P, F] with a dynamic P, a grouped set model the objects "
+                       "of every jet [batch, J, P, F] with dynamic J and P");
+   if (isGrouped && m.maskInput < 0)
+      throw ModelError("hepsift: model '" + path + "' takes the objects of every jet, " + shapeString(ishape) +
+                       ", but has no input 'mask' [batch, J, P]; the jets of one event have different numbers of "
+                       "objects, so hepsift pads them and needs the mask (export the model with a 'mask' input)");
    if (m.maskInput >= 0) {
       const auto &mshape = m.inputShapes[m.maskInput];
-      if (mshape.size() != 2 || mshape[1] > 0)
+      const std::size_t rank = isGrouped ? 3 : 2;
+      if (mshape.size() != rank || std::any_of(mshape.begin() + 1, mshape.end(), [](std::int64_t d) { return d > 0; }))
          throw ModelError("hepsift: input 'mask' of model '" + path + "' has shape " + shapeString(mshape) +
-                          "; a set model's mask is [batch, P] with the P of its objects");
+                          (isGrouped ? "; a grouped set model's mask is [batch, J, P] with the J and P of its objects"
+                                     : "; a set model's mask is [batch, P] with the P of its objects"));
    }
    const bool staticEvent =
       ishape.size() >= 2 && std::all_of(ishape.begin() + 1, ishape.end(), [](std::int64_t d) { return d > 0; });
-   if (isSet) {
+   if (isSet || isGrouped) {
       // A set [batch, P, F]: P objects per event (P dynamic: each event's own number), F
-      // features per object, one ROOT::RVec column per feature.
-      m.inputKind = "set";
-      m.nFeatures = ishape[2] > 0 ? static_cast<std::size_t>(ishape[2]) : m.features.size();
+      // features per object, one ROOT::RVec column per feature. A grouped set [batch, J, P, F]:
+      // the same objects grouped by the jet they belong to (J jets of the event, P the largest
+      // number of objects of one of its jets), with a mask [batch, J, P].
+      m.inputKind = isSet ? "set" : "grouped-set";
+      const std::int64_t F = ishape.back();
+      m.nFeatures = F > 0 ? static_cast<std::size_t>(F) : m.features.size();
       m.eventShape = {-1, static_cast<std::int64_t>(m.nFeatures)};
+      if (isGrouped)
+         m.eventShape.insert(m.eventShape.begin(), -1);
    } else if (ishape.size() == 1)
       m.nFeatures = 1;
    else if (ishape.size() == 2 && ishape[1] > 0)
@@ -553,7 +589,7 @@ Model::Model(const std::string &path, const ModelOptions &options)
       m.scoreIndex = static_cast<std::size_t>(it - m.outputTypes.begin());
    }
 
-   if (m.inputKind == "set") {
+   if (m.inputKind == "set" || m.inputKind == "grouped-set") {
       m.setScoreShape(path);
       return;
    }
@@ -605,7 +641,8 @@ void Model::evaluateSet(const float *objects, const float *mask, std::size_t nEv
    const Impl &m = *fImpl;
    if (m.inputKind != "set")
       throw ConfigurationError("hepsift: Model::evaluateSet on model '" + m.path + "', which takes " + m.inputKind +
-                               " inputs; use Model::evaluate");
+                               " inputs; use " +
+                               (m.inputKind == "grouped-set" ? "Model::evaluateGroupedSet" : "Model::evaluate"));
    if (nEvents == 0)
       return;
    if (!objects || !out || (m.maskInput >= 0 && !mask))
@@ -614,10 +651,35 @@ void Model::evaluateSet(const float *objects, const float *mask, std::size_t nEv
       throw EvaluationError("hepsift: Model::evaluateSet on '" + m.path +
                             "' got 0 objects per event; pad to at least one object (with mask 0)");
    try {
-      m.runSet(objects, mask, nEvents, nObjects, out);
+      m.runSet(objects, mask, nEvents, 0, nObjects, out);
    } catch (const Ort::Exception &e) {
       throw EvaluationError("hepsift: evaluating set model '" + m.path + "' on " + std::to_string(nEvents) +
                             " events of " + std::to_string(nObjects) + " objects failed: " + e.what());
+   }
+}
+
+void Model::evaluateGroupedSet(const float *objects, const float *mask, std::size_t nEvents, std::size_t nJets,
+                               std::size_t nObjects, float *out) const
+{
+   const Impl &m = *fImpl;
+   if (m.inputKind != "grouped-set")
+      throw ConfigurationError("hepsift: Model::evaluateGroupedSet on model '" + m.path + "', which takes " +
+                               m.inputKind + " inputs; use " +
+                               (m.inputKind == "set" ? "Model::evaluateSet" : "Model::evaluate"));
+   if (nEvents == 0)
+      return;
+   if (!objects || !mask || !out)
+      throw EvaluationError("hepsift: Model::evaluateGroupedSet on '" + m.path + "' got a null buffer");
+   if (nJets == 0 || nObjects == 0)
+      throw EvaluationError("hepsift: Model::evaluateGroupedSet on '" + m.path + "' got " + std::to_string(nJets) +
+                            " jets of " + std::to_string(nObjects) +
+                            " objects per event; pad to at least one jet of one object (with mask 0)");
+   try {
+      m.runSet(objects, mask, nEvents, nJets, nObjects, out);
+   } catch (const Ort::Exception &e) {
+      throw EvaluationError("hepsift: evaluating grouped set model '" + m.path + "' on " + std::to_string(nEvents) +
+                            " events of " + std::to_string(nJets) + " jets of " + std::to_string(nObjects) +
+                            " objects failed: " + e.what());
    }
 }
 const std::string &Model::inputKind() const { return fImpl->inputKind; }

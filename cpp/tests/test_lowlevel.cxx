@@ -116,6 +116,64 @@ static double objectScore(float pt, int q)
    return std::tanh(0.08 * static_cast<double>(pt) - 0.7 * static_cast<double>(q));
 }
 
+/// A reduction over `axis` of `in` with keepdims 0 (opset 11: axes as an attribute).
+static Proto reduce(const std::string &op, const std::string &in, const std::string &out, std::int64_t axis)
+{
+   Proto r = node(op, {in}, {out}), axes, keep;
+   axes.bytes(1, "axes").varint(8, static_cast<std::uint64_t>(axis)).varint(20, 7);
+   keep.bytes(1, "keepdims").varint(3, 0).varint(20, 2);
+   r.message(5, axes).message(5, keep);
+   return r;
+}
+
+/// objects [N, J, P, 2] + mask [N, J, P] (a JetTagger's layout): per jet Sigmoid(sum_p mask t_p)
+/// with t = Tanh(x . w), times max_p mask (a jet without objects scores 0). Without the mask
+/// (`masked` false): the sum over all objects, which hepsift refuses to load.
+static std::string groupedModel(const std::string &name, bool masked)
+{
+   const std::string path = tmpPath(name);
+   Proto graph;
+   graph.message(1, node("MatMul", {"objects", "w"}, {"u"}));
+   graph.message(1, node("Tanh", {"u"}, {"t"}));
+   if (masked) {
+      graph.message(1, node("Mul", {"t", "mask"}, {"tm"}));
+      graph.message(1, reduce("ReduceSum", "tm", "s", 2));
+      graph.message(1, node("Sigmoid", {"s"}, {"p"}));
+      graph.message(1, reduce("ReduceMax", "mask", "present", 2));
+      graph.message(1, node("Mul", {"p", "present"}, {"score"}));
+   } else
+      graph.message(1, reduce("ReduceSum", "t", "score", 2));
+   graph.message(5, floatTensor("w", {2}, {0.08f, -0.7f}));
+   graph.message(11, dynamicInfo("objects", {-1, -1, -1, 2}, {"N", "J", "P"}));
+   if (masked)
+      graph.message(11, dynamicInfo("mask", {-1, -1, -1}, {"N", "J", "P"}));
+   graph.message(12, dynamicInfo("score", {-1, -1}, {"N", "J"}));
+   writeModel(path, graph, 11);
+   return path;
+}
+
+/// The reference per-jet scores of groupedModel: object p belongs to jet idx[p] (-1: none),
+/// the first `keep` objects of each jet count (0: all).
+static std::vector<double> groupedReference(const RVecF &pt, const RVecI &q, const RVecI &idx, int nJets,
+                                            std::size_t keep)
+{
+   std::vector<double> sum(static_cast<std::size_t>(nJets), 0.0);
+   std::vector<std::size_t> count(static_cast<std::size_t>(nJets), 0);
+   for (std::size_t p = 0; p < pt.size(); ++p) {
+      if (idx[p] < 0)
+         continue;
+      const auto j = static_cast<std::size_t>(idx[p]);
+      if (keep > 0 && count[j] >= keep)
+         continue;
+      ++count[j];
+      sum[j] += objectScore(pt[p], q[p]);
+   }
+   std::vector<double> out(sum.size());
+   for (std::size_t j = 0; j < out.size(); ++j)
+      out[j] = count[j] ? 1.0 / (1.0 + std::exp(-sum[j])) : 0.0;
+   return out;
+}
+
 int main()
 {
    ROOT::EnableImplicitMT(2);
@@ -273,5 +331,76 @@ int main()
          ROOT::DisableImplicitMT();
    }
    std::remove(jagged.c_str());
+
+   // --- grouped sets: the objects of every jet, one score per jet ------------------------------
+   auto tagger = std::make_shared<const hepsift::Model>(groupedModel("grouped.onnx", true));
+   HS_CHECK(tagger->inputKind() == "grouped-set" && tagger->masked() && tagger->perObject() &&
+            tagger->nFeatures() == 2 && tagger->nScores() == 1);
+   HS_CHECK((tagger->eventShape() == std::vector<std::int64_t>{-1, -1, 2}));
+   HS_CHECK_THROWS(hepsift::Model(groupedModel("grouped_nomask.onnx", false)), hepsift::ModelError,
+                   "has no input 'mask' [batch, J, P]");
+   // entry i: i % 4 jets; object p of it in jet (p + i) % (jets + 1) - 1 (-1: none), so that some
+   // jets have no objects and some events no jets
+   auto jetsOf = [](ULong64_t i) { return static_cast<int>(i % 4); };
+   auto grouped = df.Define("nj", jetsOf, {"rdfentry_"})
+                     .Define("jet_pt", [](int nj) { return RVecF(static_cast<std::size_t>(nj), 300.f); }, {"nj"})
+                     .Define("idx",
+                             [](ULong64_t i, int nj, const RVecF &pt) {
+                                RVecI idx(pt.size());
+                                for (std::size_t p = 0; p < idx.size(); ++p)
+                                   idx[p] = static_cast<int>((p + i) % static_cast<std::size_t>(nj + 1)) - 1;
+                                return idx;
+                             },
+                             {"rdfentry_", "nj", "pt"});
+   auto tagged =
+      hepsift::DefineGroupedSetScore<RVecI, int, RVecF, RVecI>(grouped, "jet_score", tagger, cols, "idx", "nj");
+   tagged = hepsift::DefineGroupedSetScore<RVecI, RVecF, RVecF, RVecI>(tagged, "jet_score1", tagger, cols, "idx",
+                                                                       "jet_pt", 1);
+   auto js = tagged.Take<RVecF>("jet_score");
+   auto js1 = tagged.Take<RVecF>("jet_score1");
+   auto gpt = tagged.Take<RVecF>("pt");
+   auto gq = tagged.Take<RVecI>("q");
+   auto gidx = tagged.Take<RVecI>("idx");
+   auto gnj = tagged.Take<int>("nj");
+   double worstJet = 0;
+   std::size_t noJets = 0, emptyJets = 0, jetsSeen = 0;
+   for (std::size_t k = 0; k < js->size(); ++k) {
+      const int nj = (*gnj)[k];
+      const auto ref = groupedReference((*gpt)[k], (*gq)[k], (*gidx)[k], nj, 0);
+      const auto ref1 = groupedReference((*gpt)[k], (*gq)[k], (*gidx)[k], nj, 1);
+      HS_CHECK((*js)[k].size() == static_cast<std::size_t>(nj) && (*js1)[k].size() == static_cast<std::size_t>(nj));
+      noJets += nj == 0;
+      for (std::size_t j = 0; j < ref.size() && j < (*js)[k].size() && j < (*js1)[k].size(); ++j) {
+         worstJet = std::max({worstJet, std::fabs((*js)[k][j] - ref[j]), std::fabs((*js1)[k][j] - ref1[j])});
+         emptyJets += ref[j] == 0.0;
+         ++jetsSeen;
+      }
+   }
+   HS_CHECK(noJets == n / 4 && emptyJets > 0 && jetsSeen > emptyJets);
+   HS_CHECK_CLOSE(worstJet, 0.0, 1e-6);
+   auto badIdx = grouped.Define("idx2", [](ULong64_t i, int nj, const RVecI &idx) {
+      RVecI out = idx;
+      if (i == 6 && !out.empty())
+         out[0] = nj; // entry 6: 2 jets, 1 object
+      return out;
+   }, {"rdfentry_", "nj", "idx"});
+   HS_CHECK_THROWS((hepsift::DefineGroupedSetScore<RVecI, int, RVecF, RVecI>(badIdx, "s", tagger, cols, "idx2", "nj")
+                       .Take<RVecF>("s")
+                       .GetValue()),
+                   hepsift::EvaluationError, "object 0 of entry 6 has 'idx2' = 2 but the event has 2 jets ('nj'");
+   auto badLen = grouped.Define(
+      "q2", [](ULong64_t i, const RVecI &q) { return i == 13 ? RVecI(q.begin(), q.end() - 1) : q; }, {"rdfentry_", "q"});
+   HS_CHECK_THROWS((hepsift::DefineGroupedSetScore<RVecI, int, RVecF, RVecI>(badLen, "s", tagger, {"pt", "q2"}, "idx",
+                                                                              "nj")
+                       .Take<RVecF>("s")
+                       .GetValue()),
+                   hepsift::EvaluationError, "'pt' (3 values) and 'q2' (2 values) differ in length at entry 13");
+   HS_CHECK_THROWS((hepsift::DefineGroupedSetScore<RVecI, int, RVecF, RVecI>(grouped, "s", masked, cols, "idx", "nj")),
+                   hepsift::InputMismatchError, "score it with hepsift::DefineSetScore");
+   HS_CHECK_THROWS((hepsift::DefineGroupedSetScore<RVecI, int, RVecF, RVecI>(grouped, "s", tagger, cols, "idx", "nj",
+                                                                              0, hepsift::Strategy::TwoPass)),
+                   hepsift::ConfigurationError, "is scored per event (strategy 'two-pass'");
+   HS_CHECK_THROWS(hepsift::Define<RVecF>(df, "s", tagger, {"pt"}), hepsift::ConfigurationError,
+                   "DefineGroupedSetScore");
    return HS_REPORT();
 }

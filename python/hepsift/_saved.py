@@ -68,6 +68,7 @@ _ESTIMATOR_CLASSES: dict[str, str] = {
     "HBOS": "hepsift.anomaly._hbos",
     "AlphaVAE": "hepsift.generative._models",
     "BetaVAE": "hepsift.generative._models",
+    "ObjectListGenerator": "hepsift.generative._objects",
     "NormalizingFlow": "hepsift.generative._models",
     "NPLM": "hepsift.nplm._model",
 }

@@ -96,14 +96,16 @@ private:
 /// this header. Where it applies is decided by hepsift::chooseStrategy on the client.
 class Stream {
 public:
+   /// `chain`: the (file, tree) pairs of the data set in order, as the client sees them
+   /// (hepsift::detail::chainFiles), to place each tree in the chain's numbering.
    Stream(const std::vector<std::string> &candidates, std::vector<std::string> columns, bool checkFinite,
-          std::size_t batchSize)
+          std::size_t batchSize, std::vector<std::pair<std::string, std::string>> chain = {})
    {
       ScorerOptions o;
       o.checkFinite = checkFinite;
-      fState = std::make_shared<detail::StreamState>(std::make_shared<const Model>(findModel(candidates)),
-                                                     std::move(columns), batchSize, o,
-                                                     std::max(1u, ROOT::GetThreadPoolSize()));
+      fState = std::make_shared<detail::StreamState>(
+         std::make_shared<const Model>(findModel(candidates)), std::move(columns), batchSize, o,
+         std::max(1u, ROOT::GetThreadPoolSize()), nullptr, detail::StreamPlacement::ByCounting, std::move(chain));
    }
 
    /// DefinePerSample: slot `slot` starts the entry range of one tree (returns its first entry).

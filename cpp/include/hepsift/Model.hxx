@@ -6,7 +6,9 @@
 //
 // A model has one input tensor of float, shape [batch, nFeatures] (or [batch] for one
 // feature, or an image [batch, C, H, W] with fixed C, H, W: nFeatures = C*H*W values per
-// event), and one or more outputs. One output is "the score": the one named by the
+// event), or a set of objects [batch, P, F] (optional 'mask' [batch, P]), or the objects of
+// every jet [batch, J, P, F] with a 'mask' [batch, J, P] (a "grouped set", such as the
+// JetTagger's), and one or more outputs. One output is "the score": the one named by the
 // option `output`, else the one named in the model's metadata (hepsift.score_output), else
 // the first float output. Its width (product of the non-batch dimensions) is nScores().
 //
@@ -92,16 +94,18 @@ public:
 
    /// Number of features per event (width of the input tensor; C*H*W for an image model).
    std::size_t nFeatures() const;
-   /// "flat" (input [batch, nFeatures] or [batch]), "set" (see masked()) or "image" (input [batch, C, H, W] or
-   /// [batch, H, W, C] with fixed C, H, W: fed nFeatures() values per event, row-major in the
-   /// order the file declares, e.g. one ROOT::RVec<float> column from hepsift/Images.hxx).
+   /// "flat" (input [batch, nFeatures] or [batch]), "set" (see masked()), "grouped-set" (see
+   /// evaluateGroupedSet()) or "image" (input [batch, C, H, W] or [batch, H, W, C] with fixed
+   /// C, H, W: fed nFeatures() values per event, row-major in the order the file declares, e.g.
+   /// one ROOT::RVec<float> column from hepsift/Images.hxx).
    const std::string &inputKind() const;
    /// Shape of one event's input (no batch dimension) for an image model, {-1, F} for a set
-   /// model; empty for "flat".
+   /// model, {-1, -1, F} for a grouped set model; empty for "flat".
    const std::vector<std::int64_t> &eventShape() const;
    /// Set models ("set": objects [batch, P, F] with a dynamic P, nFeatures() = F): whether the
    /// model has a second input 'mask' [batch, P] (1 real object, 0 padding), and whether its
    /// score has one value per object ([batch, P] or [batch, P, 1]; nScores() is then 1).
+   /// A grouped set model always has a mask and a score per jet (perObject(): per jet).
    bool masked() const;
    bool perObject() const;
    /// Set models: evaluate `nEvents` events of `nObjects` (>= 1) objects each. `objects` holds
@@ -110,6 +114,15 @@ public:
    /// nScores() floats, or nEvents * nObjects for a per-object score.
    void evaluateSet(const float *objects, const float *mask, std::size_t nEvents, std::size_t nObjects,
                     float *out) const;
+   /// Grouped set models ("grouped-set": objects [batch, J, P, F] with dynamic J and P, mask
+   /// [batch, J, P], one score per jet [batch, J] or [batch, J, 1]; nFeatures() = F): evaluate
+   /// `nEvents` events of `nJets` (>= 1) jets of `nObjects` (>= 1) objects each. `objects` holds
+   /// nEvents * nJets * nObjects * nFeatures() floats (event, jet, object, feature), `mask`
+   /// nEvents * nJets * nObjects floats (1 real object, 0 padding); `out` receives nEvents *
+   /// nJets floats. What a jet without real objects scores is the model's own convention
+   /// (hepsift's JetTagger: 0).
+   void evaluateGroupedSet(const float *objects, const float *mask, std::size_t nEvents, std::size_t nJets,
+                           std::size_t nObjects, float *out) const;
    /// Index (into outputNames) and width of the score output.
    std::size_t scoreIndex() const;
    std::size_t nScores() const;

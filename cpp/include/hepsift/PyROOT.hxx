@@ -72,6 +72,21 @@ ROOT::RDF::RNode defineSetScore(ROOT::RDF::RNode df, const std::string &name, st
                                   options(checkFinite, labels));
 }
 
+/// The per-jet scores of grouped set model `model` (see hepsift::DefineGroupedSetScore): the
+/// constituent `columns` (types Cols...), the `index` column (type Index) and the `jets` column
+/// (type Jets: an RVec of the jet collection or an integer count); `maxObjects` 0 keeps every
+/// constituent of each jet.
+template <typename Index, typename Jets, typename... Cols>
+ROOT::RDF::RNode defineGroupedSetScore(ROOT::RDF::RNode df, const std::string &name,
+                                       std::shared_ptr<const Model> model, const std::vector<std::string> &columns,
+                                       const std::string &index, const std::string &jets, bool checkFinite,
+                                       const std::string &strategy, std::size_t maxObjects,
+                                       const std::vector<std::string> &labels)
+{
+   return DefineGroupedSetScore<Index, Jets, Cols...>(df, name, model, columns, index, jets, maxObjects,
+                                                      parseStrategy(strategy), options(checkFinite, labels));
+}
+
 /// The path chooseStrategy picks (its name) and why it does not stream ("" when it does).
 inline std::vector<std::string> choose(ROOT::RDF::RNode df, const std::vector<std::string> &columns,
                                        const std::string &strategy, std::size_t batchSize,
@@ -88,6 +103,17 @@ inline std::vector<std::string> chooseSet(ROOT::RDF::RNode df, std::shared_ptr<c
 {
    const Choice c = chooseSetStrategy(df, *model, columns, parseStrategy(strategy), batchSize, labels);
    return {strategyName(c.strategy), std::to_string(c.batchSize), c.why};
+}
+
+/// The files of the chain `df` reads, as [file, tree, file, tree, ...] in the chain's order.
+inline std::vector<std::string> chainFiles(ROOT::RDF::RNode df)
+{
+   std::vector<std::string> out;
+   for (const auto &[file, tree] : detail::chainFiles(df)) {
+      out.push_back(file);
+      out.push_back(tree);
+   }
+   return out;
 }
 
 } // namespace pyroot

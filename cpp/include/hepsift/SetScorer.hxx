@@ -31,6 +31,24 @@
 // * two passes (strategy "two-pass", or "auto" with a batch size where streaming does not
 //   apply) for a masked model with a score per event (hepsift/Batch.hxx): batchSize events per
 //   call padded to the longest event of the batch with mask 0.
+//
+// Grouped sets (Model::inputKind() == "grouped-set", such as hepsift's JetTagger: objects
+// [batch, J, P, F] + mask [batch, J, P], one score per jet [batch, J]):
+//
+//   auto tagger = std::make_shared<const hepsift::Model>("tagger.onnx");
+//   auto df3 = hepsift::DefineGroupedSetScore<ROOT::RVecI, ROOT::RVecF, ROOT::RVecF, ROOT::RVecF>(
+//                  df, "FatJet_top", tagger, {"PFCand_pt", "PFCand_eta"}, "PFCand_fatJetIdx", "FatJet_pt");
+//
+// takes the F constituent columns, the index column (the jet of each constituent, -1 for none)
+// and the jets: an RVec column of the jet collection (its size) or an integer count (nFatJet).
+// Per event, the constituents are grouped by jet in collection order into [1, J, P, F] with P
+// the largest number of constituents of one of the event's jets (at most `maxObjects` per jet,
+// the first in collection order), mask 1 for real constituents; the result is a
+// ROOT::RVec<float> of J scores aligned with the jet collection. A jet without constituents is
+// fed with mask 0 throughout and scores what the model gives it (hepsift's JetTagger: 0, as
+// JetTagger.predict_jets); an event without jets gives an empty RVec without a model call.
+// Columns of different lengths (constituent columns or the index) and an index outside
+// [-1, J) throw an EvaluationError naming the columns and the entry. Always per event.
 #ifndef HEPSIFT_SETSCORER_HXX
 #define HEPSIFT_SETSCORER_HXX
 
@@ -385,7 +403,8 @@ private:
 struct SetStreamSlot {
    std::unique_ptr<JaggedReader> reader;
    ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t blockFirst = 0;
+   ULong64_t offset = 0;         // chain entry of the tree's entry 0 (ByEntry)
+   ULong64_t blockFirst = 0;     // the block: tree entries [blockFirst, blockFirst + blockN)
    std::size_t blockN = 0;
    std::vector<std::uint32_t> counts, kept; // objects per event, and those scored (maxObjects)
    std::vector<std::size_t> start;           // first object of each event in `objects`
@@ -418,7 +437,7 @@ struct SetStreamState : TaskRanges {
       const std::string &sample = info.AsString();
       if (!sl.reader || sl.reader->sample() != sample)
          sl.reader = std::make_unique<JaggedReader>(sample, core.columns);
-      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sample);
+      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sample, sl.offset);
       positions->slot(s).next = 0;
       sl.blockN = 0;
    }
@@ -426,16 +445,16 @@ struct SetStreamState : TaskRanges {
    /// The name of event i of the block in messages: its entry in the tree, and the tree.
    std::string entryName(const SetStreamSlot &sl, std::size_t i) const
    {
-      return std::to_string(sl.first + sl.blockFirst + i) + " of " + sl.reader->sample();
+      return std::to_string(sl.blockFirst + i) + " of " + sl.reader->sample();
    }
 
-   /// Reads and scores the block of slot `sl` starting at task position `current`.
-   void fill(SetStreamSlot &sl, ULong64_t current)
+   /// Reads and scores the block of slot `sl` starting at tree entry `first`.
+   void fill(SetStreamSlot &sl, ULong64_t first)
    {
       const Model &model = *core.model;
       const std::size_t F = model.nFeatures();
-      const std::size_t n = std::min<std::size_t>(batchSize, sl.end - sl.first - current);
-      sl.blockFirst = current;
+      const std::size_t n = std::min<std::size_t>(batchSize, sl.end - first);
+      sl.blockFirst = first;
       sl.blockN = n;
       sl.counts.resize(n);
       sl.kept.resize(n);
@@ -444,7 +463,7 @@ struct SetStreamState : TaskRanges {
       sl.bad.clear();
       for (std::size_t i = 0; i < n; ++i) {
          std::size_t mismatch = 0, other = 0;
-         const std::size_t count = sl.reader->read(static_cast<Long64_t>(sl.first + current + i), mismatch, other);
+         const std::size_t count = sl.reader->read(static_cast<Long64_t>(first + i), mismatch, other);
          const std::size_t keep = core.maxObjects > 0 ? std::min(count, core.maxObjects) : count;
          sl.counts[i] = static_cast<std::uint32_t>(count);
          sl.kept[i] = static_cast<std::uint32_t>(keep);
@@ -531,20 +550,21 @@ struct SetStreamState : TaskRanges {
 
    /// Slot `s`'s block holding its current entry (read and scored when needed), and the
    /// entry's index in the block; throws for an entry that cannot be scored.
-   std::pair<SetStreamSlot *, std::size_t> current(unsigned s)
+   std::pair<SetStreamSlot *, std::size_t> current(unsigned s, ULong64_t entry)
    {
       SetStreamSlot &sl = slot(s);
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed set score was evaluated outside a sample");
-      const ULong64_t pos = positions->slot(s).current;
-      if (pos < sl.blockFirst || pos >= sl.blockFirst + sl.blockN) {
-         if (sl.first + pos >= sl.end)
-            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + pos) +
+      const ULong64_t local =
+         treeEntry(entry, sl.offset, sl.first, sl.end, positions->slot(s).current, sl.reader->sample());
+      if (local < sl.blockFirst || local >= sl.blockFirst + sl.blockN) {
+         if (local >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(local) +
                                   " beyond the end " + std::to_string(sl.end) + " of its range in " +
                                   sl.reader->sample() + "; use strategy 'per-event'");
-         fill(sl, pos);
+         fill(sl, local);
       }
-      const std::size_t i = pos - sl.blockFirst;
+      const std::size_t i = local - sl.blockFirst;
       if (!sl.bad.empty()) {
          auto it = sl.bad.find(i);
          if (it != sl.bad.end()) {
@@ -603,20 +623,23 @@ inline ROOT::RDF::RNode DefineSetStreamed(ROOT::RDF::RNode df, std::string_view 
       state->positions->slots.resize(std::max(1u, df.GetNSlots()));
    }
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
-   auto node = detail::countStreamedTasks(df, name, counted != nullptr, state->positions,
-                                          [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-                                             state->start(slot, info);
-                                          });
+   state->placement = detail::placementFor(df, counted != nullptr);
+   state->chain = detail::chainFiles(df);
+   auto node = detail::streamedTaskNode(df, name,
+                                        !counted && state->placement == detail::StreamPlacement::ByCounting,
+                                        state->positions, [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                           state->start(slot, info);
+                                        });
    if (model->perObject())
-      return node.DefineSlotEntry(name, [state](unsigned slot, ULong64_t) {
-         auto [sl, i] = state->current(slot);
+      return node.DefineSlotEntry(name, [state](unsigned slot, ULong64_t entry) {
+         auto [sl, i] = state->current(slot, entry);
          ROOT::VecOps::RVec<float> r(sl->counts[i], std::numeric_limits<float>::quiet_NaN());
          std::copy_n(sl->scores.data() + sl->start[i], sl->kept[i], r.begin());
          return r;
       });
    const std::size_t width = model->nScores();
-   return detail::defineScores(node, name, width, [state, width](unsigned slot, ULong64_t) {
-      auto [sl, i] = state->current(slot);
+   return detail::defineScores(node, name, width, [state, width](unsigned slot, ULong64_t entry) {
+      auto [sl, i] = state->current(slot, entry);
       return static_cast<const float *>(sl->scores.data() + i * width);
    });
 }
@@ -672,6 +695,178 @@ ROOT::RDF::RNode DefineSetScore(ROOT::RDF::RNode df, std::string_view name, std:
       return df.DefineSlotEntry(name, MultiSetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options),
                                 columns);
    return df.DefineSlotEntry(name, SetScorer<Cols...>(model, df.GetNSlots(), columns, maxObjects, options), columns);
+}
+
+// ---- grouped sets: the constituents of every jet ---------------------------------------------
+namespace detail {
+
+/// The number of jets of an event: the size of an RVec column of the jet collection, or an
+/// integer count column (nFatJet).
+template <typename Jets>
+long long jetCount(const Jets &jets)
+{
+   if constexpr (IsRVec<std::decay_t<Jets>>::value)
+      return static_cast<long long>(jets.size());
+   else
+      return static_cast<long long>(jets);
+}
+
+/// Copies the kept values of one column (feature `f`) to their rows of `objects` (rows[p] < 0:
+/// object p is not kept).
+template <typename Vec>
+void fillGroupedColumn(const SetState &s, float *objects, std::size_t f, const std::vector<std::ptrdiff_t> &rows,
+                       ULong64_t entry, const Vec &col)
+{
+   const std::size_t F = s.model->nFeatures();
+   for (std::size_t p = 0; p < rows.size(); ++p) {
+      if (rows[p] < 0)
+         continue;
+      const float v = static_cast<float>(col[p]);
+      if (s.options.checkFinite && !std::isfinite(v))
+         throwNonFinite(s.names()[f] + "[" + std::to_string(p) + "]", v, std::to_string(entry), *s.model);
+      objects[static_cast<std::size_t>(rows[p]) * F + f] = v;
+   }
+}
+
+} // namespace detail
+
+/// Per-event scorer of a grouped set model (see the top of this file): called with (slot,
+/// entry, index, jets, constituent columns...), returns one score per jet.
+template <typename Index, typename Jets, typename... Cols>
+class GroupedSetScorer {
+   static_assert(sizeof...(Cols) > 0, "hepsift::GroupedSetScorer needs at least one constituent column");
+   static_assert((detail::IsRVec<std::decay_t<Cols>>::value && ...),
+                 "hepsift::GroupedSetScorer constituent columns are ROOT::RVec columns, one per feature");
+   static_assert(detail::IsRVec<std::decay_t<Index>>::value &&
+                    std::is_integral_v<typename std::decay_t<Index>::value_type>,
+                 "hepsift::GroupedSetScorer: the index column is a ROOT::RVec of integers (the jet of each object)");
+   static_assert(detail::IsRVec<std::decay_t<Jets>>::value || std::is_integral_v<std::decay_t<Jets>>,
+                 "hepsift::GroupedSetScorer: the jets are an RVec column of the jet collection or an integer count");
+
+   struct Slot {
+      std::vector<float> objects, mask, out;
+      std::vector<std::size_t> counts;
+      std::vector<std::ptrdiff_t> rows; // per object: its rank in its jet, then its row of `objects`; -1 not kept
+   };
+   struct State {
+      detail::SetState core;
+      std::string index, jets;
+      std::vector<Slot> slots;
+   };
+
+public:
+   GroupedSetScorer(std::shared_ptr<const Model> model, unsigned nSlots, std::vector<std::string> columns,
+                    std::string index, std::string jets, std::size_t maxObjects = 0,
+                    ScorerOptions options = ScorerOptions())
+      : fState(std::make_shared<State>())
+   {
+      if (!model)
+         throw ConfigurationError("hepsift::GroupedSetScorer: no model given");
+      auto &s = *fState;
+      s.core.model = std::move(model);
+      s.core.columns = std::move(columns);
+      s.core.maxObjects = maxObjects;
+      s.core.options = std::move(options);
+      s.index = std::move(index);
+      s.jets = std::move(jets);
+      const Model &m = *s.core.model;
+      if (m.inputKind() != "grouped-set")
+         throw InputMismatchError("hepsift: model '" + m.path() + "' takes " + m.inputKind() +
+                                  " inputs, not the objects of every jet [batch, J, P, F]; score it with " +
+                                  (m.inputKind() == "set" ? "hepsift::DefineSetScore" : "hepsift::DefineScore"));
+      if (s.core.columns.size() != sizeof...(Cols))
+         throw ConfigurationError("hepsift::GroupedSetScorer: " + std::to_string(sizeof...(Cols)) +
+                                  " column types but " + std::to_string(s.core.columns.size()) + " column names");
+      if (s.core.columns.size() != m.nFeatures())
+         throw InputMismatchError("hepsift: grouped set model '" + m.path() + "' takes " +
+                                  std::to_string(m.nFeatures()) + " features per object but " +
+                                  std::to_string(s.core.columns.size()) + " columns were given (" +
+                                  s.core.joinedNames() + ")");
+      s.slots.resize(nSlots == 0 ? 1 : nSlots);
+   }
+
+   ROOT::VecOps::RVec<float> operator()(unsigned slot, ULong64_t entry, const Index &index, const Jets &jets,
+                                        const Cols &...cols) const
+   {
+      auto &s = *fState;
+      const Model &model = *s.core.model;
+      Slot &sl = detail::slotAt(s.slots, slot);
+      const std::size_t n = detail::setLength(s.core, entry, cols...);
+      if (static_cast<std::size_t>(index.size()) != n)
+         throw EvaluationError("hepsift: the index column '" + s.index + "' (" + std::to_string(index.size()) +
+                               " values) and the set column '" + s.core.names()[0] + "' (" + std::to_string(n) +
+                               " values) differ in length at entry " + std::to_string(entry) + " (model '" +
+                               model.path() + "'); the index gives the jet of each object of that collection");
+      const long long nJets = detail::jetCount(jets);
+      if (nJets < 0)
+         throw EvaluationError("hepsift: the jet count '" + s.jets + "' is " + std::to_string(nJets) + " at entry " +
+                               std::to_string(entry) + " (model '" + model.path() + "')");
+      const auto J = static_cast<std::size_t>(nJets);
+      sl.counts.assign(J, 0);
+      sl.rows.assign(n, -1);
+      std::size_t P = 1;
+      for (std::size_t p = 0; p < n; ++p) {
+         const auto j = static_cast<long long>(index[p]);
+         if (j < -1 || j >= nJets)
+            throw EvaluationError("hepsift: object " + std::to_string(p) + " of entry " + std::to_string(entry) +
+                                  " has '" + s.index + "' = " + std::to_string(j) + " but the event has " +
+                                  std::to_string(nJets) + " jets ('" + s.jets + "'; model '" + model.path() +
+                                  "'); the index must be -1 (in no jet) or the position of one of the event's "
+                                  "jets in their collection");
+         if (j < 0)
+            continue;
+         std::size_t &c = sl.counts[static_cast<std::size_t>(j)];
+         if (s.core.maxObjects > 0 && c >= s.core.maxObjects)
+            continue;
+         sl.rows[p] = static_cast<std::ptrdiff_t>(c++);
+         P = std::max(P, c);
+      }
+      if (J == 0)
+         return {};
+      const std::size_t F = model.nFeatures();
+      sl.objects.assign(J * P * F, 0.f);
+      sl.mask.assign(J * P, 0.f);
+      sl.out.resize(J);
+      for (std::size_t p = 0; p < n; ++p)
+         if (sl.rows[p] >= 0) {
+            sl.rows[p] += static_cast<std::ptrdiff_t>(static_cast<std::size_t>(index[p]) * P);
+            sl.mask[static_cast<std::size_t>(sl.rows[p])] = 1.f;
+         }
+      std::size_t f = 0;
+      (detail::fillGroupedColumn(s.core, sl.objects.data(), f++, sl.rows, entry, cols), ...);
+      model.evaluateGroupedSet(sl.objects.data(), sl.mask.data(), 1, J, P, sl.out.data());
+      return ROOT::VecOps::RVec<float>(sl.out.begin(), sl.out.end());
+   }
+
+   const Model &model() const { return *fState->core.model; }
+
+private:
+   std::shared_ptr<State> fState;
+};
+
+/// Defines column `name` on `df`: the ROOT::RVec<float> of per-jet scores of grouped set model
+/// `model` (Model::inputKind() == "grouped-set"), aligned with the jet collection. `columns`
+/// are the constituent columns (types Cols...), `index` the column (type Index, an RVec of
+/// integers) with each constituent's jet (-1: none), `jets` an RVec column of the jet
+/// collection (its size is the number of jets) or an integer count column (type Jets).
+/// `maxObjects` > 0 keeps the first constituents of each jet (collection order). Scored per
+/// event ("auto" or "per-event"); "stream" and "two-pass" are refused.
+template <typename Index, typename Jets, typename... Cols>
+ROOT::RDF::RNode DefineGroupedSetScore(ROOT::RDF::RNode df, std::string_view name, std::shared_ptr<const Model> model,
+                                       const std::vector<std::string> &columns, const std::string &index,
+                                       const std::string &jets, std::size_t maxObjects = 0,
+                                       Strategy strategy = Strategy::Auto, ScorerOptions options = ScorerOptions())
+{
+   if (!model)
+      throw ConfigurationError("hepsift::DefineGroupedSetScore: no model given");
+   if (strategy != Strategy::Auto && strategy != Strategy::PerEvent)
+      throw ConfigurationError("hepsift: grouped set model '" + model->path() + "' is scored per event (strategy '" +
+                               strategyName(strategy) + "' does not apply to it); use strategy 'auto' or 'per-event'");
+   std::vector<std::string> all{index, jets};
+   all.insert(all.end(), columns.begin(), columns.end());
+   return df.DefineSlotEntry(
+      name, GroupedSetScorer<Index, Jets, Cols...>(model, df.GetNSlots(), columns, index, jets, maxObjects, options),
+      all);
 }
 
 } // namespace hepsift

@@ -14,13 +14,15 @@
 // entry is first needed, the slot reads the model inputs of the next `batchSize` entries of
 // its task directly from the file (ROOT's bulk I/O: one call per basket and branch instead of
 // one per entry), evaluates them in one model call, and serves the following entries from
-// that block. A pass-through Filter node named "hepsift" counts the entries of the task so
-// that the slot knows which entry it is on.
+// that block. The slot knows which entry of the tree it is on from rdfentry_ in a
+// single-threaded loop (there it is the entry number in the chain: minus the entries of the
+// trees before, from the TChain's list of files); under ImplicitMT rdfentry_ is a running count
+// over tasks, and a pass-through Filter node named "hepsift" counts the entries of each task.
 //
 // This needs every entry of the tree range to reach the score node, and the inputs to be
 // scalar branches of the tree itself: define the score on the RDataFrame itself (no Filter or
-// Range before it; right after another streamed score is fine, it reuses that one's counting
-// Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
+// Range before it; right after another streamed score is fine, under ImplicitMT it reuses that
+// one's counting Filter), on columns of the tree (not Defines, not friend trees, no systematic variations). Elsewhere use
 // hepsift::DefineBatched (two passes) or the per-event Scorer. A branch ROOT cannot read in
 // bulk (several leaves, old basket layout) is read entry by entry, with the same result.
 #ifndef HEPSIFT_STREAM_HXX
@@ -32,6 +34,8 @@
 #include <ROOT/RTTreeDS.hxx>
 #include <TBranch.h>
 #include <TBufferFile.h>
+#include <TChain.h>
+#include <TChainElement.h>
 #include <TFile.h>
 #include <TLeaf.h>
 #include <TROOT.h>
@@ -233,18 +237,6 @@ private:
    std::vector<Column> fColumns;
 };
 
-/// Reaches a private member (RSampleInfo's sample) through an explicit instantiation, where
-/// access is not checked; the sample lists the files of the loop's TChain in order.
-template <typename Tag, typename Tag::type Member>
-struct PrivateMember {
-   friend typename Tag::type get(Tag) { return Member; }
-};
-struct SampleOfInfo {
-   using type = const ROOT::RDF::Experimental::RSample *ROOT::RDF::RSampleInfo::*;
-   friend type get(SampleOfInfo);
-};
-template struct PrivateMember<SampleOfInfo, &ROOT::RDF::RSampleInfo::fSample>;
-
 /// Whether a data source reads a global entry range (RDataSource::fGlobalEntryRange is
 /// protected): its tasks then give entry ranges in the numbering of the whole chain.
 struct GlobalRangeAccess : ROOT::RDF::RDataSource {
@@ -273,6 +265,24 @@ struct NodeAccess : ROOT::RDF::RNode {
    }
    static const ROOT::Detail::RDF::RNodeBase *of(const ROOT::RDF::RNode &df) { return shared(df).get(); }
 };
+
+/// The (file, tree) pairs of the TChain (or the one TTree) that `df` reads, in the chain's order
+/// (public TChain API: its list of files); empty when the data source is not a TTree.
+inline std::vector<std::pair<std::string, std::string>> chainFiles(const ROOT::RDF::RNode &df)
+{
+   std::vector<std::pair<std::string, std::string>> files;
+   auto *loop = LoopManagerAccess::of(df);
+   auto *ds = loop ? dynamic_cast<ROOT::Internal::RDF::RTTreeDS *>(loop->GetDataSource()) : nullptr;
+   TTree *tree = ds ? ds->GetTree() : nullptr;
+   if (auto *chain = dynamic_cast<TChain *>(tree)) {
+      for (const auto *element : TRangeDynCast<TChainElement>(chain->GetListOfFiles()))
+         if (element)
+            files.emplace_back(element->GetTitle(), element->GetName());
+   } else if (tree && tree->GetCurrentFile()) {
+      files.emplace_back(tree->GetCurrentFile()->GetName(), tree->GetName());
+   }
+   return files;
+}
 
 /// Per-slot position of the entry being processed within its task, set by one counting Filter
 /// and shared by every streamed score defined after it.
@@ -407,34 +417,72 @@ inline std::string whyNotStreamable(const ROOT::RDF::RNode &df, const std::vecto
 
 namespace detail {
 
-/// Where the task of a slot lies in its tree (shared by the streamed scores of flat and set models).
+/// Per-slot state of a streamed score.
+struct StreamSlot {
+   explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
+   std::unique_ptr<TreeBlockReader> reader;
+   ULong64_t first = 0, end = 0; // the task's entry range in the tree
+   ULong64_t offset = 0;         // chain entry of the tree's entry 0 (entry-numbered loops)
+   ULong64_t blockFirst = 0;     // scored block: tree entries [blockFirst, blockFirst + blockN)
+   std::size_t blockN = 0;
+   Workspace ws;
+   const float *scores = nullptr; // ws.output(), kept here: the per-entry lookup makes no call
+};
+
+/// How a streamed score knows the tree entry of the entry being processed.
+enum class StreamPlacement {
+   /// rdfentry_ is the entry number in the chain (a single-threaded event loop, also with a
+   /// global entry range): tree entry = rdfentry_ - entries of the trees before it. No node
+   /// runs per entry besides the score itself.
+   ByEntry,
+   /// rdfentry_ is a running count over tasks (ImplicitMT, or unknown: distributed workers): a
+   /// pass-through Filter counts the entries of each task (TaskPositions).
+   ByCounting
+};
+
+/// Where the task of a slot lies in its tree: shared by the streamed scores of flat models
+/// (StreamState) and of set models (hepsift/SetScorer.hxx).
 struct TaskRanges {
+   StreamPlacement placement = StreamPlacement::ByCounting;
+   /// The (file, tree) pairs of the data set's chain in order (to place a tree in the chain's
+   /// numbering); empty: unknown.
+   std::vector<std::pair<std::string, std::string>> chain;
    /// The data source (to see whether it reads a global entry range); null: assume it does
    /// (distributed workers always do).
    const ROOT::RDF::RDataSource *source = nullptr;
 
-   /// The entries [first, end) of the task `info` in the numbering of its tree (`n` entries,
-   /// named `sample` in messages). Under ImplicitMT each task is a range of one tree, which
-   /// RSampleInfo gives in the tree's numbering (in the chain's when the data set has a global
-   /// entry range). A single-threaded loop over a TChain gives, for every tree, the entry range
-   /// of the whole loop in the chain's numbering ([0, all) unless the data set has a global
-   /// range, as on distributed workers): the tree's own range then follows from the entries of
-   /// the trees before it, taken from the files of the chain (the data set's sample).
-   std::pair<ULong64_t, ULong64_t> range(const ROOT::RDF::RSampleInfo &info, ULong64_t n, const std::string &sample)
+   /// The entries of the task in the tree's own numbering.
+   ///
+   /// ByEntry (single-threaded loop): the entries of the tree are rdfentry_ - offset, with the
+   /// offset of the tree in the chain. ByCounting: under ImplicitMT each task is a range of one
+   /// tree, which RSampleInfo gives in the tree's numbering (in the chain's when the data set
+   /// has a global entry range). A single-threaded loop gives the tree's own range, or, with a
+   /// global range, that range in the chain's numbering for every tree: the tree's part of it
+   /// then follows from the entries of the trees before it.
+   /// Returns them as [first, end) for a tree of `n` entries named `sample` in messages, and in
+   /// `offset` (ByEntry) the chain entry of the tree's entry 0.
+   std::pair<ULong64_t, ULong64_t> range(const ROOT::RDF::RSampleInfo &info, ULong64_t n, const std::string &sample,
+                                         ULong64_t &offset)
    {
-      const auto given = info.EntryRange();
+      const auto range = info.EntryRange();
+      if (placement == StreamPlacement::ByEntry) {
+         offset = chainOffset(info);
+         return {0, n};
+      }
       ULong64_t first = 0, end = n;
       if (ROOT::IsImplicitMTEnabled()) {
+         // Each task is a range of one tree: in the tree's numbering, or in the chain's when
+         // the data set has a global entry range.
          const ULong64_t offset = !source || GlobalRangeAccess::of(*source) ? chainOffset(info) : 0;
-         if (given.first < offset)
+         if (range.first < offset)
             throw EvaluationError("hepsift: the streamed score cannot place entry range [" +
-                                  std::to_string(given.first) + ", " + std::to_string(given.second) + ") in " +
+                                  std::to_string(range.first) + ", " + std::to_string(range.second) + ") in " +
                                   sample + "; use strategy 'per-event'");
-         first = given.first - offset;
-         end = given.second - offset;
-      } else if (given.first != 0) {
+         first = range.first - offset;
+         end = range.second - offset;
+      } else if (range.first != 0) {
          const ULong64_t offset = chainOffset(info);
-         first = given.first > offset ? given.first - offset : 0;
+         first = range.first > offset ? range.first - offset : 0;
       }
       if (first > end || end > n)
          throw EvaluationError("hepsift: the streamed score cannot place entry range [" + std::to_string(first) +
@@ -443,25 +491,41 @@ struct TaskRanges {
       return {first, end};
    }
 
-   /// Entries of the chain before the tree of `info` (data sets with a global entry range).
+   /// The tree entry of the entry being processed: ByEntry from its rdfentry_ `entry` (and the
+   /// tree's `offset`), ByCounting from its `position` in the task that starts at tree entry
+   /// `first`; `end` and `sample` (in messages) are the task's.
+   ULong64_t treeEntry(ULong64_t entry, ULong64_t offset, ULong64_t first, ULong64_t end, ULong64_t position,
+                       const std::string &sample) const
+   {
+      if (placement != StreamPlacement::ByEntry)
+         return first + position;
+      if (entry < offset || entry - offset >= end)
+         throw EvaluationError("hepsift: the streamed score cannot place entry " + std::to_string(entry) +
+                               " of the event loop in " + sample + " (entries " + std::to_string(offset) + " to " +
+                               std::to_string(offset + end) +
+                               " of the chain; was ImplicitMT switched after the score was defined?); use "
+                               "strategy 'per-event'");
+      return entry - offset;
+   }
+
+   /// Entries of the chain before the tree of `info` (from the entries of the chain's files,
+   /// each read once).
    ULong64_t chainOffset(const ROOT::RDF::RSampleInfo &info)
    {
-      const auto *sample = info.*get(SampleOfInfo{});
-      if (!sample)
+      if (chain.size() == 1)
+         return 0;
+      if (chain.empty())
          throw EvaluationError("hepsift: the streamed score cannot place the entry range of " + info.AsString() +
-                               " in its chain (no sample description); use strategy 'per-event'");
-      const auto &files = sample->GetFileNameGlobs();
-      const auto &trees = sample->GetTreeNames();
+                               " in its chain (the files of the data set are not known); use strategy 'per-event'");
       std::lock_guard<std::mutex> lock(chainMutex);
       ULong64_t offset = 0;
-      for (std::size_t k = 0; k < files.size(); ++k) {
-         const std::string tree = trees.size() == files.size() ? trees[k] : trees.at(0);
-         const std::string id = files[k] + "/" + tree;
+      for (const auto &[file, tree] : chain) {
+         const std::string id = file + (tree.rfind('/', 0) == 0 ? "" : "/") + tree;
          if (id == info.AsString())
             return offset;
          auto it = chainEntries.find(id);
          if (it == chainEntries.end()) {
-            std::unique_ptr<TFile> f(TFile::Open(files[k].c_str(), "READ"));
+            std::unique_ptr<TFile> f(TFile::Open(file.c_str(), "READ"));
             auto *t = f && !f->IsZombie() ? f->Get<TTree>(tree.c_str()) : nullptr;
             if (!t)
                throw EvaluationError("hepsift: the streamed score cannot read the entries of " + id +
@@ -478,15 +542,23 @@ struct TaskRanges {
    std::map<std::string, ULong64_t> chainEntries; // entries per "<file>/<tree>" of the chain
 };
 
-/// The node that gives a streamed score the positions of its entries within their tasks:
-/// right after another streamed score (`counted`), that score's counting Filter counts them and
-/// a DefinePerSample only calls `start(slot, info)` at each task; otherwise a new counting
-/// Filter (registered in CountingFilters) does both.
-template <typename Start>
-ROOT::RDF::RNode countStreamedTasks(ROOT::RDF::RNode df, std::string_view name, bool counted,
-                                    const std::shared_ptr<TaskPositions> &positions, Start start)
+/// How a streamed score defined on `df` places its entries (`counted`: right after another
+/// streamed score that counts them).
+inline StreamPlacement placementFor(const ROOT::RDF::RNode &df, bool counted)
 {
-   if (counted)
+   return counted || ROOT::IsImplicitMTEnabled() || df.GetNSlots() > 1 ? StreamPlacement::ByCounting
+                                                                       : StreamPlacement::ByEntry;
+}
+
+/// The node of a streamed score: `start(slot, info)` runs at every task (DefinePerSample); with
+/// `count` (ByCounting, not right after another streamed score) a pass-through Filter also
+/// counts the entries of each task into `positions`, registered in CountingFilters so that a
+/// further streamed score defined right after this one reuses it.
+template <typename Start>
+ROOT::RDF::RNode streamedTaskNode(ROOT::RDF::RNode df, std::string_view name, bool count,
+                                  const std::shared_ptr<TaskPositions> &positions, Start start)
+{
+   if (!count)
       return df.DefinePerSample("__hepsift_task_" + std::string(name),
                                 [start](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
                                    start(slot, info);
@@ -498,21 +570,15 @@ ROOT::RDF::RNode countStreamedTasks(ROOT::RDF::RNode df, std::string_view name, 
    return node;
 }
 
-/// Per-slot state of a streamed score.
-struct StreamSlot {
-   explicit StreamSlot(Workspace w) : ws(std::move(w)) {}
-   std::unique_ptr<TreeBlockReader> reader;
-   ULong64_t first = 0, end = 0; // the task's entry range in the tree
-   ULong64_t blockFirst = 0;     // scored block: positions [blockFirst, blockFirst + blockN)
-   std::size_t blockN = 0;
-   Workspace ws;
-};
-
 struct StreamState : TaskRanges {
    StreamState(std::shared_ptr<const Model> m, std::vector<std::string> cols, std::size_t batchSize,
-               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr)
+               ScorerOptions o, unsigned nSlots, std::shared_ptr<TaskPositions> counted = nullptr,
+               StreamPlacement how = StreamPlacement::ByCounting,
+               std::vector<std::pair<std::string, std::string>> chainFiles = {})
       : model(std::move(m)), columns(std::move(cols)), options(std::move(o)), positions(std::move(counted))
    {
+      placement = how;
+      chain = std::move(chainFiles);
       if (!positions) {
          positions = std::make_shared<TaskPositions>();
          positions->slots.resize(std::max(1u, nSlots));
@@ -525,13 +591,17 @@ struct StreamState : TaskRanges {
          throw InputMismatchError("hepsift: model '" + model->path() + "' takes " +
                                   std::to_string(model->nFeatures()) + " features but " +
                                   std::to_string(columns.size()) + " columns were given");
-      for (unsigned s = 0; s < std::max(1u, nSlots); ++s)
+      for (unsigned s = 0; s < std::max(1u, nSlots); ++s) {
          slots.emplace_back(model->makeWorkspace(batchSize));
+         slots.back().scores = slots.back().ws.output();
+      }
+      nScores = model->nScores();
    }
 
    std::shared_ptr<const Model> model;
    std::vector<std::string> columns;
    ScorerOptions options;
+   std::size_t nScores = 1; // model->nScores()
    std::vector<StreamSlot> slots;
    std::shared_ptr<TaskPositions> positions;
 
@@ -544,12 +614,19 @@ struct StreamState : TaskRanges {
       const std::string &sample = info.AsString();
       if (!sl.reader || sl.reader->sample() != sample)
          sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
-      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sl.reader->sample());
+      locate(sl, info);
       positions->slot(s).next = 0;
       sl.blockN = 0;
    }
 
-   /// Slot `s` moves to the next entry of its task.
+   /// The entries of the task in the tree's own numbering (TaskRanges::range).
+   void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
+   {
+      std::tie(sl.first, sl.end) =
+         range(info, static_cast<ULong64_t>(sl.reader->entries()), sl.reader->sample(), sl.offset);
+   }
+
+   /// Slot `s` moves to the next entry of its task (ByCounting).
    void advance(unsigned s)
    {
       auto &where = positions->slot(s);
@@ -562,26 +639,36 @@ struct StreamState : TaskRanges {
       StreamSlot &sl = slot(s);
       if (!sl.reader)
          throw EvaluationError("hepsift: the streamed score was evaluated outside a sample");
-      (void)entry;
-      const ULong64_t current = positions->slot(s).current;
-      if (current < sl.blockFirst || current >= sl.blockFirst + sl.blockN) {
-         if (sl.first + current >= sl.end)
-            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(sl.first + current) +
+      const ULong64_t local =
+         treeEntry(entry, sl.offset, sl.first, sl.end, positions->slot(s).current, sl.reader->sample());
+      if (local < sl.blockFirst || local >= sl.blockFirst + sl.blockN) {
+         if (local >= sl.end)
+            throw EvaluationError("hepsift: the streamed score reached entry " + std::to_string(local) +
                                   " beyond the end " + std::to_string(sl.end) + " of its range in " +
                                   sl.reader->sample() + "; use strategy 'per-event'");
-         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - sl.first - current);
+         const std::size_t n = std::min<std::size_t>(sl.ws.capacity(), sl.end - local);
          const std::size_t nf = model->nFeatures();
-         sl.reader->read(static_cast<Long64_t>(sl.first + current), n, sl.ws.input(), nf);
+         sl.reader->read(static_cast<Long64_t>(local), n, sl.ws.input(), nf);
          if (options.checkFinite)
-            for (std::size_t i = 0; i < n * nf; ++i)
-               if (!std::isfinite(sl.ws.input()[i]))
-                  throwNonFinite(sl.reader->columnName(i % nf), sl.ws.input()[i],
-                                 std::to_string(sl.first + current + i / nf) + " of " + sl.reader->sample(), *model);
+            checkFinite(sl, local, n * nf);
          model->run(sl.ws, n);
-         sl.blockFirst = current;
+         sl.blockFirst = local;
          sl.blockN = n;
       }
-      return sl.ws.output() + (current - sl.blockFirst) * model->nScores();
+      return sl.scores + (local - sl.blockFirst) * nScores;
+   }
+
+   /// Raises NonFiniteInputError for the first NaN or infinite input among the `count` values
+   /// of the block of slot `sl` that starts at tree entry `first`.
+   void checkFinite(StreamSlot &sl, ULong64_t first, std::size_t count) const
+   {
+      const float *in = sl.ws.input();
+      const std::size_t i = firstNonFinite(in, count);
+      if (i == count)
+         return;
+      const std::size_t nf = model->nFeatures();
+      throwNonFinite(sl.reader->columnName(i % nf), in[i], std::to_string(first + i / nf) + " of " + sl.reader->sample(),
+                     *model);
    }
 };
 
@@ -608,14 +695,18 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    if (!why.empty())
       throw ConfigurationError("hepsift: streamed batched scoring cannot score '" + std::string(name) + "': " + why +
                                "; use the per-event path or two passes (strategy 'per-event' or 'two-pass')");
-   // Right after another streamed score, its counting Filter serves this score too.
+   // Right after another streamed score, its counting Filter serves this score too. A
+   // single-threaded loop needs no counting: its rdfentry_ is the entry number in the chain.
    auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
-   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted);
+   const auto placement = detail::placementFor(df, counted != nullptr);
+   auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted,
+                                                      placement, detail::chainFiles(df));
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
-   auto node = detail::countStreamedTasks(df, name, counted != nullptr, state->positions,
-                                          [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
-                                             state->start(slot, info);
-                                          });
+   auto node = detail::streamedTaskNode(df, name, !counted && placement == detail::StreamPlacement::ByCounting,
+                                        state->positions,
+                                        [state](unsigned slot, const ROOT::RDF::RSampleInfo &info) {
+                                           state->start(slot, info);
+                                        });
    return detail::defineScores(node, name, model->nScores(),
                                [state](unsigned slot, ULong64_t entry) { return state->scores(slot, entry); });
 }

@@ -6,6 +6,13 @@ Examples::
         --features full --luminosity 140000 -o trained/ --seed 1
     hepsift train background_chan1.csv glgl1400_neutralino1100_chan1.csv --model bdt \\
         --process-labels ttbar=0,wjets=0,z_jets=0,glgl1400_neutralino1100=1 --objects Jet=4 -o trained/
+    hepsift train boosted/zprime_tt_had_m2000.root boosted/qcd_boosted.root --model jettagger \\
+        --jet-label FatJet_truth --signal-codes 1 --background-codes 4,5 -o tagger/
+    hepsift train boosted/zprime_tt_had_m2000.root boosted/qcd_boosted.root --model cnn --image jet0 \\
+        --jet-label FatJet_truth --background-codes 4,5 --normalise sum -o cnn/
+
+The models of particle sets and images (``deepsets``, ``jettagger``, ``cnn``, ``lcnn``) read jagged
+branches (:mod:`hepsift.cli._lowlevel`); the others the flat features.
 
 writes ``trained/model.hsm`` (the estimator, for ``hepsift.load``), ``trained/model.onnx`` (for ``hepsift apply`` or
 ``hepsift.rdf.define``), ``trained/config.json`` and ``trained/summary.json`` (test metrics).
@@ -21,8 +28,12 @@ from typing import Any
 
 from hepsift.cli._args import (UsageError, add_darkmachines_arguments, darkmachines_dataset, finite_float,
                                input_format, positive_float)
+from hepsift.cli._lowlevel import LOWLEVEL_MODELS
+from hepsift.cli._lowlevel import add_arguments as add_lowlevel_arguments
+from hepsift.cli._lowlevel import check_options as check_lowlevel_options
+from hepsift.cli._lowlevel import run as run_lowlevel
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "parse_params", "run"]
 
 _MODELS = {"mlp": ("mlp", {}), "bdt": ("bdt", {}), "adaboost": ("bdt", {"boosting": "adaboost"}),
            "gbdt": ("bdt", {"boosting": "gradient"}), "rf": ("rf", {}), "pnn": ("pnn", {})}
@@ -32,14 +43,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``hepsift train``."""
     p.description = (p.description or "") + (
         "\n\nexamples:\n  hepsift train bkg.root sig.root --model mlp --param hidden_layers=[64,64] -o out/"
-        "\n  hepsift train bkg.csv sig.csv --process-labels ttbar=0,wjets=0,glgl1400_neutralino1100=1 -o out/")
+        "\n  hepsift train bkg.csv sig.csv --process-labels ttbar=0,wjets=0,glgl1400_neutralino1100=1 -o out/"
+        "\n  hepsift train zprime.root qcd.root --model jettagger --jet-label FatJet_truth --background-codes 4,5 -o out/"
+        "\n  hepsift train zprime.root qcd.root --model cnn --image jet0 --normalise sum -o out/")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0, unless --label-branch), or "
                                             "DarkMachines CSV files (labels from --process-labels)")
     p.add_argument("--tree", default=None, help="tree name (default Events or the only tree)")
-    p.add_argument("--features", nargs="+", default=["full"],
+    p.add_argument("--features", nargs="+", default=None,
                    help="'full', 'sanitised' or branch names (DarkMachines: names of its flat fields) (default full)")
-    p.add_argument("--model", choices=sorted(_MODELS), default="mlp", help="model type (default mlp)")
+    p.add_argument("--model", choices=sorted([*_MODELS, *LOWLEVEL_MODELS]), default="mlp",
+                   help="model type (default mlp; deepsets, jettagger, cnn, lcnn: see below)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="hyper-parameter (value parsed as JSON when possible); repeatable")
     p.add_argument("--config", help="JSON configuration of the model (fields of its config dataclass)")
@@ -47,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--luminosity", type=positive_float, default=1.0,
                    help="pb^-1 multiplying the weight branch or the DarkMachines event-weight column "
                         "(default 1: the weights as written)")
-    p.add_argument("--missing", choices=["keep", "drop_events"], default="keep",
+    p.add_argument("--missing", choices=["keep", "drop_events"], default=None,
                    help="missing-value (-999) policy (default keep)")
     p.add_argument("--require", nargs="+", default=[], help="features that must be present (events dropped otherwise)")
     p.add_argument("--test-size", type=finite_float, default=0.3, help="held-out fraction for the metrics (default 0.3)")
@@ -57,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_darkmachines_arguments(p, "class label of each process ID (required for DarkMachines input): "
                                   "ttbar=0,wjets=0,glgl1400_neutralino1100=1 or a JSON file {\"ttbar\": 0, ...}")
+    add_lowlevel_arguments(p)
 
 
 def _value(text: str) -> Any:
@@ -65,6 +80,17 @@ def _value(text: str) -> Any:
     except json.JSONDecodeError:
         return text
     return tuple(v) if isinstance(v, list) else v
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` items -> hyper-parameters (values parsed as JSON when possible)."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise UsageError(f"--param expects KEY=VALUE; got {item!r}")
+        params[key] = _value(val)
+    return params
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.test_size < 1:
         raise UsageError(f"argument --test-size: must be between 0 and 1, got {args.test_size:g}")
+    check_lowlevel_options(args)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o/--output '{out}' is a file; give a folder")
@@ -84,7 +111,13 @@ def run(args: argparse.Namespace) -> int:
     for path in outputs.values():  # refused now, not after the training
         if out.is_dir():
             check_output(path, inputs=args.files, overwrite=args.overwrite)
+    user: dict[str, Any] = json.loads(Path(args.config).read_text()) if args.config else {}
+    user.update(parse_params(args.param))
+    if args.model in LOWLEVEL_MODELS:
+        return run_lowlevel(args, outputs, user)
 
+    args.features = args.features or ["full"]
+    args.missing = args.missing or "keep"
     features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
         else list(args.features)
     if input_format(args.files, args) == "darkmachines":
@@ -93,14 +126,7 @@ def run(args: argparse.Namespace) -> int:
         ds = Dataset.from_root(args.files, features, tree=args.tree, luminosity=args.luminosity,
                                labels=args.label_branch, missing=args.missing, require=args.require)
     kind, preset = _MODELS[args.model]
-    params: dict[str, Any] = dict(preset)
-    if args.config:
-        params.update(json.loads(Path(args.config).read_text()))
-    for item in args.param:
-        key, sep, val = item.partition("=")
-        if not sep:
-            raise UsageError(f"--param expects KEY=VALUE; got {item!r}")
-        params[key] = _value(val)
+    params: dict[str, Any] = {**preset, **user}
     if kind == "pnn":
         inner = MLPClassifier(seed=args.seed, progress=not args.no_progress, **params)
         model = make("pnn", estimator=inner, seed=args.seed)

@@ -49,6 +49,7 @@ from hepsift.events.detector import (
     MetConfig,
     MuonConfig,
     PhotonConfig,
+    nsubjettiness,
 )
 from hepsift.events.processes import PROCESSES, Process, get_process, list_processes
 
@@ -64,5 +65,6 @@ __all__ = [
     "Process",
     "get_process",
     "list_processes",
+    "nsubjettiness",
     *(n for n in _detector.__all__ if n.endswith("Config")),  # the detector-model configurations
 ]

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Version of the file layout; part of the configuration digest.
-FILE_FORMAT = 2  # 2: FatJet_nConstituents, FatJet_truth; optional PFCand_*
+FILE_FORMAT = 3  # 2: FatJet_nConstituents, FatJet_truth; optional PFCand_*; 3: FatJet_tau1, _tau2, _tau3
 
 #: Largest seed Pythia accepts is 900 000 000; per-chunk seeds are derived from the user seed.
 _PYTHIA_SEED_MAX = 900_000_000

@@ -28,7 +28,9 @@ Steps, applied to the stable particles of each event:
 6. **Large-R jet labels** (``FatJet_truth``, from the generator record; see
    :func:`_fatjet_truth`): 1 top (t -> b q q' all within R of the axis), 2 W, 3 Z (both
    decay quarks within R), 4 quark, 5 gluon (an outgoing parton of the hard scattering within
-   R), 0 none; ``FatJet_nConstituents`` counts the particles fastjet clustered into the jet.
+   R), 0 none; ``FatJet_nConstituents`` counts the particles fastjet clustered into the jet;
+   ``FatJet_tau1``, ``_tau2``, ``_tau3``: N-subjettiness (beta = 1, R0 = R, winner-take-all
+   exclusive-kT axes) of those particles (:func:`nsubjettiness`; generator momenta).
 7. **Constituents** (``constituents=True``): every visible particle of step 1 as ``PFCand_pt``,
    ``_eta``, ``_phi`` (generator values: the model has no per-particle response; jets carry
    the resolution), ``_charge`` and ``_type`` (1 charged hadron, 2 neutral hadron, 3 photon,
@@ -61,6 +63,7 @@ __all__ = [
     "FatJetConfig",
     "BTagConfig",
     "MetConfig",
+    "nsubjettiness",
     "simulate",
 ]
 
@@ -239,6 +242,172 @@ def _quiet_stdout() -> Iterator[None]:
 _FASTJET_BANNER_SHOWN = False
 
 
+@contextlib.contextmanager
+def _fastjet_quiet() -> Iterator[None]:
+    """Around fastjet calls: the banner silenced on first use (shown once per process)."""
+    global _FASTJET_BANNER_SHOWN
+    with contextlib.nullcontext() if _FASTJET_BANNER_SHOWN else _quiet_stdout():
+        yield
+    _FASTJET_BANNER_SHOWN = True
+
+
+def _cluster_sequence(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, counts: np.ndarray, jetdef: Any
+) -> Any:
+    """One fastjet ``ClusterSequence`` per list of ``counts`` consecutive particles (GeV)."""
+    import awkward as ak
+    import fastjet
+
+    vec = ak.zip(
+        {k: ak.unflatten(v, counts) for k, v in (("px", px), ("py", py), ("pz", pz), ("E", e))},
+        with_name="Momentum4D",
+    )
+    return fastjet.ClusterSequence(vec, jetdef)
+
+
+#: R of the kT clustering that gives the N-subjettiness axes: large enough that no particle
+#: merges with the beam before the last N subjets (fastjet's ``JetDefinition::max_allowable_R``,
+#: as fjcontrib's ``KT_Axes`` and ``WTA_KT_Axes`` use).
+_KT_AXES_R = 1000.0
+
+
+def _rapidity(pz: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return np.arctanh(np.clip(pz / np.maximum(e, 1e-300), -1.0 + 1e-16, 1.0 - 1e-16))
+
+
+def nsubjettiness(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, counts: np.ndarray, radius: float,
+    n: tuple[int, ...] = (1, 2, 3), axes: str = "wta_kt",
+) -> np.ndarray:  # fmt: skip
+    """N-subjettiness of jets given by their constituents, beta = 1, exclusive-kT axes.
+
+    Thaler and Van Tilburg, JHEP 03 (2011) 015 [arXiv:1011.2268], eq. (2)-(3), and JHEP 02
+    (2012) 093 [arXiv:1108.2701]::
+
+        tau_N = (1 / d0) sum_k pT_k min_j Delta R_jk ,      d0 = R0 sum_k pT_k
+
+    over the constituents k of the jet, with Delta R in (rapidity, azimuth) from constituent k
+    to axis j (j = 1..N) and R0 = ``radius``. The axes are the N exclusive kT subjets of the
+    jet's constituents (fastjet's kT clustering of the constituents stopped at N jets), with no
+    one-pass minimisation:
+
+    * ``axes="wta_kt"`` (default): winner-take-all recombination (a merged pair takes the
+      direction of its harder member; Larkoski, Neill, Thaler, JHEP 04 (2014) 017
+      [arXiv:1401.2158]). Every axis lies on a constituent and the N axes are a subset of the
+      N + 1 axes, so tau3 <= tau2 <= tau1 for every jet; for two narrow prongs with momentum
+      fractions z and 1 - z at a distance Delta R, tau1 = min(z, 1 - z) Delta R / R0, the
+      minimum over all axes.
+    * ``axes="kt"``: E-scheme recombination (the subjets' four-momenta), the axes of the
+      original paper; they need not lie on any constituent, and tau_(N+1) > tau_N happens
+      (in about 20% of QCD jets of the ``boosted`` preset for tau3 > tau2; none with
+      ``"wta_kt"``). tau1 is then the pT-weighted distance to the jet's own axis.
+
+    tau21 = tau2 / tau1 and tau32 = tau3 / tau2 are the usual two- and three-prong
+    discriminants (small for W/Z and top jets). A jet with N or fewer constituents has
+    tau_N = 0.
+
+    This is fjcontrib's ``Nsubjettiness`` with ``WTA_KT_Axes`` (``KT_Axes``) and
+    ``NormalizedMeasure(1, R0)``, which the ``fastjet`` wheel offers as
+    ``ClusterSequence.njettiness``; that call clusters the constituents again for every N
+    and costs 2.5 times as much as this function (0.12 s against 0.05 s of CPU for the 395
+    large-R jets of 200 Z' -> t tbar events: 6% of their generation time against 2.5%). Here one kT clustering per jet gives the axes for every N
+    (``exclusive_jets_up_to``) and the sum is NumPy; tested equal to fastjet's
+    ``njettiness`` to 1e-9.
+
+    Parameters
+    ----------
+    px, py, pz, e
+        float64 arrays ``[n_particles]``, GeV: the constituents of all jets, jet after jet.
+    counts
+        int array ``[n_jets]``: constituents per jet (each at least 1; they sum to n_particles).
+    radius
+        R0, the jet radius (1.0 for the generator's ``FatJet``).
+    n
+        The N to compute (positive integers).
+    axes
+        ``"wta_kt"`` or ``"kt"``: the recombination of the exclusive kT subjets (above).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``[n_jets, len(n)]``: tau_N for each jet and each N of ``n``.
+
+    Raises
+    ------
+    DataError
+        Arrays of different lengths, counts that do not add up or a jet without constituents,
+        non-finite momenta.
+    ConfigurationError
+        A non-positive radius or N, an unknown ``axes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pt, eta = np.array([100.0, 300.0]), np.array([-0.4, 0.4])    # two prongs, Delta R = 0.8
+    >>> p = (pt, np.zeros(2), pt * np.sinh(eta), pt * np.cosh(eta))
+    >>> nsubjettiness(*p, counts=np.array([2]), radius=1.0).round(6).tolist()   # 0.25 * 0.8
+    [[0.2, 0.0, 0.0]]
+    """
+    import warnings
+
+    import awkward as ak
+    import fastjet
+
+    from hepsift.errors import DataError
+
+    px, py, pz, e = (np.asarray(v, dtype=np.float64) for v in (px, py, pz, e))
+    counts = np.asarray(counts, dtype=np.int64)
+    if not len(px) == len(py) == len(pz) == len(e):
+        raise DataError(f"px, py, pz, e must have one length, got {len(px)}, {len(py)}, {len(pz)}, {len(e)}")
+    if counts.ndim != 1 or int(counts.sum()) != len(px):
+        raise DataError(f"counts must be one number per jet adding up to the {len(px)} particles, "
+                        f"they add up to {int(counts.sum())}")  # fmt: skip
+    if np.any(counts < 1):
+        raise DataError(f"jet {int(np.argmax(counts < 1))} has no constituents: N-subjettiness needs at least one")
+    if not all(np.isfinite(v).all() for v in (px, py, pz, e)):
+        raise DataError("the constituent momenta hold NaN or infinity")
+    if not (np.isfinite(radius) and radius > 0):
+        raise ConfigurationError(f"radius must be positive, got {radius!r}")
+    schemes = {"wta_kt": fastjet.WTA_pt_scheme, "kt": fastjet.E_scheme}
+    if axes not in schemes:
+        raise ConfigurationError(f"axes must be one of {sorted(schemes)}, got {axes!r}")
+    ns = tuple(n)
+    if not ns or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ns):
+        raise ConfigurationError(f"n must be positive integers, got {n!r}")
+    n_jets = len(counts)
+    jet = np.repeat(np.arange(n_jets), counts)
+    pt = np.hypot(px, py)
+    y, phi = _rapidity(pz, e), np.arctan2(py, px)
+    out = np.zeros((n_jets, len(ns)))
+    if n_jets == 0:
+        return out
+    d0 = radius * np.bincount(jet, weights=pt, minlength=n_jets)
+    saved_format = warnings.formatwarning  # fastjet replaces it on every exclusive-jets call
+    try:
+        with _fastjet_quiet(), warnings.catch_warnings():
+            # fastjet compares its JetDefinition with algorithm codes and warns for kT too
+            warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
+            sequence = _cluster_sequence(px, py, pz, e, counts, fastjet.JetDefinition(fastjet.kt_algorithm, _KT_AXES_R, schemes[axes]))
+            axes = [sequence.exclusive_jets_up_to(int(k)) for k in ns]
+    finally:
+        warnings.formatwarning = saved_format
+    for col, (k, ax) in enumerate(zip(ns, axes)):
+        n_ax = ak.to_numpy(ak.num(ax, axis=1)).astype(np.int64)
+        a = {c: ak.to_numpy(ak.flatten(ax[c])).astype(np.float64) for c in ("px", "py", "pz", "E")}
+        slot = np.arange(len(a["px"])) - np.repeat(np.cumsum(n_ax) - n_ax, n_ax)
+        ay = np.full((n_jets, int(k)), np.nan)
+        aphi = np.full((n_jets, int(k)), np.nan)
+        owner = np.repeat(np.arange(n_jets), n_ax)
+        ay[owner, slot] = _rapidity(a["pz"], a["E"])
+        aphi[owner, slot] = np.arctan2(a["py"], a["px"])
+        dmin = np.full(len(px), np.inf)
+        for j in range(int(k)):
+            d = _delta_r(y, phi, ay[jet, j], aphi[jet, j])
+            dmin = np.fmin(dmin, d)  # fmin: axes a jet lacks (NaN) never win
+        out[:, col] = np.bincount(jet, weights=pt * dmin, minlength=n_jets) / d0
+    return out
+
+
 def _kinematics(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, ...]:
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
@@ -296,18 +465,11 @@ def _cluster(
     import awkward as ak
     import fastjet
 
-    global _FASTJET_BANNER_SHOWN
     counts = np.bincount(evt, minlength=n_events)
-    vec = ak.zip(
-        {k: ak.unflatten(v, counts) for k, v in (("px", px), ("py", py), ("pz", pz), ("E", e))},
-        with_name="Momentum4D",
-    )
-    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    with contextlib.nullcontext() if _FASTJET_BANNER_SHOWN else _quiet_stdout():
-        sequence = fastjet.ClusterSequence(vec, jetdef)
+    with _fastjet_quiet():
+        sequence = _cluster_sequence(px, py, pz, e, counts, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
         jets = sequence.inclusive_jets(min_pt=pt_min)
         members = sequence.constituent_index(min_pt=pt_min)
-    _FASTJET_BANNER_SHOWN = True
     njet = ak.to_numpy(ak.num(jets, axis=1))
     cols = {k: ak.to_numpy(ak.flatten(jets[k])).astype(np.float64) for k in ("px", "py", "pz", "E")}
     pt, eta, phi, m = _kinematics(cols["px"], cols["py"], cols["pz"], cols["E"])
@@ -561,6 +723,14 @@ def simulate(
     fat_pt = tf["pt"] * fscale
     fkeep = (fat_pt > config.fatjet.pt_min) & (np.abs(tf["eta"]) < config.fatjet.eta_max)
     ftruth = _fatjet_truth(particles, evt_all, pid, status, eta, phi, tf, config.fatjet.radius, n_events)
+    # N-subjettiness of the stored large-R jets from the particles fastjet clustered into them
+    fkept = np.nonzero(fkeep)[0]
+    member = np.nonzero(tf["owner"] >= 0)[0]
+    member = member[fkeep[tf["owner"][member]]]
+    member = j_idx[member[np.argsort(tf["owner"][member], kind="stable")]]
+    ftau = np.zeros((nf, 3))
+    ftau[fkept] = nsubjettiness(px[member], py[member], pz[member], e[member], tf["ncon"][fkept],
+                                config.fatjet.radius)  # fmt: skip
 
     # missing transverse momentum
     v_idx = np.nonzero(visible)[0]
@@ -593,7 +763,8 @@ def simulate(
         "FatJet": (tf["evt"][fkeep], fat_pt[fkeep], {
             "pt": fat_pt[fkeep].astype(f32), "eta": tf["eta"][fkeep].astype(f32),
             "phi": tf["phi"][fkeep].astype(f32), "mass": (tf["mass"] * fscale * mscale)[fkeep].astype(f32),
-            "nConstituents": tf["ncon"][fkeep].astype(i32), "truth": ftruth[fkeep]}),
+            "nConstituents": tf["ncon"][fkeep].astype(i32), "truth": ftruth[fkeep],
+            **{f"tau{k + 1}": ftau[fkeep, k].astype(f32) for k in range(3)}}),
     }  # fmt: skip
     for name, coll, fields in (
         ("Electron", electrons, ("pt", "eta", "phi", "mass", "charge", "relIso")),

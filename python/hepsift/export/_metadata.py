@@ -46,11 +46,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hepsift._version import __version__
-from hepsift.errors import ConfigurationError
+from hepsift.errors import ConfigurationError, MetadataError
 
-__all__ = ["KINDS", "DIGEST_KEY", "INPUT_KINDS", "efficiency_key", "add_metadata", "lowlevel_metadata", "read_metadata", "seal", "digest", "verify_digest"]
+__all__ = ["KINDS", "DIGEST_KEY", "OBJECT_LISTS_KEY", "object_list_layout", "INPUT_KINDS", "efficiency_key",
+           "add_metadata", "lowlevel_metadata", "read_metadata", "seal", "digest", "verify_digest"]
 
 DIGEST_KEY = "hepsift.digest"
+#: Metadata of a generator of object lists: JSON list of ``{"name", "count", "max_objects",
+#: "fields"}``, one per object type (see :func:`object_list_layout`).
+OBJECT_LISTS_KEY = "hepsift.object_lists"
 
 KINDS = ("classifier", "regressor", "anomaly", "generator", "density_ratio")
 
@@ -227,3 +231,32 @@ def read_metadata(model: Any) -> dict[str, Any]:
         "digest": raw.get(DIGEST_KEY),
         "raw": raw,
     }
+
+
+def object_list_layout(
+    names: Sequence[str], lists: Sequence[dict[str, Any]]
+) -> list[tuple[str, int, int, list[tuple[str, int]]]]:
+    """Offsets of the object lists in a generator's output: ``(name, count index, K, [(field, start)])``.
+
+    Raises :class:`hepsift.MetadataError` unless ``names`` hold ``n{T}`` and ``{T}1_{f} .. {T}K_{f}``
+    contiguously for every list.
+    """
+    col = {nm: i for i, nm in enumerate(names)}
+    out = []
+    for lst in lists:
+        try:
+            name, count, k, fields = lst["name"], lst["count"], int(lst["max_objects"]), list(lst["fields"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MetadataError(f"malformed object list {lst!r} ({exc})") from exc
+        if count not in col or k < 1:
+            raise MetadataError(f"object list {name!r}: no output {count!r} or max_objects {k} < 1")
+        starts = []
+        for f in fields:
+            start = col.get(f"{name}1_{f}")
+            expected = [f"{name}{i + 1}_{f}" for i in range(k)]
+            if start is None or list(names[start : start + k]) != expected:
+                raise MetadataError(f"object list {name!r}: outputs {expected[0]} .. {expected[-1]} are not "
+                                    f"contiguous in the model's generated features")  # fmt: skip
+            starts.append((str(f), start))
+        out.append((name, col[count], k, starts))
+    return out

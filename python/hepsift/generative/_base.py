@@ -112,19 +112,38 @@ class Generator(Estimator):
             return cached
 
         class _Generate(torch.nn.Module):
-            def __init__(self, inner: torch.nn.Module, decode: torch.nn.Module, dtype: torch.dtype) -> None:
+            def __init__(self, inner: torch.nn.Module, decode: torch.nn.Module, post: torch.nn.Module,
+                         dtype: torch.dtype) -> None:  # fmt: skip
                 super().__init__()
                 self.inner = inner.to(dtype)
                 self.decode = decode
+                self.post = post
                 self.dtype = dtype
 
             def forward(self, z: torch.Tensor) -> torch.Tensor:
-                return self.decode(self.inner(z.to(self.dtype))).to(torch.float32)
+                return self.post(self.decode(self.inner(z.to(self.dtype)))).to(torch.float32)
 
         dtype = torch.float64 if self._double else torch.float32
-        module = _Generate(self._sampler(), decoder_module(self.codec_), dtype).eval()
+        module = _Generate(self._sampler(), decoder_module(self.codec_), self._postprocess(), dtype).eval()
         self._module_cache = module
         return module
+
+    def _postprocess(self) -> Any:
+        """torch module applied (in float64) to the decoded events before the float32 output:
+        the identity here; a subclass may shape the output (see ``generated_names_``)."""
+        import torch
+
+        return torch.nn.Identity()
+
+    @property
+    def generated_names_(self) -> list[str]:
+        """Names of the columns of :meth:`decode`'s output (and of the exported ``features``)."""
+        self._check_fitted()
+        return list(self.feature_names_in_)
+
+    def _generator_metadata(self) -> dict[str, Any]:
+        """ONNX metadata of the exported sampler."""
+        return {GENERATED_FEATURES_KEY: self.generated_names_}
 
     def decode(self, noise: np.ndarray) -> np.ndarray:
         """Map standard-normal noise to events (the function that is exported).
@@ -135,7 +154,8 @@ class Generator(Estimator):
 
         Returns
         -------
-        ndarray, float32, shape (n, n_features)
+        ndarray, float32, shape (n, len(generated_names_)); for the flat-feature generators the
+        columns are :attr:`feature_names_in_`
         """
         import torch
 
@@ -171,9 +191,7 @@ class Generator(Estimator):
             )
         proto, native = torch_to_onnx(self._module(), self.latent_dim_, opset, input_name="noise",
                                       output_name="features")  # fmt: skip
-        set_metadata(proto, {
-            GENERATED_FEATURES_KEY: list(self.feature_names_in_),
-        })  # fmt: skip
+        set_metadata(proto, self._generator_metadata())
         return proto, native, "features"
 
     def _onnx_feature_names(self) -> list[str]:

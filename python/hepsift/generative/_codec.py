@@ -35,7 +35,7 @@ import numpy as np
 from hepsift import errors
 from hepsift.io.features import MISSING
 
-__all__ = ["MARGINALS", "fit_codec", "encode", "decoder_module", "log_jacobian", "is_continuous"]
+__all__ = ["MARGINALS", "fit_codec", "encode", "decoder_module", "fill_absent", "log_jacobian", "is_continuous"]
 
 MARGINALS = ("quantile", "standard")
 #: Knots of the quantile map (equally spaced in normal space).
@@ -124,20 +124,32 @@ def _ndtr(y: Any) -> Any:
     return ndtr(y)
 
 
-def _prepare(state: dict[str, np.ndarray], x: np.ndarray, seed: int) -> np.ndarray:
-    """Indicator columns, filled absent values and dequantised counts: (n, d) -> (n, d')."""
-    rng = np.random.default_rng([int(seed), 0x5EED])
-    n, d = x.shape
-    cols = []
-    for j in range(d):
-        c = x[:, j].copy()
+def fill_absent(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``x`` (float64, (n, d)) whose ``MISSING`` values are random draws from the present
+    values of the same column (so that they carry no information about the event).
+
+    Raises
+    ------
+    hepsift.DataError
+        A column is absent in every event.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    for j in range(out.shape[1]):
+        c = out[:, j]
         miss = c == MISSING
         if miss.any():
             present = c[~miss]
             if not len(present):
                 raise errors.DataError(f"feature {j} is absent in every event")
             c[miss] = present[rng.integers(0, len(present), int(miss.sum()))]
-        cols.append(c)
+    return out
+
+
+def _prepare(state: dict[str, np.ndarray], x: np.ndarray, seed: int) -> np.ndarray:
+    """Indicator columns, filled absent values and dequantised counts: (n, d) -> (n, d')."""
+    rng = np.random.default_rng([int(seed), 0x5EED])
+    n, d = x.shape
+    cols = list(fill_absent(x, rng).T)
     for mask in state["groups"]:
         j = int(np.flatnonzero(mask)[0])
         cols.append((x[:, j] != MISSING).astype(np.float64))

@@ -428,29 +428,39 @@ class NormalizingFlow(Generator):
         self.learning_rate = learning_rate
         self.seed = seed
 
-    def _build(self, d: int) -> Any:
-        zuko = optional_import("zuko", "NormalizingFlow")
+    def _build(self, d: int, context: int = 0) -> Any:
+        zuko = optional_import("zuko", type(self).__name__)
         hidden = tuple(int(h) for h in self.hidden)
         if self.flow == "nsf":
-            return zuko.flows.NSF(d, transforms=int(self.transforms), hidden_features=hidden, bins=int(self.bins))
+            return zuko.flows.NSF(d, context, transforms=int(self.transforms), hidden_features=hidden,
+                                  bins=int(self.bins))  # fmt: skip
         if self.flow == "maf":
-            return zuko.flows.MAF(d, transforms=int(self.transforms), hidden_features=hidden)
+            return zuko.flows.MAF(d, context, transforms=int(self.transforms), hidden_features=hidden)
         raise errors.ConfigurationError(f"flow must be 'nsf' or 'maf', got {self.flow!r}")
 
     def _latent_dim(self) -> int:
         return self.n_encoded_
 
     def _fit_core(self, Xs: np.ndarray, *, progress: bool = False) -> None:
+        self._train_flow(Xs, None, progress=progress)
+
+    def _train_flow(self, x: np.ndarray, context: np.ndarray | None, *, progress: bool) -> None:
+        """Maximum-likelihood training of the flow on ``x`` (n, d), conditioned on ``context`` (n, c) if given."""
         import torch
 
         gen = torch_seed(self.seed)
-        flow = self._build(Xs.shape[1])
-        xt = torch.from_numpy(Xs)
+        c = 0 if context is None else int(context.shape[1])
+        flow = self._build(x.shape[1], c)
+        xt = torch.from_numpy(x if context is None else np.concatenate([context, x], axis=1).astype(np.float32))
         opt = torch.optim.Adam(flow.parameters(), lr=self.learning_rate)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(self.epochs), 1))
-        history = train_minibatches(xt, gen, lambda xb: -flow().log_prob(xb).mean(), opt, epochs=self.epochs,
-                                    batch_size=self.batch_size, desc="NormalizingFlow", show_progress=progress,
-                                    scheduler=sched, max_grad_norm=5.0)  # fmt: skip
+
+        def batch_loss(xb: torch.Tensor) -> torch.Tensor:
+            return -(flow() if c == 0 else flow(xb[:, :c])).log_prob(xb[:, c:]).mean()
+
+        history = train_minibatches(xt, gen, batch_loss, opt, epochs=self.epochs, batch_size=self.batch_size,
+                                    desc=type(self).__name__, show_progress=progress, scheduler=sched,
+                                    max_grad_norm=5.0)  # fmt: skip
         if not np.all(np.isfinite(history)):
             raise errors.ModelError("the flow's training loss became non-finite; lower learning_rate")
         self.flow_state_ = state_to_numpy(flow)

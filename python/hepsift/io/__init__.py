@@ -9,7 +9,8 @@ the hepsift ROOT files (see :mod:`hepsift.io.features`): object branches ``Jet_p
   awkward); :class:`hepsift.data.Dataset`, the ``hepsift`` commands and the demo read through it.
 * :func:`read_root`: any ROOT tree as awkward records; ``features=True`` computes the flat
   features of NanoAOD-like trees.
-* :func:`read_darkmachines`: the DarkMachines challenge CSV format.
+* :func:`read_darkmachines`: the DarkMachines challenge CSV format; :func:`write_darkmachines`
+  writes it (e.g. from the ROOT files of :mod:`hepsift.events`).
 * :func:`read_uci` / :func:`read_hepmass` / :func:`read_higgs`: the UCI HEPMASS and HIGGS
   CSV layouts.
 * :func:`read_higgsml`: the ATLAS Higgs Machine Learning Challenge 2014 CSV.
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hepsift.errors import DataError
-from hepsift.io.csv import read_darkmachines, read_hepmass, read_higgs, read_higgsml, read_uci
+from hepsift.io.csv import read_darkmachines, read_hepmass, read_higgs, read_higgsml, read_uci, write_darkmachines
 from hepsift.io.features import FEATURE_NAMES, FEATURES, HEPMASS_FEATURES, HIGGS_FEATURES, MISSING, compute_features
 from hepsift.io.root import PROVENANCE_KEY, check_tree, read_provenance, read_root, read_tree, write_events
 
@@ -39,6 +40,7 @@ __all__ = [
     "check_tree",
     "read_root",
     "read_darkmachines",
+    "write_darkmachines",
     "read_uci",
     "read_hepmass",
     "read_higgs",

@@ -22,7 +22,7 @@ import numpy as np
 from hepsift.errors import ConfigurationError, DataError
 from hepsift.io.features import HEPMASS_FEATURES, HIGGS_FEATURES, MISSING, compute_features
 
-__all__ = ["read_darkmachines", "read_uci", "read_hepmass", "read_higgs", "read_higgsml"]
+__all__ = ["read_darkmachines", "write_darkmachines", "read_uci", "read_hepmass", "read_higgs", "read_higgsml"]
 
 _DM_OBJECTS = {
     "j": ("Jet", 0, False),
@@ -180,6 +180,105 @@ def read_darkmachines(
     if features:
         out.update(compute_features(out))
     return ak.Array(out)
+
+
+def _dm_types(coll: str, events: Any, field_names: set[str], n_objects: int) -> np.ndarray:
+    """The DarkMachines type of every object of one collection (flattened, in event order)."""
+    import awkward as ak
+
+    def flag(field: str) -> np.ndarray:
+        return np.asarray(ak.to_numpy(ak.flatten(events[field])))
+
+    if coll == "Jet":
+        btag = flag("Jet_btag").astype(bool) if "Jet_btag" in field_names else np.zeros(n_objects, bool)
+        return np.where(btag, "b", "j")
+    if coll in ("Electron", "Muon"):
+        if f"{coll}_charge" not in field_names:
+            raise DataError(f"{coll} objects need {coll}_charge: the DarkMachines types are "
+                            f"{'e-/e+' if coll == 'Electron' else 'm-/m+'}")  # fmt: skip
+        letter = "e" if coll == "Electron" else "m"
+        return np.where(flag(f"{coll}_charge") < 0, f"{letter}-", f"{letter}+")
+    return np.full(n_objects, "g")
+
+
+def write_darkmachines(
+    path: str | os.PathLike[str],
+    events: Any,
+    *,
+    process: str = "unknown",
+    unit: str = "MeV",
+    overwrite: bool = False,
+) -> Path:
+    """Write events as a DarkMachines challenge CSV file (the inverse of :func:`read_darkmachines`).
+
+    Parameters
+    ----------
+    path
+        Output ``.csv`` file, written atomically (:func:`hepsift._atomic.atomic_output`).
+    events
+        ``awkward.Array`` (or mapping of arrays) in GeV with ``MET_pt``, ``MET_phi`` and the
+        object branches of :func:`read_darkmachines` or of the ROOT files of
+        :mod:`hepsift.events`: ``Jet_pt``/``eta``/``phi``/``mass``/``btag`` (type ``b`` when
+        b-tagged, else ``j``), ``Electron_*`` and ``Muon_*`` with ``charge`` (``e-``/``e+``,
+        ``m-``/``m+``), ``Photon_*`` (``g``); a collection that is absent is skipped.
+        Optional ``event`` (IDs; default 0, 1, ...), ``weight`` (default 1) and ``process``.
+    process
+        Process-ID string written for every event when ``events`` has no ``process`` field.
+    unit
+        Energy unit of the file: ``"MeV"`` (the challenge's) or ``"GeV"``.
+    overwrite
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path of the written file. Each object is ``type,E,pT,eta,phi`` with
+    ``E = sqrt((pT cosh eta)^2 + m^2)`` (``m`` from ``{collection}_mass``, else the masses that
+    :func:`read_darkmachines` assigns), objects by collection in the input order.
+    """
+    import awkward as ak
+
+    from hepsift._atomic import atomic_output
+
+    if unit not in ("MeV", "GeV"):
+        raise ConfigurationError(f"unit must be 'MeV' or 'GeV', got {unit!r}")
+    scale = 1e3 if unit == "MeV" else 1.0
+    ev = ak.Array(events) if not isinstance(events, ak.Array) else events
+    names = set(ev.fields)
+    missing = [f for f in ("MET_pt", "MET_phi") if f not in names]
+    if missing:
+        raise DataError(f"events lack {', '.join(missing)}; they hold {sorted(names)}")
+    n = len(ev)
+    ids = np.asarray(ev["event"], dtype=np.int64) if "event" in names else np.arange(n)
+    weights = np.asarray(ev["weight"], dtype=np.float64) if "weight" in names else np.ones(n)
+    procs = [str(x) for x in ev["process"]] if "process" in names else [process] * n
+    if any(";" in q or "," in q for q in procs):
+        raise DataError("process IDs must not contain ';' or ','")
+    per_event: list[list[str]] = [[] for _ in range(n)]
+    for coll in ("Jet", "Electron", "Muon", "Photon"):
+        if f"{coll}_pt" not in names:
+            continue
+        pt = ak.to_numpy(ak.flatten(ev[f"{coll}_pt"])).astype(np.float64)
+        eta = ak.to_numpy(ak.flatten(ev[f"{coll}_eta"])).astype(np.float64)
+        phi = ak.to_numpy(ak.flatten(ev[f"{coll}_phi"])).astype(np.float64)
+        if f"{coll}_mass" in names:
+            mass = ak.to_numpy(ak.flatten(ev[f"{coll}_mass"])).astype(np.float64)
+        else:
+            mass = np.full(len(pt), _MASSES.get(coll, 0.0))
+        energy = np.sqrt((pt * np.cosh(eta)) ** 2 + mass**2)
+        letters = _dm_types(coll, ev, names, len(pt))
+        counts = ak.to_numpy(ak.num(ev[f"{coll}_pt"]))
+        owner = np.repeat(np.arange(n), counts)
+        for k in range(len(pt)):
+            per_event[owner[k]].append(f"{letters[k]},{energy[k] * scale:.10g},{pt[k] * scale:.10g},"
+                                       f"{eta[k]:.10g},{phi[k]:.10g}")  # fmt: skip
+    met = np.asarray(ev["MET_pt"], dtype=np.float64) * scale
+    metphi = np.asarray(ev["MET_phi"], dtype=np.float64)
+    p = Path(path)
+    with atomic_output(p, overwrite=overwrite) as tmp, tmp.open("w") as f:
+        for i in range(n):
+            head = f"{ids[i]};{procs[i]};{weights[i]:.10g};{met[i]:.10g};{metphi[i]:.10g};"
+            f.write(head + "".join(o + ";" for o in per_event[i]) + "\n")
+    return p
 
 
 def _load_numeric(p: Path, delimiter: str, skip_header: int, max_rows: int | None) -> np.ndarray:

@@ -439,7 +439,9 @@ class JetTagger(_SetBase):
     ONNX
     ----
     Inputs ``objects`` float32 ``[N, J, P, F]`` and ``mask`` float32 ``[N, J, P]`` (J and P
-    dynamic), output ``score`` ``[N, J]``; ``hepsift.output_collection`` names ``jets``.
+    dynamic), output ``score`` ``[N, J]``; ``hepsift.output_collection`` names ``jets``. Scored per
+    jet inside RDataFrame by :func:`hepsift.rdf.define` (C++: ``hepsift::DefineGroupedSetScore``),
+    which groups the constituents by ``index`` event by event (input kind ``"grouped-set"``).
     """
 
     config_class: ClassVar[type[Any]] = JetTaggerConfig

@@ -59,6 +59,8 @@ def define(
     batch_size: int | None = None,
     strategy: str = "auto",
     max_objects: int | None = None,
+    index: str | None = None,
+    jets: str | None = None,
 ) -> Any:
     """Define column ``name`` holding the model's score, evaluated in the event loop.
 
@@ -89,7 +91,10 @@ def define(
         (``Model.input_kind == "image"``) takes one ``ROOT::RVec<float>`` column of C*H*W values
         per event (e.g. from :func:`hepsift.images.define_jet_image`); an event whose image has
         another size raises :class:`hepsift.EvaluationError` naming the column, the entry and
-        both sizes.
+        both sizes. A grouped set model (``Model.input_kind == "grouped-set"``, such as
+        :class:`hepsift.models.JetTagger`: objects ``[N, J, P, F]``, mask ``[N, J, P]``, a score
+        per jet) takes its F constituent columns the same way, plus ``index`` and ``jets``; the
+        column is a ``ROOT::RVec<float>`` of one score per jet, aligned with the jet collection.
     provider, threads, allow_fallback, output :
         Passed to :class:`Model` when ``model`` is a path. ``threads`` defaults to 1.
     check_finite : bool
@@ -137,7 +142,23 @@ def define(
         cannot be streamed).
     max_objects : int, optional
         Set models only: keep the first ``max_objects`` objects of each event (collection
-        order); default all.
+        order); default all. Grouped set models: the first ``max_objects`` constituents of
+        each jet.
+    index : str, optional
+        Grouped set models only: the column with each constituent's jet (an ``RVec`` of
+        integers, -1 for none; default: ``grouped_by`` of the model's ``hepsift.inputs``, e.g.
+        ``PFCand_fatJetIdx``). An index below -1 or at least the event's number of jets raises
+        :class:`hepsift.EvaluationError` naming the column and the entry.
+    jets : str, optional
+        Grouped set models only: the column that gives the number of jets, an ``RVec`` column
+        of the jet collection (its size) or an integer count. Default, for the collection
+        ``per`` of the model's ``hepsift.inputs`` (e.g. ``FatJet``): ``nFatJet`` when the frame
+        has it, else ``FatJet_pt``, else the first ``FatJet_*`` column of the frame (the rule
+        of :class:`hepsift.models.JetTagger`). Each event is one model call with its J jets
+        padded to the largest number of constituents of one of them; a jet without
+        constituents gets the model's score of an empty jet (0 for a ``JetTagger``, as in
+        ``predict_jets``), an event without jets an empty ``RVec`` (no model call).
+        ``strategy`` ``"stream"`` and ``"two-pass"`` are refused.
 
     Returns
     -------
@@ -207,20 +228,35 @@ def define(
             )
         types.append(resolved[0])
         vector.append(resolved[1])
-    if max_objects is not None and (model.input_kind != "set" or isinstance(max_objects, bool)
+    sets = ("set", "grouped-set")
+    if max_objects is not None and (model.input_kind not in sets or isinstance(max_objects, bool)
                                     or int(max_objects) < 1):
         raise errors.ConfigurationError(
             f"max_objects applies to set models and must be a positive integer; got {max_objects!r} for a "
             f"{model.input_kind} model")
     if batch_size is not None and int(batch_size) < 1:
         raise errors.ConfigurationError(f"batch_size must be None or a positive integer, got {batch_size}")
-    if model.input_kind == "set":
+    if (index is not None or jets is not None) and model.input_kind != "grouped-set":
+        raise errors.ConfigurationError(
+            f"index= and jets= apply to grouped set models (the objects of every jet, such as a JetTagger's); "
+            f"model '{model.path}' takes {model.input_kind} inputs")
+    if model.input_kind in sets:
         scalar = [f"'{i}' ({node.GetColumnType(c)})" for i, c, v in zip(inputs, columns, vector) if not v]
         if scalar or len(columns) != model.n_features:
             raise errors.InputMismatchError(
-                f"set model '{model.path}' takes {model.n_features} features per object: give {model.n_features} "
-                f"RVec columns of one collection (got {len(columns)}: {', '.join(inputs)}"
-                + (f"; not vectors: {', '.join(scalar)}" if scalar else "") + ")")
+                f"{model.input_kind.replace('-', ' ')} model '{model.path}' takes {model.n_features} features per "
+                f"object: give {model.n_features} RVec columns of one collection (got {len(columns)}: "
+                f"{', '.join(inputs)}" + (f"; not vectors: {', '.join(scalar)}" if scalar else "") + ")")
+    if model.input_kind == "grouped-set":
+        index_col, jets_col = _grouping(model, node, index, jets)
+        try:
+            define_grouped = ROOT.hepsift.pyroot.defineGroupedSetScore[", ".join(
+                [_column_type(node, index_col, "index"), _column_type(node, jets_col, "jets"), *types])]
+            return define_grouped(node, name, model._ptr, columns, index_col, jets_col, bool(check_finite),
+                                  str(strategy), int(max_objects or 0), list(inputs))
+        except errors.HepsiftError as exc:
+            _reraise(exc)
+    if model.input_kind == "set":
         try:
             define_set = ROOT.hepsift.pyroot.defineSetScore[", ".join(types)]
             return define_set(node, name, model._ptr, columns, bool(check_finite), str(strategy),
@@ -294,18 +330,26 @@ def _choose(df: Any, inputs: Sequence[str], strategy: str, batch_size: int | Non
     return path, int(batch), why
 
 
+def _objects_entry(model: Model) -> dict[str, Any]:
+    """The entry of kind ``objects`` of a set model's ``hepsift.inputs`` ({} when there is none)."""
+    try:
+        entries = json.loads(model.metadata.get("hepsift.inputs", "[]"))
+    except ValueError as exc:
+        raise errors.MetadataError(f"model '{model.path}': its metadata field 'hepsift.inputs' is not JSON ({exc}); "
+                                   "pass inputs=[...] with the collection's columns") from exc
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("kind") == "objects":
+            return entry
+    return {}
+
+
 def _model_inputs(model: Model) -> list[str]:
     """The feature names stored in the model, as the default inputs of :func:`define`."""
     names = model.feature_names
-    if model.input_kind == "set":
-        try:
-            entries = json.loads(model.metadata.get("hepsift.inputs", "[]"))
-        except ValueError as exc:
-            raise errors.MetadataError(f"model '{model.path}': its metadata field 'hepsift.inputs' is not JSON ({exc}); "
-                                       "pass inputs=[...] with the collection's columns") from exc
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and entry.get("kind") == "objects" and entry.get("columns"):
-                names = [str(c) for c in entry["columns"]]
+    if model.input_kind in ("set", "grouped-set"):
+        columns = _objects_entry(model).get("columns")
+        if columns:
+            names = [str(c) for c in columns]
     if model.input_kind == "image":
         raise errors.InputMismatchError(
             f"model '{model.path}' takes images of {' x '.join(map(str, model.input_shape))} values per event and "
@@ -318,6 +362,56 @@ def _model_inputs(model: Model) -> list[str]:
             f"pass inputs=[...] with its {model.n_features} input columns or expressions in order"
         )
     return names
+
+
+def _grouping(model: Model, node: Any, index: str | None, jets: str | None) -> tuple[str, str]:
+    """The index and jet-count columns of a grouped set model: the caller's, else from the
+    model's ``hepsift.inputs`` (``grouped_by``; ``n<per>``, ``<per>_pt`` or the first ``<per>_*``
+    column of the frame). Names read from the file are bound only to existing columns."""
+    existing = column_names(node)
+    entry = _objects_entry(model)
+    for what, given in (("index", index), ("jets", jets)):
+        if given is not None and (not isinstance(given, str) or given not in existing):
+            raise errors.MissingBranchError(str(given), existing, "the data frame", what="column",
+                                            note=f"{what}= names a column (Define an expression first)")
+    if index is None:
+        index = entry.get("grouped_by")
+        if not isinstance(index, str) or not index:
+            raise errors.MetadataError(f"model '{model.path}' names no index column ('grouped_by' of its "
+                                       "'hepsift.inputs'); pass index= (e.g. index='PFCand_fatJetIdx')")
+        if index not in existing:
+            raise errors.MissingBranchError(index, existing, "the data frame", what="column",
+                                            note=f"model '{model.path}' groups its objects by this column; pass "
+                                                 "index= with the column of each object's jet")
+    if jets is None:
+        per = entry.get("per") or model.metadata.get("hepsift.output_collection", "")
+        if not isinstance(per, str) or not per:
+            raise errors.MetadataError(f"model '{model.path}' names no jet collection ('per' of its "
+                                       "'hepsift.inputs'); pass jets= (e.g. jets='nFatJet')")
+        found = [c for c in (f"n{per}", f"{per}_pt") if c in existing] + [c for c in existing
+                                                                          if c.startswith(f"{per}_")]
+        if not found:
+            raise errors.MissingBranchError(f"n{per}", existing, "the data frame", what="column",
+                                            note=f"model '{model.path}' scores the collection '{per}': pass jets= "
+                                                 f"with its count or one of its RVec columns")
+        jets = found[0]
+    return index, jets
+
+
+def _column_type(node: Any, column: str, what: str) -> str:
+    """C++ type of the index (an RVec of integers) or jets (an RVec, or an integer count) column."""
+    ctype = str(node.GetColumnType(column))
+    resolved = _element_type(ctype)
+    not_integer = ("float", "Float_t", "double", "Double_t", "Float16_t", "Double32_t", "bool", "Bool_t")
+    if resolved is not None:
+        cpp_type, is_vector = resolved
+        element = cpp_type[cpp_type.index("<") + 1:-1].strip() if is_vector else cpp_type
+        integer = element not in not_integer
+        if (what == "index" and is_vector and integer) or (what == "jets" and (is_vector or integer)):
+            return cpp_type
+    need = "an RVec of integers (each object's jet)" if what == "index" else \
+        "an RVec column of the jet collection or an integer count"
+    raise errors.InputMismatchError(f"the {what} column '{column}' has type {ctype}; it must be {need}")
 
 
 def _check_model_names(model: Model, names: Sequence[str], existing: set[str]) -> None:

@@ -5,6 +5,7 @@ allows it, per event elsewhere."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,6 @@ def _worker_init(snippets: Sequence[str] = ()) -> None:
 def _handle(kind: str, model: Model, args: str, inputs: Sequence[str]) -> tuple[str, str]:
     """C++ declaring a score handle of class ``hepsift::expr::<kind>`` (see hepsift/Expression.hxx),
     built from the model's path and ``args``, and the name of the function returning it."""
-    import json
-
     path = Path(model.path).resolve()
     candidates = ", ".join(json.dumps(str(c)) for c in dict.fromkeys([str(path), path.name]))
     columns = ", ".join(json.dumps(i) for i in inputs)
@@ -92,7 +91,12 @@ def define_distributed(df: Any, name: str, model: Model, inputs: Sequence[str] |
                                         "an event loop on the client); use 'auto', 'stream' or 'per-event'")
     path, batch, _ = _choose(df.proxied_node.rdf_node, inputs, strategy, batch_size)
     if path == "stream":
-        snippet, handle = _handle("Stream", model, f"{'true' if check_finite else 'false'}, {batch}", inputs)
+        # The files of the data set in order (as the client's graph has them): each worker places
+        # its entry ranges, given in the chain's numbering, in its own trees.
+        flat = [str(x) for x in ROOT.hepsift.pyroot.chainFiles(ROOT.RDF.AsRNode(df.proxied_node.rdf_node))]
+        chain = ", ".join(f"{{{json.dumps(f)}, {json.dumps(t)}}}" for f, t in zip(flat[::2], flat[1::2]))
+        snippet, handle = _handle("Stream", model, f"{'true' if check_finite else 'false'}, {batch}, {{{chain}}}",
+                                  inputs)
         _declare(ROOT, snippet, model)
         call = "scores" if model.n_scores > 1 else "score"
         node = df.DefinePerSample(f"__hepsift_task_{name}", f"{handle}.start(rdfslot_, rdfsampleinfo_)")

@@ -84,14 +84,18 @@ class Model:
         ``[N, H, W, C]`` with fixed dimensions, fed from one ``RVec<float>`` column of
         ``n_features = C*H*W`` values per event, row-major in the order the file declares) or
         ``"set"`` (objects ``[N, P, F]`` with a dynamic P, optional ``mask`` ``[N, P]``, fed
-        from ``n_features = F`` RVec columns of one collection)."""
+        from ``n_features = F`` RVec columns of one collection) or ``"grouped-set"`` (the
+        objects of every jet, ``[N, J, P, F]`` with dynamic J and P and a ``mask`` ``[N, J, P]``,
+        a score per jet, such as :class:`hepsift.models.JetTagger`'s; fed from F RVec columns,
+        the column of each object's jet and the number of jets, see :func:`hepsift.rdf.define`)."""
         return str(self._cpp.inputKind())
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one event's input, without the batch dimension: ``(n_features,)`` for a
         flat model, e.g. ``(2, 33, 33)`` for an image model, ``(-1, F)`` for a set model
-        (-1: each event's own number of objects)."""
+        (-1: each event's own number of objects), ``(-1, -1, F)`` for a grouped set model (jets,
+        objects per jet)."""
         shape = tuple(int(d) for d in self._cpp.eventShape())
         return shape or (self.n_features,)
 
@@ -102,7 +106,8 @@ class Model:
 
     @property
     def per_object(self) -> bool:
-        """Set model whose score has one value per object (``[N, P]`` or ``[N, P, 1]``)."""
+        """Set model whose score has one value per object (``[N, P]`` or ``[N, P, 1]``); a grouped
+        set model's has one per jet (``[N, J]``), so it is per object too."""
         return bool(self._cpp.perObject())
 
     @property
@@ -155,10 +160,11 @@ class Model:
         -------
         ndarray, float32, shape (n_events,) or (n_events, n_scores)
         """
-        if self.input_kind == "set":
+        if self.input_kind in ("set", "grouped-set"):
+            what = "sets of objects" if self.input_kind == "set" else "the objects of every jet"
             raise errors.InputMismatchError(
-                f"model '{self.path}' takes sets of objects; score it in the event loop with hepsift.rdf.define, "
-                "or with hepsift.export.onnx_predict on padded arrays")
+                f"model '{self.path}' takes {what}; score it in the event loop with hepsift.rdf.define, or with "
+                "hepsift.export.onnx_predict on padded arrays")
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim == 1 and self.n_features == 1:
             X = X[:, None]
