@@ -638,8 +638,9 @@ inline ROOT::RDF::RNode DefineStreamed(ROOT::RDF::RNode df, std::string_view nam
    // Right after another streamed score, its counting Filter serves this score too. A
    // single-threaded loop needs no counting: its rdfentry_ is the entry number in the chain.
    auto counted = detail::CountingFilters::instance().find(detail::NodeAccess::of(df));
-   const auto placement = counted || ROOT::IsImplicitMTEnabled() ? detail::StreamPlacement::ByCounting
-                                                                 : detail::StreamPlacement::ByEntry;
+   const auto placement = counted || ROOT::IsImplicitMTEnabled() || df.GetNSlots() > 1
+                             ? detail::StreamPlacement::ByCounting
+                             : detail::StreamPlacement::ByEntry;
    auto state = std::make_shared<detail::StreamState>(model, columns, batchSize, options, df.GetNSlots(), counted,
                                                       placement, detail::chainFiles(df));
    state->source = detail::LoopManagerAccess::of(df)->GetDataSource();
