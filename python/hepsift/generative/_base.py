@@ -21,6 +21,7 @@ from hepsift._estimator import Estimator, as_matrix
 from hepsift._missing import check_finite
 from hepsift._torch import set_metadata, torch_threads, torch_to_onnx
 from hepsift.generative._codec import decoder_module, encode, fit_codec
+from hepsift.generative._noise import counter_noise
 
 __all__ = ["Generator", "NOISE_PREFIX", "GENERATED_FEATURES_KEY"]
 
@@ -168,17 +169,26 @@ class Generator(Estimator):
             return self._module()(torch.from_numpy(z)).numpy().astype(np.float32)
 
     def sample(self, n: int, seed: int = 0, *, batch_size: int = 65536) -> np.ndarray:
-        """Generate ``n`` events (deterministic for a given ``seed``).
+        """Generate ``n`` events from the noise of entries ``0 .. n-1`` of ``hepsift::noise(seed, ...)``.
+
+        Parameters
+        ----------
+        n : number of events
+        seed : int in [0, 2**64); the events equal those of ``hepsift.rdf.sample(file, n, seed)``
+            on the exported sampler (the same counter-based noise, :func:`counter_noise`)
+        batch_size : events per call of the sampler
 
         Returns
         -------
-        ndarray, float32, shape (n, n_features), columns :attr:`feature_names_in_`
+        ndarray, float32, shape (n, len(generated_names_)); for the flat-feature generators the
+        columns are :attr:`feature_names_in_`
         """
         self._check_fitted()
-        rng = np.random.default_rng(seed)
-        z = rng.standard_normal((int(n), self.latent_dim_)).astype(np.float32)
-        out = [self.decode(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, self.n_features_in_), dtype=np.float32)
+        if int(n) < 0:
+            raise errors.ConfigurationError(f"n must be >= 0, got {n}")
+        parts = [self.decode(counter_noise(seed, min(batch_size, int(n) - i), self.latent_dim_, start=i))
+                 for i in range(0, int(n), batch_size)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.generated_names_)), dtype=np.float32)
 
     # -- export -----------------------------------------------------------------------
     def _hepsift_onnx_(self, n_features: int, opset: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray], str]:

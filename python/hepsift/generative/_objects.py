@@ -444,11 +444,7 @@ class ObjectListGenerator(NormalizingFlow):
         self._check_fitted()
         if layout not in ("jagged", "flat"):
             raise errors.ConfigurationError(f"layout must be 'jagged' or 'flat', got {layout!r}")
-        if int(n) < 0:
-            raise errors.ConfigurationError(f"n must be >= 0, got {n}")
-        parts = [self.decode(counter_noise(seed, min(batch_size, int(n) - i), self.latent_dim_, start=i))
-                 for i in range(0, int(n), batch_size)]  # fmt: skip
-        flat = np.concatenate(parts) if parts else np.zeros((0, len(self.generated_names_)), dtype=np.float32)
+        flat = super().sample(n, seed, batch_size=batch_size)
         return flat if layout == "flat" else self.to_jagged(flat)
 
     def to_jagged(self, flat: np.ndarray) -> Any:
