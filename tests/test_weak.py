@@ -111,6 +111,65 @@ def test_cwola_cut_raises_the_significance_of_a_one_percent_signal():
     assert "Z_local" in hunt.table()
 
 
+# ---- generated events ------------------------------------------------------------------
+def test_dijet_events_of_generated_w_prime(tmp_path):
+    """m_JJ of the two leading large-R jets (checked against m^2 = m1^2 + m2^2 + 2 (E1 E2 - p1.p2)),
+    the jet features ordered by jet mass, the |delta eta| cut and the truth flag; the W' peak is at 2 TeV."""
+    from hepsift.events import generate
+    from hepsift.io import read_tree
+    from hepsift.weak import dijet_events
+
+    path = generate("wprime_wz_had", mass=2000.0, events=60, seed=3, output=tmp_path / "wp.root", workers=1,
+                    progress=False, pythia_settings=["PartonLevel:MPI = off"])
+    every = dijet_events(path, max_delta_eta=None)
+    raw = read_tree(path, ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_nConstituents"])
+    two = np.array([len(v) >= 2 for v in raw["FatJet_pt"]])
+    assert len(every) == two.sum() > 40 and every.signal.all()
+    j = {k: np.array([v[:2] for v in raw[k][two]], dtype=np.float64) for k in raw}
+    pt, eta, phi, m = j["FatJet_pt"], j["FatJet_eta"], j["FatJet_phi"], j["FatJet_mass"]
+    e = np.sqrt(m**2 + (pt * np.cosh(eta)) ** 2)
+    dot = pt[:, 0] * pt[:, 1] * (np.cos(phi[:, 0] - phi[:, 1]) + np.sinh(eta[:, 0]) * np.sinh(eta[:, 1]))
+    mjj = np.sqrt(m[:, 0] ** 2 + m[:, 1] ** 2 + 2 * (e[:, 0] * e[:, 1] - dot))
+    np.testing.assert_allclose(every.mass, mjj, rtol=1e-9)
+    assert 1700 < np.median(every.mass) < 2200  # the resonance (detector resolution, radiation out of the jets)
+    assert every.feature_names == ["mj1", "mj2", "nconst1", "nconst2"]
+    heavier = m.argmax(axis=1)
+    np.testing.assert_allclose(every.X[:, 0], m.max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(every.X[:, 1], m.min(axis=1), rtol=1e-6)
+    n = j["FatJet_nConstituents"]
+    np.testing.assert_array_equal(every.X[:, 2], n[np.arange(len(n)), heavier])
+    cut = dijet_events(path)  # |delta eta| < 1.3
+    assert len(cut) == (np.abs(eta[:, 0] - eta[:, 1]) < 1.3).sum() < len(every)
+
+
+def test_inject_signal_sets_s_over_b_in_the_signal_region():
+    from hepsift.errors import DataError
+    from hepsift.weak import DijetEvents, inject_signal
+
+    rng = np.random.default_rng(2)
+    bkg = DijetEvents(rng.uniform(1000.0, 3000.0, 20_000), rng.normal(size=(20_000, 2)).astype(np.float32),
+                      ["a", "b"], np.zeros(20_000, bool))
+    sig = DijetEvents(rng.normal(2000.0, 150.0, 3000), rng.normal(1.0, 1.0, (3000, 2)).astype(np.float32),
+                      ["a", "b"], np.ones(3000, bool))
+    sr = (1800.0, 2200.0)
+    b_sr = ((bkg.mass >= sr[0]) & (bkg.mass < sr[1])).sum()
+    f_sr = ((sig.mass >= sr[0]) & (sig.mass < sr[1])).mean()
+    sample, unused = inject_signal(bkg, sig, 0.05, sr, seed=1)
+    n = int(round(0.05 * b_sr / f_sr))
+    assert sample.signal.sum() == n and len(sample) == len(bkg) + n and len(unused) == len(sig) - n
+    np.testing.assert_array_equal(sample.mass[:len(bkg)], bkg.mass)
+    injected = set(sample.mass[len(bkg):].tolist())
+    assert injected.isdisjoint(unused.mass.tolist()) and injected | set(unused.mass.tolist()) == set(sig.mass.tolist())
+    s_sr = (sample.signal & (sample.mass >= sr[0]) & (sample.mass < sr[1])).sum()
+    assert abs(s_sr / b_sr - 0.05) < 4 * np.sqrt(n * f_sr * (1 - f_sr)) / b_sr  # binomial spread
+    none, all_unused = inject_signal(bkg, sig, 0.0, sr, seed=1)
+    assert len(none) == len(bkg) and len(all_unused) == len(sig)
+    with pytest.raises(DataError, match="needs .* signal events; only 3000 given"):
+        inject_signal(bkg, sig, 2.0, sr, seed=1)
+    with pytest.raises(ConfigurationError, match="s_over_b must be finite and >= 0"):
+        inject_signal(bkg, sig, -0.1, sr, seed=1)
+
+
 # ---- bump hunt -------------------------------------------------------------------------
 @pytest.mark.parametrize("fit", ["dijet", "dijet3", "logpoly"])
 def test_bump_hunt_finds_the_true_background(fit):
