@@ -111,6 +111,20 @@ def test_cwola_cut_raises_the_significance_of_a_one_percent_signal():
     assert "Z_local" in hunt.table()
 
 
+def test_bump_hunt_refuses_a_side_without_events():
+    """After a tight cut only a few events may remain, all below the signal region: the 4-parameter
+    fit then drops to zero across it with a vanishing linearised uncertainty (seen: b = 0.0 +- 0.0
+    and Z = 4 from 4 events). Fewer events on one side than the fit has parameters is refused."""
+    from hepsift.errors import DataError
+
+    mass = np.array([2750.0, 2760.0, 2800.0, 2900.0, 3000.0, 3100.0, 3400.0, 3500.0, 3600.0, 3650.0])
+    with pytest.raises(DataError, match=r"the upper sideband \[3700, 4500\) holds 0 \(effective\) events; the "
+                                        "'dijet' fit needs at least 4"):
+        bump_hunt(mass, signal_region=SR, sidebands=SB)
+    with pytest.raises(DataError, match="the lower sideband .* holds 2 .* needs at least 3"):
+        bump_hunt(np.r_[mass[4:], 3800.0, 3900.0, 4000.0, 4100.0], signal_region=SR, sidebands=SB, fit="dijet3")
+
+
 # ---- generated events ------------------------------------------------------------------
 def test_dijet_events_of_generated_w_prime(tmp_path):
     """m_JJ of the two leading large-R jets (checked against m^2 = m1^2 + m2^2 + 2 (E1 E2 - p1.p2)),
