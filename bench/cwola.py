@@ -42,13 +42,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
 from hepsift.io import read_provenance
 from hepsift.models import BDTClassifier
-from hepsift.weak import CWoLaHunt, DijetEvents, cwola_hunt, dijet_events, dijet_toy, inject_signal
+from hepsift.weak import CWoLaHunt, DijetEvents, bump_hunt, cwola_hunt, dijet_events, dijet_toy, inject_signal
 
 SR = (3200.0, 3800.0)
 SB = ((2600.0, 3200.0), (3800.0, 4600.0))
@@ -128,9 +129,9 @@ def supervised_scores(sample: DijetEvents, extra_signal: DijetEvents, *, folds: 
     return scores
 
 
-def pythia(s_over_b: float, seed: int, generate_only: bool) -> None:
+def pythia(s_over_b: list[float], seed: int, generate_only: bool, qcd_parts: int, fit: str) -> None:
     start = time.perf_counter()
-    qcd_files, signal_file = pythia_samples(seed=seed)
+    qcd_files, signal_file = pythia_samples(qcd_parts, seed=seed)
     print(f"(samples ready after {time.perf_counter() - start:.0f} s)", file=sys.stderr)
     if generate_only:
         return
@@ -142,27 +143,31 @@ def pythia(s_over_b: float, seed: int, generate_only: bool) -> None:
           f"{read_provenance(signal_file)['events_generated']} generated, {len(sig)} selected, "
           f"{np.mean((sig.mass >= PYTHIA_SR[0]) & (sig.mass < PYTHIA_SR[1])):.1%} of them in the signal region; "
           f"features {qcd.feature_names}\n")
-    window = (qcd.mass >= lo1) & (qcd.mass < hi2)
-    background = qcd.subset(window)
-    sample, unused = inject_signal(background, sig, s_over_b, PYTHIA_SR, seed=seed)
-    sample = sample.subset((sample.mass >= lo1) & (sample.mass < hi2))
-    kw = dict(signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, efficiencies=EFFS, fit="dijet")
-    runs = [
-        (f"CWoLa, background + signal (S/B = {s_over_b:g} in the signal region)", sample, None),
-        ("CWoLa, background only (control)", background, None),
-        ("supervised BDT (true labels, upper bound), background + signal", sample,
-         supervised_scores(sample, unused, folds=5, seed=seed)),
-    ]
-    for title, events, scores in runs:
+    pulls = []
+    for path in qcd_files:  # the fit without a cut on each independent QCD part
+        part = dijet_events(path)
+        pulls.append(bump_hunt(part.mass, signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, fit=fit).pull)
+    print("background only, no cut, each QCD part: (observed - fit) / sqrt(b + sigma_b^2) = "
+          + ", ".join(f"{p:+.2f}" for p in pulls) + "\n")
+    background = qcd.subset((qcd.mass >= lo1) & (qcd.mass < hi2))
+    kw = dict(signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, efficiencies=EFFS, fit=fit)
+    runs: list[tuple[str, DijetEvents, Any]] = [("CWoLa, background only (control)", background, None)]
+    for sb_ratio in s_over_b:
+        sample, unused = inject_signal(background, sig, sb_ratio, PYTHIA_SR, seed=seed)
+        sample = sample.subset((sample.mass >= lo1) & (sample.mass < hi2))
+        runs.append((f"CWoLa, background + signal (S/B = {sb_ratio:g} in the signal region)", sample, None))
+        runs.append((f"supervised BDT (true labels, upper bound), S/B = {sb_ratio:g}", sample,
+                     lambda sample=sample, unused=unused: supervised_scores(sample, unused, folds=5, seed=seed)))
+    for title, events, supervised in runs:
         t0 = time.perf_counter()
-        hunt = cwola_hunt(events.mass, events.X, scores=scores, estimator=BDTClassifier(seed=seed, threads=1),
-                          folds=5, seed=seed, **kw)
+        hunt = cwola_hunt(events.mass, events.X, scores=None if supervised is None else supervised(),
+                          estimator=BDTClassifier(seed=seed, threads=1), folds=5, seed=seed, **kw)
         in_sr = (events.mass >= PYTHIA_SR[0]) & (events.mass < PYTHIA_SR[1])
         print(f"**{title}** ({len(events)} events in [{lo1:g}, {hi2:g}) GeV; {int((events.signal & in_sr).sum())} "
               f"signal on {int((~events.signal & in_sr).sum())} background in the signal region; "
               f"{time.perf_counter() - t0:.0f} s)\n")
         print(table(hunt, events.mass, events.signal, PYTHIA_SR) + "\n", flush=True)
-    print(f"(seed {seed}; BDT, 5 folds, one thread; dijet fit, 4 parameters)")
+    print(f"(seed {seed}; BDT, 5 folds, one thread; {fit} fit)")
 
 
 def main() -> None:
@@ -170,11 +175,14 @@ def main() -> None:
     parser.add_argument("--background", type=float, default=400_000, help="expected background events in 2.5-5 TeV")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pythia", action="store_true", help="the search on Pythia 8 events (see the docstring)")
-    parser.add_argument("--s-over-b", type=float, default=0.01, help="--pythia: injected S/B in the signal region")
+    parser.add_argument("--s-over-b", type=float, nargs="+", default=[0.01, 0.05],
+                        help="--pythia: injected S/B in the signal region (default 0.01 0.05)")
     parser.add_argument("--generate-only", action="store_true", help="--pythia: only generate the samples")
+    parser.add_argument("--qcd-parts", type=int, default=4, help="--pythia: QCD files of 100 000 events (default 4)")
+    parser.add_argument("--fit", default="dijet3", help="--pythia: sideband fit (default dijet3)")
     args = parser.parse_args()
     if args.pythia:
-        pythia(args.s_over_b, args.seed, args.generate_only)
+        pythia(args.s_over_b, args.seed, args.generate_only, args.qcd_parts, args.fit)
         return
     total = 0.0
     for exponent in (0.5, 0.0):
