@@ -102,7 +102,7 @@ def test_configs_round_trip_json() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"process": "zprime_ttt"}, r"no process 'zprime_ttt'; did you mean 'zprime_tt'[^?]*\? \(11 processes: ttbar, "),
+        ({"process": "zprime_ttt"}, r"no process 'zprime_ttt'; did you mean 'zprime_tt'[^?]*\? \(12 processes: ttbar, "),
         ({"process": "zprime_tt", "mass": -500.0}, "mass must be positive"),
         ({"process": "zprime_tt", "mass": 50.0}, "outside the range"),
         ({"process": "ttbar", "mass": 1000.0}, "background"),
