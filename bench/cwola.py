@@ -18,22 +18,24 @@ each cut and the sculpting test of each cut in the sidebands.
 
 ``--pythia``: the same search on Pythia 8 events (:mod:`hepsift.events`), generated once into
 ``bench/cache/cwola_pythia`` and then reused: QCD 2 -> 2 above pT-hat 550 GeV in one slice
-(``qcd_dijet``, unit-weight events: a data-like background; 4 x 100 000 events, seeds 1-4) and
-W' -> W Z -> (q q') (q q) at 2 TeV (``wprime_wz_had``, 20 000 events), both with multiple parton
-interactions off (``PartonLevel:MPI = off``: the large-radius jets are not groomed, and without
-the underlying event their masses keep the W and Z peaks; it also makes QCD three times faster).
-m_JJ of the two leading large-R jets with |delta eta| < 1.3; features: the two jet masses (heavier
-first) and their constituent counts (and tau21 when the files have N-subjettiness). Signal region
-[1800, 2200) GeV, sidebands [1600, 1800) and [2200, 2800) GeV; W' events injected at S/B = 1% (in
-event counts) in the signal region. Rows: the hunt with the injected signal, the same hunt without
-it (control: consistent with no signal), and a fully supervised BDT on the same features (out of
-fold, trained with true labels and the W' events not injected: an upper bound).
+(``qcd_dijet``, unit-weight events: a data-like background; ``--qcd-parts`` files of 100 000
+events, seeds 1, 2, ...) and W' -> W Z -> (q q') (q q) at 2 TeV (``wprime_wz_had``, 20 000 events),
+both with multiple parton interactions off (``PartonLevel:MPI = off``: the large-radius jets are
+not groomed, and without the underlying event their masses keep the W and Z peaks; it also makes
+QCD three times faster). m_JJ of the two leading large-R jets with |delta eta| < 1.3; features:
+the two jet masses (heavier first) and their constituent counts (and tau21 when the files have
+N-subjettiness). Signal region [1800, 2200) GeV, sidebands [1600, 1800) and [2200, 2800) GeV; W'
+events injected at S/B = 1% and 5% (event counts, unit weights) in the signal region; 3-parameter
+dijet fit (``--fit``). Printed: the fit without a cut on each QCD part alone (its pull), the hunt
+without signal (control: consistent with no signal), and for each injection the CWoLa hunt and a
+fully supervised BDT on the same features (out of fold, trained with the true labels and the W'
+events not injected: an upper bound), with the true signal and background after each cut.
 
 Usage::
 
     python bench/cwola.py [--background 400000] [--seed 1]
-    nice python bench/cwola.py --pythia --generate-only     # the samples (about 25 min on one core)
-    python bench/cwola.py --pythia [--s-over-b 0.01]
+    nice python bench/cwola.py --pythia --generate-only     # the samples (about 23 min on one core)
+    python bench/cwola.py --pythia [--qcd-parts 4] [--s-over-b 0.01 0.05] [--fit dijet3]
 """
 
 from __future__ import annotations
