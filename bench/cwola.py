@@ -34,7 +34,7 @@ events not injected: an upper bound), with the true signal and background after 
 Usage::
 
     python bench/cwola.py [--background 400000] [--seed 1]
-    nice python bench/cwola.py --pythia --generate-only     # the samples (about 23 min on one core)
+    nice python bench/cwola.py --pythia --generate-only     # the samples (about 21 min of CPU on one core)
     python bench/cwola.py --pythia [--qcd-parts 4] [--s-over-b 0.01 0.05] [--fit dijet3]
 """
 
