@@ -136,7 +136,8 @@ def test_dijet_events_of_generated_w_prime(tmp_path):
     path = generate("wprime_wz_had", mass=2000.0, events=60, seed=3, output=tmp_path / "wp.root", workers=1,
                     progress=False, pythia_settings=["PartonLevel:MPI = off"])
     every = dijet_events(path, max_delta_eta=None)
-    raw = read_tree(path, ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_nConstituents"])
+    raw = read_tree(path, ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_nConstituents"],
+                    optional=["FatJet_tau1", "FatJet_tau2"])
     two = np.array([len(v) >= 2 for v in raw["FatJet_pt"]])
     assert len(every) == two.sum() > 40 and every.signal.all()
     j = {k: np.array([v[:2] for v in raw[k][two]], dtype=np.float64) for k in raw}
@@ -146,12 +147,15 @@ def test_dijet_events_of_generated_w_prime(tmp_path):
     mjj = np.sqrt(m[:, 0] ** 2 + m[:, 1] ** 2 + 2 * (e[:, 0] * e[:, 1] - dot))
     np.testing.assert_allclose(every.mass, mjj, rtol=1e-9)
     assert 1700 < np.median(every.mass) < 2200  # the resonance (detector resolution, radiation out of the jets)
-    assert every.feature_names == ["mj1", "mj2", "nconst1", "nconst2"]
+    tau = "FatJet_tau1" in raw  # files with N-subjettiness (file format 3) also give tau21
+    assert every.feature_names == ["mj1", "mj2", "nconst1", "nconst2"] + (["tau21_1", "tau21_2"] if tau else [])
     heavier = m.argmax(axis=1)
     np.testing.assert_allclose(every.X[:, 0], m.max(axis=1), rtol=1e-6)
     np.testing.assert_allclose(every.X[:, 1], m.min(axis=1), rtol=1e-6)
-    n = j["FatJet_nConstituents"]
-    np.testing.assert_array_equal(every.X[:, 2], n[np.arange(len(n)), heavier])
+    rows = np.arange(len(m))
+    np.testing.assert_array_equal(every.X[:, 2], j["FatJet_nConstituents"][rows, heavier])
+    if tau:
+        np.testing.assert_allclose(every.X[:, 4], (j["FatJet_tau2"] / j["FatJet_tau1"])[rows, heavier], rtol=1e-5)
     cut = dijet_events(path)  # |delta eta| < 1.3
     assert len(cut) == (np.abs(eta[:, 0] - eta[:, 1]) < 1.3).sum() < len(every)
 
