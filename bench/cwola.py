@@ -16,24 +16,64 @@ For each version, background only and background + signal: the local significanc
 1% and 0.1% sideband efficiency, with the true signal and background in the signal region after
 each cut and the sculpting test of each cut in the sidebands.
 
+``--pythia``: the same search on Pythia 8 events (:mod:`hepsift.events`), generated once into
+``bench/cache/cwola_pythia`` and then reused: QCD 2 -> 2 above pT-hat 550 GeV in one slice
+(``qcd_dijet``, unit-weight events: a data-like background; ``--qcd-parts`` files of 100 000
+events, seeds 1, 2, ...) and W' -> W Z -> (q q') (q q) at 2 TeV (``wprime_wz_had``, 20 000 events),
+both with multiple parton interactions off (``PartonLevel:MPI = off``: the large-radius jets are
+not groomed, and without the underlying event their masses keep the W and Z peaks; it also makes
+QCD three times faster). m_JJ of the two leading large-R jets with |delta eta| < 1.3; features:
+the two jet masses (heavier first) and their constituent counts (and tau21 when the files have
+N-subjettiness). Signal region [1800, 2200) GeV, sidebands [1600, 1800) and [2200, 2800) GeV; W'
+events injected at S/B = 1% and 5% (event counts, unit weights) in the signal region; 3-parameter
+dijet fit (``--fit``). Printed: the fit without a cut on each QCD part alone (its pull), the hunt
+without signal (control: consistent with no signal), and for each injection the CWoLa hunt and a
+fully supervised BDT on the same features (out of fold, trained with the true labels and the W'
+events not injected: an upper bound), with the true signal and background after each cut.
+
 Usage::
 
     python bench/cwola.py [--background 400000] [--seed 1]
+    nice python bench/cwola.py --pythia --generate-only     # the samples (about 21 min of CPU on one core)
+    python bench/cwola.py --pythia [--qcd-parts 4] [--s-over-b 0.01 0.05] [--fit dijet3]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 from scipy.stats import norm
 
+from hepsift.io import read_provenance
 from hepsift.models import BDTClassifier
-from hepsift.weak import cwola_hunt, dijet_toy
+from hepsift.weak import CWoLaHunt, DijetEvents, bump_hunt, cwola_hunt, dijet_events, dijet_toy, inject_signal
 
 SR = (3200.0, 3800.0)
 SB = ((2600.0, 3200.0), (3800.0, 4600.0))
 EFFS = (1.0, 0.1, 0.01, 0.001)
+
+
+def table(hunt: CWoLaHunt, mass: np.ndarray, truth: np.ndarray, sr: tuple[float, float]) -> str:
+    """One Markdown row per working point, with the true signal and background in the signal region."""
+    in_sr = (mass >= sr[0]) & (mass < sr[1])
+    lines = ["| eff_B | true S in SR | true B in SR | observed | fitted B | chi2/ndf | Z_local | sculpting p |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in hunt.rows:
+        keep = row.passed(hunt.scores, hunt.folds)
+        s, b = int((keep & in_sr & truth).sum()), int((keep & in_sr & ~truth).sum())
+        sc = "-" if row.sculpting is None else row.sculpting.p_text(2)
+        if row.result is None:
+            lines.append(f"| {row.efficiency:g} | {s} | {b} | refused: {row.refused} | | | | {sc} |")
+            continue
+        r = row.result
+        lines.append(f"| {row.efficiency:g} | {s} | {b} | {r.observed:.0f} | {r.background:.1f} +- "
+                     f"{r.background_uncertainty:.1f} | {r.chi2:.1f}/{r.ndf} | {r.significance:.2f} | {sc} |")
+    return "\n".join(lines)
 
 
 def one(n_background: float, exponent: float, with_signal: bool, seed: int) -> tuple[str, float]:
@@ -47,30 +87,105 @@ def one(n_background: float, exponent: float, with_signal: bool, seed: int) -> t
                       estimator=BDTClassifier(seed=seed, threads=1), folds=5, seed=seed, fit="dijet")
     dt = time.perf_counter() - start
     sr = (toy.mass >= SR[0]) & (toy.mass < SR[1])
-    lines = ["| eff_B | true S in SR | true B in SR | observed | fitted B | chi2/ndf | Z_local | sculpting p |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for row in hunt.rows:
-        keep = row.passed(hunt.scores, hunt.folds)
-        s, b = int((keep & sr & toy.signal).sum()), int((keep & sr & ~toy.signal).sum())
-        sc = "-" if row.sculpting is None else row.sculpting.p_text(2)
-        if row.result is None:
-            lines.append(f"| {row.efficiency:g} | {s} | {b} | refused: {row.refused} | | | | {sc} |")
-            continue
-        r = row.result
-        lines.append(f"| {row.efficiency:g} | {s} | {b} | {r.observed:.0f} | {r.background:.1f} +- "
-                     f"{r.background_uncertainty:.1f} | {r.chi2:.1f}/{r.ndf} | {r.significance:.2f} | {sc} |")
     head = (f"**{'correlated' if exponent else 'decorrelated'} jet masses, "
             f"{'background + signal' if with_signal else 'background only'}** ({len(toy.mass)} events, "
             f"{n_sig} signal of which {int((toy.signal & sr).sum())} in the signal region on "
             f"{int((sr & ~toy.signal).sum())} background)")
-    return head + "\n\n" + "\n".join(lines), dt
+    return head + "\n\n" + table(hunt, toy.mass, toy.signal, SR), dt
+
+
+# --- Pythia 8 events ---------------------------------------------------------------------------
+CACHE = Path(__file__).resolve().parent / "cache" / "cwola_pythia"
+PYTHIA_SETTINGS = ("PartonLevel:MPI = off",)
+PYTHIA_SR = (1800.0, 2200.0)
+PYTHIA_SB = ((1600.0, 1800.0), (2200.0, 2800.0))
+SIGNAL_MASS = 2000.0
+
+
+def pythia_samples(qcd_parts: int = 4, qcd_events: int = 100_000, signal_events: int = 20_000, *, seed: int = 1,
+                   cache: Path = CACHE) -> tuple[list[Path], Path]:
+    """Generate (or reuse) the QCD parts (seeds ``seed`` .. ``seed + qcd_parts - 1``) and the W' sample, on one core."""
+    from hepsift.events import GenerationConfig, generate_many
+
+    jobs = [(GenerationConfig("wprime_wz_had", events=signal_events, seed=seed, mass=SIGNAL_MASS, chunk_size=10_000,
+                              pythia_settings=PYTHIA_SETTINGS), cache / f"wprime_wz_had_m{SIGNAL_MASS:g}_s{seed}.root")]
+    for k in range(qcd_parts):
+        jobs.append((GenerationConfig("qcd_dijet", events=qcd_events, seed=seed + k, chunk_size=10_000,
+                                      pythia_settings=PYTHIA_SETTINGS), cache / f"qcd_dijet_s{seed + k}.root"))
+    paths = generate_many(jobs, workers=1, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
+    return paths[1:], paths[0]
+
+
+def supervised_scores(sample: DijetEvents, extra_signal: DijetEvents, *, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold scores of a BDT trained with the true labels (the sample's events of the other folds plus
+    ``extra_signal``, never in the sample), classes weighted to equal sums: the supervised upper bound."""
+    from sklearn.model_selection import KFold
+
+    scores = np.zeros(len(sample))
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(sample.X):
+        X = np.concatenate([sample.X[train], extra_signal.X])
+        y = np.concatenate([sample.signal[train], np.ones(len(extra_signal), dtype=bool)]).astype(np.int64)
+        w = np.where(y == 1, 0.5 / y.sum(), 0.5 / (y == 0).sum())
+        model = BDTClassifier(seed=seed, threads=1).fit(X, y, sample_weight=w)
+        scores[test] = model.predict_proba(sample.X[test])[:, 1]
+    return scores
+
+
+def pythia(s_over_b: list[float], seed: int, generate_only: bool, qcd_parts: int, fit: str) -> None:
+    start = time.perf_counter()
+    qcd_files, signal_file = pythia_samples(qcd_parts, seed=seed)
+    print(f"(samples ready after {time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    if generate_only:
+        return
+    lo1, hi2 = PYTHIA_SB[0][0], PYTHIA_SB[1][1]
+    qcd, sig = dijet_events(qcd_files), dijet_events(signal_file)
+    n_generated = sum(read_provenance(p)["events_generated"] for p in qcd_files)
+    print(f"QCD: {n_generated} events generated, {len(qcd)} with two large-R jets and |delta eta| < 1.3, "
+          f"{int(((qcd.mass >= lo1) & (qcd.mass < hi2)).sum())} in [{lo1:g}, {hi2:g}) GeV; W': "
+          f"{read_provenance(signal_file)['events_generated']} generated, {len(sig)} selected, "
+          f"{np.mean((sig.mass >= PYTHIA_SR[0]) & (sig.mass < PYTHIA_SR[1])):.1%} of them in the signal region; "
+          f"features {qcd.feature_names}\n")
+    pulls = []
+    for path in qcd_files:  # the fit without a cut on each independent QCD part
+        part = dijet_events(path)
+        pulls.append(bump_hunt(part.mass, signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, fit=fit).pull)
+    print("background only, no cut, each QCD part: (observed - fit) / sqrt(b + sigma_b^2) = "
+          + ", ".join(f"{p:+.2f}" for p in pulls) + "\n")
+    background = qcd.subset((qcd.mass >= lo1) & (qcd.mass < hi2))
+    kw = dict(signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, efficiencies=EFFS, fit=fit)
+    runs: list[tuple[str, DijetEvents, Any]] = [("CWoLa, background only (control)", background, None)]
+    for sb_ratio in s_over_b:
+        sample, unused = inject_signal(background, sig, sb_ratio, PYTHIA_SR, seed=seed)
+        sample = sample.subset((sample.mass >= lo1) & (sample.mass < hi2))
+        runs.append((f"CWoLa, background + signal (S/B = {sb_ratio:g} in the signal region)", sample, None))
+        runs.append((f"supervised BDT (true labels, upper bound), S/B = {sb_ratio:g}", sample,
+                     lambda sample=sample, unused=unused: supervised_scores(sample, unused, folds=5, seed=seed)))
+    for title, events, supervised in runs:
+        t0 = time.perf_counter()
+        hunt = cwola_hunt(events.mass, events.X, scores=None if supervised is None else supervised(),
+                          estimator=BDTClassifier(seed=seed, threads=1), folds=5, seed=seed, **kw)
+        in_sr = (events.mass >= PYTHIA_SR[0]) & (events.mass < PYTHIA_SR[1])
+        print(f"**{title}** ({len(events)} events in [{lo1:g}, {hi2:g}) GeV; {int((events.signal & in_sr).sum())} "
+              f"signal on {int((~events.signal & in_sr).sum())} background in the signal region; "
+              f"{time.perf_counter() - t0:.0f} s)\n")
+        print(table(hunt, events.mass, events.signal, PYTHIA_SR) + "\n", flush=True)
+    print(f"(seed {seed}; BDT, 5 folds, one thread; {fit} fit)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--background", type=float, default=400_000, help="expected background events in 2.5-5 TeV")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pythia", action="store_true", help="the search on Pythia 8 events (see the docstring)")
+    parser.add_argument("--s-over-b", type=float, nargs="+", default=[0.01, 0.05],
+                        help="--pythia: injected S/B in the signal region (default 0.01 0.05)")
+    parser.add_argument("--generate-only", action="store_true", help="--pythia: only generate the samples")
+    parser.add_argument("--qcd-parts", type=int, default=4, help="--pythia: QCD files of 100 000 events (default 4)")
+    parser.add_argument("--fit", default="dijet3", help="--pythia: sideband fit (default dijet3)")
     args = parser.parse_args()
+    if args.pythia:
+        pythia(args.s_over_b, args.seed, args.generate_only, args.qcd_parts, args.fit)
+        return
     total = 0.0
     for exponent in (0.5, 0.0):
         for with_signal in (True, False):

@@ -70,9 +70,9 @@ def test_weak_api():
     import hepsift.weak
 
     assert sorted(hepsift.weak.__all__) == [
-        "BumpHuntResult", "CWoLaHunt", "DijetToy", "FITS", "HuntRow", "SculptingResult", "TOY_FEATURES", "bump_hunt",
-        "cwola_hunt", "cwola_scores", "dijet_function", "dijet_toy", "discovery_significance", "sculpting_check",
-        "sideband_threshold",
+        "BumpHuntResult", "CWoLaHunt", "DijetEvents", "DijetToy", "FITS", "HuntRow", "SculptingResult", "TOY_FEATURES",
+        "bump_hunt", "cwola_hunt", "cwola_scores", "dijet_events", "dijet_function", "dijet_toy",
+        "discovery_significance", "inject_signal", "sculpting_check", "sideband_threshold",
     ]
 
 

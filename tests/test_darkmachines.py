@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,32 @@ def test_anomaly_cli_on_darkmachines_files(dm_files):
     assert "trained on 600 events, 1 features (met_pt)" in both.stdout
     few = _cli("anomaly", dm_files["bkg"], "--features", "met_pt", "--max-events", "250", "-o", tmp / "c.onnx")
     assert few.returncode == 0 and "trained on 250 events" in few.stdout, few.stderr
+
+
+def test_tune_cli_on_darkmachines_files(dm_files):
+    """The search reads the labels, weights and features of the files (the summary it prints), and its
+    trials are those of the library's search on the same events."""
+    from hepsift.models import make
+    from hepsift.tune import GeneticSearch
+
+    files, out = [dm_files["bkg"], dm_files["sig"]], dm_files["tmp"] / "tuned"
+    res = _cli("tune", *files, "--process-labels", DM_LABELS, "--features", "met_pt", "ht", "--objects", "Jet=1",
+               "--model", "bdt", "--pool", "max_depth=[1,3]", "--pool", "n_estimators=[3,20]", "--population", "3",
+               "--parents", "1", "--generations", "2", "--luminosity", "10", "--seed", "4", "--no-progress", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert "750 events, 7 features, luminosity 10 pb^-1" in res.stdout  # met_pt, ht and Jet1_{pt,eta,phi,mass,btag}
+    assert "class 0 (ttbar+wjets): 600 events, expected 7500" in res.stdout  # 300 x (0.5 + 2.0) x 10
+    assert "class 1 (glgl1400_neutralino1100): 150 events, expected 15" in res.stdout
+    ds = Dataset.from_darkmachines(files, process_labels={"ttbar": 0, "wjets": 0, "glgl1400_neutralino1100": 1},
+                                   features=["met_pt", "ht"], objects={"Jet": 1}, luminosity=10.0)
+    train, val = ds.split(0.3, seed=4)
+    ref = GeneticSearch(make("bdt", seed=4), {"max_depth": [1, 3], "n_estimators": [3, 20]}, population=3, n_parents=1,
+                        generations=2, mutation_rate=0.1, objective="auc", seed=4, progress=False)
+    expected = ref.run(train.X, train.y, val.X, val.y, train.balanced_weights(), val.weight)
+    assert f"best auc = {expected.best_objective:.4f} with {expected.best_params}" in res.stdout
+    assert expected.best_objective > 0.95  # MET and H_T separate the two (on zeros it would be 0.5)
+    trials = json.loads((out / "trials.json").read_text())["trials"]
+    assert [t["objective"] for t in trials] == pytest.approx([t.objective for t in expected.trials], rel=1e-12)
 
 
 def test_cli_refusals_on_darkmachines_files(dm_files, tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run, write_tree
+from conftest import REPO, run, write_tree
 
 from hepsift.errors import ConfigurationError, FitError
 from hepsift.weak import (
@@ -109,6 +109,83 @@ def test_cwola_cut_raises_the_significance_of_a_one_percent_signal():
     assert abs(keep[sb].mean() - 0.01) < 0.001  # the asked sideband efficiency
     assert hunt.rows[1].sculpting is not None and not hunt.rows[1].sculpting.sculpted  # features independent of m_jj
     assert "Z_local" in hunt.table()
+
+
+def test_bump_hunt_refuses_a_side_without_events():
+    """After a tight cut only a few events may remain, all below the signal region: the 4-parameter
+    fit then drops to zero across it with a vanishing linearised uncertainty (seen: b = 0.0 +- 0.0
+    and Z = 4 from 4 events). Fewer events on one side than the fit has parameters is refused."""
+    from hepsift.errors import DataError
+
+    mass = np.array([2750.0, 2760.0, 2800.0, 2900.0, 3000.0, 3100.0, 3400.0, 3500.0, 3600.0, 3650.0])
+    with pytest.raises(DataError, match=r"the upper sideband \[3700, 4500\) holds 0 \(effective\) events; the "
+                                        "'dijet' fit needs at least 4"):
+        bump_hunt(mass, signal_region=SR, sidebands=SB)
+    with pytest.raises(DataError, match="the lower sideband .* holds 2 .* needs at least 3"):
+        bump_hunt(np.r_[mass[4:], 3800.0, 3900.0, 4000.0, 4100.0], signal_region=SR, sidebands=SB, fit="dijet3")
+
+
+# ---- generated events ------------------------------------------------------------------
+def test_dijet_events_of_generated_w_prime(tmp_path):
+    """m_JJ of the two leading large-R jets (checked against m^2 = m1^2 + m2^2 + 2 (E1 E2 - p1.p2)),
+    the jet features ordered by jet mass, the |delta eta| cut and the truth flag; the W' peak is at 2 TeV."""
+    from hepsift.events import generate
+    from hepsift.io import read_tree
+    from hepsift.weak import dijet_events
+
+    path = generate("wprime_wz_had", mass=2000.0, events=60, seed=3, output=tmp_path / "wp.root", workers=1,
+                    progress=False, pythia_settings=["PartonLevel:MPI = off"])
+    every = dijet_events(path, max_delta_eta=None)
+    raw = read_tree(path, ["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_nConstituents"],
+                    optional=["FatJet_tau1", "FatJet_tau2"])
+    two = np.array([len(v) >= 2 for v in raw["FatJet_pt"]])
+    assert len(every) == two.sum() > 40 and every.signal.all()
+    j = {k: np.array([v[:2] for v in raw[k][two]], dtype=np.float64) for k in raw}
+    pt, eta, phi, m = j["FatJet_pt"], j["FatJet_eta"], j["FatJet_phi"], j["FatJet_mass"]
+    e = np.sqrt(m**2 + (pt * np.cosh(eta)) ** 2)
+    dot = pt[:, 0] * pt[:, 1] * (np.cos(phi[:, 0] - phi[:, 1]) + np.sinh(eta[:, 0]) * np.sinh(eta[:, 1]))
+    mjj = np.sqrt(m[:, 0] ** 2 + m[:, 1] ** 2 + 2 * (e[:, 0] * e[:, 1] - dot))
+    np.testing.assert_allclose(every.mass, mjj, rtol=1e-9)
+    assert 1700 < np.median(every.mass) < 2200  # the resonance (detector resolution, radiation out of the jets)
+    tau = "FatJet_tau1" in raw  # files with N-subjettiness (file format 3) also give tau21
+    assert every.feature_names == ["mj1", "mj2", "nconst1", "nconst2"] + (["tau21_1", "tau21_2"] if tau else [])
+    heavier = m.argmax(axis=1)
+    np.testing.assert_allclose(every.X[:, 0], m.max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(every.X[:, 1], m.min(axis=1), rtol=1e-6)
+    rows = np.arange(len(m))
+    np.testing.assert_array_equal(every.X[:, 2], j["FatJet_nConstituents"][rows, heavier])
+    if tau:
+        np.testing.assert_allclose(every.X[:, 4], (j["FatJet_tau2"] / j["FatJet_tau1"])[rows, heavier], rtol=1e-5)
+    cut = dijet_events(path)  # |delta eta| < 1.3
+    assert len(cut) == (np.abs(eta[:, 0] - eta[:, 1]) < 1.3).sum() < len(every)
+
+
+def test_inject_signal_sets_s_over_b_in_the_signal_region():
+    from hepsift.errors import DataError
+    from hepsift.weak import DijetEvents, inject_signal
+
+    rng = np.random.default_rng(2)
+    bkg = DijetEvents(rng.uniform(1000.0, 3000.0, 20_000), rng.normal(size=(20_000, 2)).astype(np.float32),
+                      ["a", "b"], np.zeros(20_000, bool))
+    sig = DijetEvents(rng.normal(2000.0, 150.0, 3000), rng.normal(1.0, 1.0, (3000, 2)).astype(np.float32),
+                      ["a", "b"], np.ones(3000, bool))
+    sr = (1800.0, 2200.0)
+    b_sr = ((bkg.mass >= sr[0]) & (bkg.mass < sr[1])).sum()
+    f_sr = ((sig.mass >= sr[0]) & (sig.mass < sr[1])).mean()
+    sample, unused = inject_signal(bkg, sig, 0.05, sr, seed=1)
+    n = int(round(0.05 * b_sr / f_sr))
+    assert sample.signal.sum() == n and len(sample) == len(bkg) + n and len(unused) == len(sig) - n
+    np.testing.assert_array_equal(sample.mass[:len(bkg)], bkg.mass)
+    injected = set(sample.mass[len(bkg):].tolist())
+    assert injected.isdisjoint(unused.mass.tolist()) and injected | set(unused.mass.tolist()) == set(sig.mass.tolist())
+    s_sr = (sample.signal & (sample.mass >= sr[0]) & (sample.mass < sr[1])).sum()
+    assert abs(s_sr / b_sr - 0.05) < 4 * np.sqrt(n * f_sr * (1 - f_sr)) / b_sr  # binomial spread
+    none, all_unused = inject_signal(bkg, sig, 0.0, sr, seed=1)
+    assert len(none) == len(bkg) and len(all_unused) == len(sig)
+    with pytest.raises(DataError, match="needs .* signal events; only 3000 given"):
+        inject_signal(bkg, sig, 2.0, sr, seed=1)
+    with pytest.raises(ConfigurationError, match="s_over_b must be finite and >= 0"):
+        inject_signal(bkg, sig, -0.1, sr, seed=1)
 
 
 # ---- bump hunt -------------------------------------------------------------------------
@@ -237,6 +314,59 @@ def test_cli_matches_the_library(tmp_path):
     assert bad.returncode == 2 and "sculpt" in bad.stderr
 
 
+def _darkmachines_line(i: int, process: str, met: float, jets: list[tuple[float, float]]) -> str:
+    """One DarkMachines event (MeV): MET and jets given as (pt, eta) in GeV, E for a 10 GeV jet mass."""
+    objects = [f"j,{1e3 * math.hypot(pt * math.cosh(round(eta, 3)), 10.0):.1f},{1e3 * pt:.1f},{eta:.3f},0.0"
+               for pt, eta in jets]
+    return ";".join([str(i), process, "1", f"{1e3 * met:.1f}", "0.0", *objects]) + ";\n"
+
+
+def test_cli_reads_darkmachines_csv(tmp_path):
+    """The hunt on a DarkMachines file: MET carries the toy's m_jj, the two jets' (pt, eta) its jet masses
+    and tau21. The mass and features the command reads are the written numbers (MeV -> GeV), and its
+    rows equal the library's on them; --process-labels leaves the signal process out."""
+    from hepsift.data import Dataset
+
+    toy = dijet_toy(20_000, n_signal=150, seed=13, jet_mass_exponent=0.0)
+    lines = [_darkmachines_line(i, "wprime" if sig else "qcd", m, [(x[0], x[2]), (x[1], x[3])])
+             for i, (m, x, sig) in enumerate(zip(toy.mass, toy.X.astype(np.float64), toy.signal))]
+    path = tmp_path / "toy.csv"
+    path.write_text("".join(lines))
+    out = tmp_path / "cwola.json"
+    cmd = [sys.executable, "-m", "hepsift.cli", "cwola", str(path), "--mass", "met_pt", "--features", "n_jets",
+           "--objects", "Jet=2", "--signal-region", "3300", "3700", "--sidebands", "2700", "3300", "3700", "4500",
+           "--efficiencies", "1", "0.01", "--fit", "dijet3", "--bins", "20", "--seed", "2", "-o", str(out)]
+    res = run(cmd)
+    assert res.returncode == 0, res.stderr
+    assert f"hepsift cwola: {len(toy.mass)} events from 1 file(s)" in res.stdout
+    report = json.loads(out.read_text())
+    names = ["n_jets", *(f"Jet{i}_{f}" for f in ("pt", "eta", "phi", "mass", "btag") for i in (1, 2))]
+    assert report["features"] == names and report["n_events"] == len(toy.mass)
+    ds = Dataset.from_darkmachines(path, process_labels=None, features=["n_jets", "met_pt"], objects={"Jet": 2})
+    mass, X = ds.X[:, 1].astype(np.float64), np.delete(ds.X, 1, axis=1)
+    written = np.round(toy.mass * 1e3, 1) * 1e-3  # MeV with one decimal, as written
+    np.testing.assert_array_equal(mass, written.astype(np.float32))
+    np.testing.assert_allclose(X[:, 1], toy.X[:, 0], atol=6e-5)  # Jet1_pt = heavier jet mass (0.1 MeV)
+    np.testing.assert_allclose(X[:, 4], toy.X[:, 3], atol=5e-4)  # Jet2_eta = tau21 of the lighter jet
+    hunt = cwola_hunt(mass, X, signal_region=SR, sidebands=SB, efficiencies=(1.0, 0.01),
+                      estimator=_bdt().set_params(seed=2), seed=2, fit="dijet3", bins=20)
+    for row, ref in zip(report["rows"], hunt.rows, strict=True):
+        assert row["result"]["observed"] == ref.result.observed
+        assert row["result"]["significance"] == pytest.approx(ref.result.significance, rel=1e-9, abs=1e-12)
+    in_sr = (written >= SR[0]) & (written < SR[1])
+    assert report["rows"][0]["result"]["observed"] == in_sr.sum()
+    # the jet masses were read: the 1% cut keeps much of the signal (500 and 100 GeV jets)
+    assert hunt.rows[1].result.significance > hunt.rows[0].result.significance + 1.5  # measured 2.67 -> 4.65
+    bkg = run([*cmd[:-2], "--process-labels", "qcd=0,wprime=1"])
+    assert bkg.returncode == 0, bkg.stderr
+    assert f"hepsift cwola: {int((~toy.signal).sum())} events from 1 file(s)" in bkg.stdout
+    for argv, needle in [(["--selection", "met_pt > 0"], "--selection applies to ROOT input only"),
+                         (["--weight", "w"], "DarkMachines CSV files have one event-weight column"),
+                         (["--tree", "Events"], "--tree applies to ROOT input only")]:
+        bad = run([*cmd[:-2], *argv])
+        assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
+
+
 @pytest.mark.validation
 @pytest.mark.parametrize("fit", ["dijet", "logpoly"])
 def test_bump_hunt_pulls_have_unit_width(fit):
@@ -269,3 +399,47 @@ def test_background_only_cwola_hunts_are_calibrated():
     for values in pulls.values():
         v = np.array(values)
         assert abs(v.mean()) < 0.9 and 0.5 < v.std(ddof=1) < 1.6
+
+
+@pytest.mark.validation
+def test_cwola_hunt_on_pythia_dijets(tmp_path):
+    """W' -> W Z -> jets (2 TeV) in Pythia 8 QCD dijets (100 000 events above pT-hat 550 GeV, the first
+    QCD part of ``bench/cwola.py --pythia``, read from its cache or generated here, about 3 minutes on two
+    cores), injected at S/B = 5% in [1800, 2200) GeV: the CWoLa cut at 1% sideband efficiency enriches the
+    signal (true S/B from 0.05 to about 1) and raises the local significance above the uncut one
+    (measured 2.68 -> 3.77); the same hunt without signal stays below 2 sigma (measured 1.51, 1.42, 1.21
+    at 100%, 10% and 1%), and at 0.1% too few sideband events are left for the fit: refused."""
+    from hepsift.events import GenerationConfig, generate_many
+    from hepsift.io import read_provenance
+    from hepsift.models import BDTClassifier
+    from hepsift.weak import dijet_events, inject_signal
+
+    mpi = ("PartonLevel:MPI = off",)
+    configs = {"qcd_dijet_s1.root": GenerationConfig("qcd_dijet", events=100_000, seed=1, chunk_size=10_000,
+                                                     pythia_settings=mpi),
+               "wprime_wz_had_m2000_s1.root": GenerationConfig("wprime_wz_had", events=20_000, seed=1, mass=2000.0,
+                                                               chunk_size=10_000, pythia_settings=mpi)}
+    cache = REPO / "bench" / "cache" / "cwola_pythia"
+    paths = {}
+    for name, cfg in configs.items():
+        cached = cache / name
+        same = cached.is_file() and read_provenance(cached).get("config_digest") == cfg.digest()
+        paths[name] = cached if same else generate_many([(cfg, tmp_path / name)], progress=False)[0]
+    qcd, sig = dijet_events(paths["qcd_dijet_s1.root"]), dijet_events(paths["wprime_wz_had_m2000_s1.root"])
+    sr, sb = (1800.0, 2200.0), ((1600.0, 1800.0), (2200.0, 2800.0))
+    background = qcd.subset((qcd.mass >= 1600.0) & (qcd.mass < 2800.0))
+    sample, _ = inject_signal(background, sig, 0.05, sr, seed=1)
+    in_sr = (sample.mass >= sr[0]) & (sample.mass < sr[1])
+    effs = (1.0, 0.1, 0.01, 0.001)
+    kw = dict(signal_region=sr, sidebands=sb, efficiencies=effs, fit="dijet3", folds=5, seed=1)
+    hunt = cwola_hunt(sample.mass, sample.X, estimator=BDTClassifier(seed=1, threads=1), **kw)
+    z = [row.result.significance if row.result else None for row in hunt.rows]
+    assert z[2] > z[0] + 0.5
+    keep = hunt.rows[2].passed(hunt.scores, hunt.folds)
+    s_kept, b_kept = (keep & in_sr & sample.signal).sum(), (keep & in_sr & ~sample.signal).sum()
+    assert s_kept / b_kept > 0.5  # from 0.05: the classifier found the signal
+    assert hunt.rows[3].result is None and "too few events" in hunt.rows[3].refused
+    control = cwola_hunt(background.mass, background.X, estimator=BDTClassifier(seed=1, threads=1), **kw)
+    for row in control.rows[:3]:
+        assert row.result is not None and row.result.significance < 2.0, row
+

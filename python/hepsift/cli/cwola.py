@@ -1,4 +1,4 @@
-"""``hepsift cwola``: weakly supervised bump hunt (CWoLa hunting) on ROOT files."""
+"""``hepsift cwola``: weakly supervised bump hunt (CWoLa hunting) on ROOT or DarkMachines CSV files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hepsift.cli._args import UsageError, check_range, finite_float, int_at_least, positive_float
+from hepsift.cli._args import (UsageError, add_darkmachines_arguments, check_range, darkmachines_dataset,
+                               finite_float, input_format, int_at_least, positive_float)
 
 __all__ = ["add_arguments", "run"]
 
@@ -16,6 +17,8 @@ EPILOG = """example:
   hepsift cwola data.root --tree Events --mass mjj --features mj1 mj2 tau21_1 tau21_2 \\
       --signal-region 3300 3700 --sidebands 2700 3300 3700 4500 \\
       --efficiencies 1 0.1 0.01 0.001 --fit dijet --seed 1 -o cwola.json
+  hepsift cwola events.csv --mass m_ll --features n_jets ht --objects Jet=2 \
+      --signal-region 900 1100 --sidebands 700 900 1100 1500 --seed 1
 """
 
 
@@ -29,12 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("inputs", nargs="+", help="ROOT file(s)")
+    parser.add_argument("inputs", nargs="+", help="ROOT files, or DarkMachines CSV files (.csv, .csv.gz)")
     parser.add_argument("-t", "--tree", default=None, help="tree name (default: Events or the only tree)")
-    parser.add_argument("--mass", required=True, help="branch of the resonance mass (e.g. mjj); never a feature")
-    parser.add_argument("--features", nargs="+", required=True, help="feature branches of the classifier")
-    parser.add_argument("--weight", default=None, help="event weight branch (default: unit weights)")
-    parser.add_argument("--selection", default=None, help="NumPy expression over branches selecting events")
+    parser.add_argument("--mass", required=True, help="branch of the resonance mass (e.g. mjj; DarkMachines: a flat "
+                        "field such as m_ll); never a feature")
+    parser.add_argument("--features", nargs="+", required=True, help="feature branches of the classifier "
+                        "(DarkMachines: flat fields; --objects adds the leading objects)")
+    parser.add_argument("--weight", default=None, help="event weight branch (default: unit weights; DarkMachines: "
+                        "'weight', the event-weight column)")
+    parser.add_argument("--selection", default=None, help="NumPy expression over branches selecting events (ROOT only)")
     parser.add_argument("--signal-region", nargs=2, type=finite_float, required=True, metavar=("LO", "HI"))
     parser.add_argument("--sidebands", nargs=4, type=finite_float, required=True, metavar=("LO1", "HI1", "LO2", "HI2"),
                         help="lower and upper sideband, LO1 < HI1 <= LO < HI <= LO2 < HI2")
@@ -50,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("-o", "--output", default=None, help="JSON file for the results")
     parser.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
+    add_darkmachines_arguments(parser, "optional class label of each process ID: only the events labelled 0 enter "
+                                       "the hunt (e.g. ttbar=0,wjets=0,signal=1 leaves the signal out); default: every event")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,12 +83,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("an input file is given twice")
     if args.output:
         check_output(args.output, inputs=args.inputs, overwrite=args.overwrite, what="-o/--output")
-    files = {str(Path(p)): p for p in args.inputs}
-    ds = Dataset.from_root(files, [*args.features, args.mass], tree=args.tree, labels={k: 0 for k in files},
-                           weight_branch=args.weight, process_branch=None, mass_branch=None,
-                           selection=args.selection)
-    mass = ds.X[:, -1].astype(np.float64)
-    X = ds.X[:, :-1]
+    if input_format(args.inputs, args) == "darkmachines":
+        if args.selection:
+            raise UsageError("--selection applies to ROOT input only; the inputs are DarkMachines CSV files")
+        if args.weight not in (None, "weight"):
+            raise UsageError(f"--weight {args.weight!r}: DarkMachines CSV files have one event-weight column, "
+                             "--weight weight")
+        ds = darkmachines_dataset(args.inputs, args, [*args.features, args.mass], background=True)
+    else:
+        files = {str(Path(p)): p for p in args.inputs}
+        ds = Dataset.from_root(files, [*args.features, args.mass], tree=args.tree, labels={k: 0 for k in files},
+                               weight_branch=args.weight, process_branch=None, mass_branch=None,
+                               selection=args.selection)
+    column = ds.feature_names.index(args.mass)
+    mass = ds.X[:, column].astype(np.float64)
+    X = np.delete(ds.X, column, axis=1)
+    features = [f for j, f in enumerate(ds.feature_names) if j != column]
     weights = ds.weight if args.weight else None
     sidebands = ((lo1, hi1), (lo2, hi2))
     hunt = cwola_hunt(mass, X, signal_region=(lo, hi), sidebands=sidebands, efficiencies=args.efficiencies,
@@ -94,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "hepsift_version": __version__,
             "inputs": [str(p) for p in args.inputs],
-            "tree": args.tree, "mass": args.mass, "features": list(args.features), "weight": args.weight,
+            "tree": args.tree, "mass": args.mass, "features": features, "weight": args.weight,
             "selection": args.selection, "signal_region": [lo, hi], "sidebands": [[lo1, hi1], [lo2, hi2]],
             "fit": args.fit, "bins": args.bins, "sqrt_s": args.sqrt_s, "order": args.order,
             "estimator": "BDTClassifier", "folds": args.folds, "seed": args.seed, "n_events": len(ds),

@@ -1,10 +1,13 @@
-"""``hepsift tune``: hyper-parameter search on ROOT ntuples.
+"""``hepsift tune``: hyper-parameter search on ROOT ntuples or DarkMachines CSV files.
 
 Example::
 
     hepsift tune bkg.root sig.root --model bdt --method genetic \\
         --pool n_estimators=[50,100,200] --pool max_depth=[2,3,4] --objective asimov --luminosity 140000 \\
         --population 8 --parents 3 --generations 4 -o tune/ --seed 1
+
+    hepsift tune bkg.csv sig.csv --process-labels ttbar=0,wjets=0,glgl1400_neutralino1100=1 \
+        --features met_pt ht n_jets --objects Jet=2 --model bdt --pool max_depth=[2,3,4] -o tune/
 
 Every trial goes to ``tune/trials.csv`` and ``tune/trials.json`` as it ends.
 """
@@ -16,7 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hepsift.cli._args import UsageError, finite_float, int_at_least
+from hepsift.cli._args import (UsageError, add_darkmachines_arguments, darkmachines_dataset, finite_float,
+                               input_format, int_at_least)
 
 __all__ = ["add_arguments", "run"]
 
@@ -26,15 +30,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = (p.description or "") + ("\n\nexample: hepsift tune bkg.root sig.root --model bdt "
                                              "--pool max_depth=[2,3,4] --objective auc -o tune/")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0)")
-    p.add_argument("--features", nargs="+", default=["full"], help="'full', 'sanitised' or branch names")
+    p.add_argument("files", nargs="+", help="ROOT files (signal: signal_mass > 0), or DarkMachines CSV files "
+                   "(labels from --process-labels)")
+    p.add_argument("--features", nargs="+", default=["full"],
+                   help="'full', 'sanitised' or branch names (DarkMachines: names of its flat fields)")
     p.add_argument("--model", choices=["mlp", "bdt", "gbdt", "rf"], default="bdt")
     p.add_argument("--method", choices=["genetic", "bayesian"], default="genetic")
     p.add_argument("--pool", action="append", default=[], metavar="KEY=JSON",
                    help="genetic: KEY=[v1,v2,...]; bayesian: KEY=[choices], KEY=[low,high] or KEY=[\"log\",low,high]")
     p.add_argument("--objective", choices=["auc", "accuracy", "asimov", "ams"], default="auc")
     p.add_argument("--rel-sigma-b", type=float, default=0.0, help="relative background uncertainty (asimov)")
-    p.add_argument("--luminosity", type=float, default=1.0, help="pb^-1 applied to the weight branch")
+    p.add_argument("--luminosity", type=float, default=1.0,
+                   help="pb^-1 applied to the weight branch or the DarkMachines event-weight column")
     p.add_argument("--population", type=int_at_least(1), default=10)
     p.add_argument("--parents", type=int_at_least(1), default=4)
     p.add_argument("--generations", type=int_at_least(1), default=5)
@@ -44,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace trials.csv and trials.json if they exist")
     p.add_argument("--no-progress", action="store_true")
+    add_darkmachines_arguments(p, "class label of each process ID (required for DarkMachines input): "
+                                  "ttbar=0,wjets=0,glgl1400_neutralino1100=1 or a JSON file {\"ttbar\": 0, ...}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         pools[key] = [tuple(v) if isinstance(v, list) else v for v in values]
     features: Any = args.features[0] if len(args.features) == 1 and args.features[0] in ("full", "sanitised") \
         else list(args.features)
-    ds = Dataset.from_root(args.files, features, luminosity=args.luminosity)
+    if input_format(args.files, args) == "darkmachines":
+        ds = darkmachines_dataset(args.files, args, features)
+    else:
+        ds = Dataset.from_root(args.files, features, luminosity=args.luminosity)
+    print(ds.summary())
     train, val = ds.split(0.3, seed=args.seed)
     kind = {"gbdt": "bdt"}.get(args.model, args.model)
     extra = {"boosting": "gradient"} if args.model == "gbdt" else {}

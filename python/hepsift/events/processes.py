@@ -20,6 +20,12 @@ name                  id     content
 ``qcd``               5      2 -> 2 QCD multijet; pT-hat slices 100-200-400-800-inf
 ``qcd_boosted``       6      2 -> 2 QCD multijet for boosted-jet studies; pT-hat slices
                              300-600-1000-1500-inf
+``qcd_dijet``         7      2 -> 2 QCD multijet above pT-hat 550 GeV in one slice: every
+                             event has the same weight, a data-like background for dijet
+                             resonance searches; for two large-R jets with |delta eta| < 1.3
+                             the pT-hat cut misses 5 +- 2% of the events at m_JJ = 1.6-1.7 TeV,
+                             4 +- 2% at 1.7-2 TeV and < 1% above 2 TeV (measured with 10 000
+                             events of the 450-550 GeV slice, multiple interactions off)
 ``zprime_tt``         101    Z' -> t tbar (sequential-SM couplings, Z' only); masses
                              500-1500 GeV (the HEPMASS benchmarks)
 ``tprime_pair``       102    pair-produced heavy top partners T Tbar -> W b W b: Pythia's
@@ -164,6 +170,10 @@ PROCESSES: dict[str, Process] = {
             "qcd_boosted", 6, False, "QCD multijet 2 -> 2 at high pT-hat (boosted-jet background)",
             ("HardQCD:all = on",),
             slices=_pthat((300.0, 600.0, 1000.0, 1500.0, -1.0)),
+        ),
+        Process(
+            "qcd_dijet", 7, False, "QCD multijet 2 -> 2 above pT-hat 550 GeV, unweighted (dijet resonance searches)",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 550."),
         ),
         Process(
             "zprime_tt", 101, True, "Z' -> t tbar, sequential-SM couplings, Z' only (no gamma*/Z)",

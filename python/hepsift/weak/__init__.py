@@ -16,13 +16,16 @@ gives the background under it (Collins, Howe, Nachman, arXiv:1805.02664)::
   (:func:`discovery_significance`), refused when the fit fails;
 * :func:`sculpting_check`: does a cut change the mass shape of the background?
 * :func:`cwola_hunt`: all three at fixed background efficiencies;
-* :func:`dijet_toy`: a parametric dijet search sample for tests and demonstrations.
+* :func:`dijet_toy`: a parametric dijet search sample for tests and demonstrations;
+* :func:`dijet_events`: m_JJ and jet features of generated events (:mod:`hepsift.events` files),
+  :func:`inject_signal`: background plus signal at a chosen S/B in the signal region.
 
-``hepsift cwola`` runs the hunt on ROOT files.
+``hepsift cwola`` runs the hunt on ROOT files and DarkMachines CSV files.
 """
 
 from __future__ import annotations
 
+from hepsift.weak._dijet import DijetEvents, dijet_events, inject_signal
 from hepsift.weak._bump import FITS, BumpHuntResult, bump_hunt, dijet_function, discovery_significance
 from hepsift.weak._hunt import CWoLaHunt, HuntRow, cwola_hunt, sideband_threshold
 from hepsift.weak._scores import cwola_scores
@@ -34,15 +37,18 @@ __all__ = [
     "TOY_FEATURES",
     "BumpHuntResult",
     "CWoLaHunt",
+    "DijetEvents",
     "DijetToy",
     "HuntRow",
     "SculptingResult",
     "bump_hunt",
     "cwola_hunt",
     "cwola_scores",
+    "dijet_events",
     "dijet_function",
     "dijet_toy",
     "discovery_significance",
+    "inject_signal",
     "sculpting_check",
     "sideband_threshold",
 ]

@@ -250,7 +250,8 @@ def bump_hunt(
     hepsift.ConfigurationError
         Unknown ``fit``, bad regions or bins, ``hi2 >= sqrt_s``, fewer sideband bins than parameters + 1.
     hepsift.DataError
-        Non-finite mass or weights; no events in the sidebands.
+        Non-finite mass or weights; fewer (effective) events in either sideband than the fit has
+        parameters.
     hepsift.FitError
         MIGRAD did not converge, HESSE gave no accurate covariance, or ``chi2 / ndf > max_chi2_ndf``.
     """
@@ -289,6 +290,15 @@ def bump_hunt(
     n_fit = counts[fitted]
     if n_fit.sum() <= 0:
         raise DataError(f"no events in the sidebands {regions.sidebands}")
+    # the fit interpolates across the signal region: with (almost) no events on one side its shape
+    # there is free, the fitted background can fall to zero with a vanishing linearised uncertainty
+    for name, (a, b) in zip(("lower", "upper"), regions.sidebands):
+        side = fitted & (centres >= a) & (centres < b)
+        n_eff = float(counts[side].sum() ** 2 / sumw2[side].sum()) if sumw2[side].sum() > 0 else 0.0
+        if n_eff < n_par:
+            raise DataError(f"the {name} sideband [{a:g}, {b:g}) holds {n_eff:.3g} (effective) events; the {fit!r} fit "
+                            f"needs at least {n_par} (its parameters) on each side of the signal region to "
+                            "interpolate the background: too few events (loosen the cut or widen the sidebands)")
     k = float(n_fit.sum() / sumw2[fitted].sum())
 
     # orthonormal basis at the fitted bin centres: ln f = phi theta = psi beta, beta = R theta
