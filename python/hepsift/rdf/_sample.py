@@ -113,11 +113,13 @@ def sample(model: Any, n: int, seed: int, *, threads: int | None = None) -> Any:
     node = define(node, "__hepsift_generated", model, ["__hepsift_noise"], check_finite=False)
     in_lists: set[int] = set()
     for name, ci, k, starts in lists:
-        # the count (already an integer in [0, k] in the graph) and the first n{T} slots of each field
-        node = node.Define(names[ci], f"std::clamp(static_cast<int>(__hepsift_generated[{ci}]), 0, {k})")
+        # the count (already an integer in [0, k] in the graph) and the first n{T} slots of each field;
+        # the compiled expressions hold integers and internal names only, never names from the file
+        count = f"std::clamp(static_cast<int>(__hepsift_generated[{ci}]), 0, {k})"
+        node = node.Define(names[ci], count)
         for f, start in starts:
             node = node.Define(f"{name}_{f}", f"ROOT::RVecF(__hepsift_generated.begin() + {start}, "
-                                              f"__hepsift_generated.begin() + {start} + {names[ci]})")  # fmt: skip
+                                              f"__hepsift_generated.begin() + {start} + {count})")  # fmt: skip
             in_lists.update(range(start, start + k))
         in_lists.add(ci)
     for i, name in enumerate(names):
