@@ -19,23 +19,30 @@ each cut and the sculpting test of each cut in the sidebands.
 ``--pythia``: the same search on Pythia 8 events (:mod:`hepsift.events`), generated once into
 ``bench/cache/cwola_pythia`` and then reused: QCD 2 -> 2 above pT-hat 550 GeV in one slice
 (``qcd_dijet``, unit-weight events: a data-like background; ``--qcd-parts`` files of 100 000
-events, seeds 1, 2, ...) and W' -> W Z -> (q q') (q q) at 2 TeV (``wprime_wz_had``, 20 000 events),
-both with multiple parton interactions off (``PartonLevel:MPI = off``: the large-radius jets are
-not groomed, and without the underlying event their masses keep the W and Z peaks; it also makes
-QCD three times faster). m_JJ of the two leading large-R jets with |delta eta| < 1.3; features:
-the two jet masses (heavier first) and their constituent counts (and tau21 when the files have
-N-subjettiness). Signal region [1800, 2200) GeV, sidebands [1600, 1800) and [2200, 2800) GeV; W'
+events, seeds 101, 102, ...) and W' -> W Z -> (q q') (q q) at 2.4 TeV (``wprime_wz_had``, 20 000
+events), both with multiple parton interactions off (``PartonLevel:MPI = off``: the large-radius jets
+are not groomed, and without the underlying event their masses keep the W and Z peaks; it also makes
+QCD three times faster). m_JJ of the two leading large-R jets with |delta eta| < 1.3; features: the
+two jet masses (heavier first) and their constituent counts (and tau21 when the files have
+N-subjettiness). Signal region [2200, 2600) GeV, sidebands [2000, 2200) and [2600, 3400) GeV: above
+the generator cut's turn-on, which removes up to 8% of the events below 2 TeV (``--turn-on``); W'
 events injected at S/B = 1% and 5% (event counts, unit weights) in the signal region; 3-parameter
 dijet fit (``--fit``). Printed: the fit without a cut on each QCD part alone (its pull), the hunt
 without signal (control: consistent with no signal), and for each injection the CWoLa hunt and a
 fully supervised BDT on the same features (out of fold, trained with the true labels and the W'
 events not injected: an upper bound), with the true signal and background after each cut.
 
+``--pythia --turn-on``: what the pT-hat > 550 GeV sample misses per m_JJ bin (the 350-450 and
+450-550 GeV slices, 60 000 events each, weighted by their cross-sections), and the excess over the
+sideband fit that this deficit alone produces in the first window tried, [1800, 2200) GeV with
+sidebands [1600, 1800) and [2200, 2800) GeV, and in the one used.
+
 Usage::
 
     python bench/cwola.py [--background 400000] [--seed 1]
-    nice python bench/cwola.py --pythia --generate-only     # the samples (about 21 min of CPU on one core)
-    python bench/cwola.py --pythia [--qcd-parts 4] [--s-over-b 0.01 0.05] [--fit dijet3]
+    nice python bench/cwola.py --pythia --generate-only --workers 2   # the samples: 43 min of CPU
+    python bench/cwola.py --pythia [--qcd-parts 8] [--s-over-b 0.01 0.05] [--fit dijet3]
+    python bench/cwola.py --pythia --turn-on [--workers 2]             # 8 more min of CPU the first time
 """
 
 from __future__ import annotations
@@ -97,23 +104,97 @@ def one(n_background: float, exponent: float, with_signal: bool, seed: int) -> t
 # --- Pythia 8 events ---------------------------------------------------------------------------
 CACHE = Path(__file__).resolve().parent / "cache" / "cwola_pythia"
 PYTHIA_SETTINGS = ("PartonLevel:MPI = off",)
-PYTHIA_SR = (1800.0, 2200.0)
-PYTHIA_SB = ((1600.0, 1800.0), (2200.0, 2800.0))
-SIGNAL_MASS = 2000.0
+PYTHIA_SR = (2200.0, 2600.0)
+PYTHIA_SB = ((2000.0, 2200.0), (2600.0, 3400.0))
+SIGNAL_MASS = 2400.0
+#: The QCD parts have seeds QCD_SEED + seed + k: independent of the samples (seeds 1-4) on which
+#: the first signal region, [1800, 2200) GeV, showed the generator cut's turn-on.
+QCD_SEED = 100
 
 
-def pythia_samples(qcd_parts: int = 4, qcd_events: int = 100_000, signal_events: int = 20_000, *, seed: int = 1,
-                   cache: Path = CACHE) -> tuple[list[Path], Path]:
-    """Generate (or reuse) the QCD parts (seeds ``seed`` .. ``seed + qcd_parts - 1``) and the W' sample, on one core."""
+def pythia_samples(qcd_parts: int = 8, qcd_events: int = 100_000, signal_events: int = 20_000, *, seed: int = 1,
+                   cache: Path = CACHE, workers: int = 1) -> tuple[list[Path], Path]:
+    """Generate (or reuse) the QCD parts (seeds ``QCD_SEED + seed`` .. ``QCD_SEED + seed + qcd_parts - 1``) and the
+    W' sample."""
     from hepsift.events import GenerationConfig, generate_many
 
     jobs = [(GenerationConfig("wprime_wz_had", events=signal_events, seed=seed, mass=SIGNAL_MASS, chunk_size=10_000,
                               pythia_settings=PYTHIA_SETTINGS), cache / f"wprime_wz_had_m{SIGNAL_MASS:g}_s{seed}.root")]
     for k in range(qcd_parts):
-        jobs.append((GenerationConfig("qcd_dijet", events=qcd_events, seed=seed + k, chunk_size=10_000,
-                                      pythia_settings=PYTHIA_SETTINGS), cache / f"qcd_dijet_s{seed + k}.root"))
-    paths = generate_many(jobs, workers=1, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
+        part_seed = QCD_SEED + seed + k
+        jobs.append((GenerationConfig("qcd_dijet", events=qcd_events, seed=part_seed, chunk_size=10_000,
+                                      pythia_settings=PYTHIA_SETTINGS), cache / f"qcd_dijet_s{part_seed}.root"))
+    paths = generate_many(jobs, workers=workers, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
     return paths[1:], paths[0]
+
+
+# The generator cut's turn-on: what the pT-hat > 550 GeV sample misses, per m_JJ bin, from the slices below it.
+TURN_ON_EDGES = (1400.0, 1600.0, 1700.0, 1800.0, 1900.0, 2000.0, 2100.0, 2200.0, 2400.0, 2600.0, 3000.0, 3400.0)
+TURN_ON_SLICES = {"450-550": (14, 60_000, ("PhaseSpace:pTHatMin = 450.", "PhaseSpace:pTHatMax = 550.")),
+                  "350-450": (11, 60_000, ("PhaseSpace:pTHatMin = 350.", "PhaseSpace:pTHatMax = 450."))}
+WINDOWS = {
+    "[1800, 2200), sidebands [1600, 1800) [2200, 2800)": ((1800.0, 2200.0), ((1600.0, 1800.0), (2200.0, 2800.0))),
+    "[2200, 2600), sidebands [2000, 2200) [2600, 3400)": (PYTHIA_SR, PYTHIA_SB),
+}
+
+
+def turn_on(workers: int, cache: Path = CACHE) -> None:
+    """Print the fraction of the events per m_JJ bin that the pT-hat > 550 GeV sample misses (the 450-550 and
+    350-450 GeV slices, weighted by their cross-sections, against a 40 000-event reference of the sample
+    itself), and the excess over the sideband fit that this deficit alone produces in each search window:
+    the fit of a smooth spectrum (the 3-parameter dijet shape fitted to Pythia, no fluctuations) with
+    and without the measured deficit."""
+    from hepsift.events import GenerationConfig, generate_many
+
+    jobs = [(GenerationConfig("qcd_dijet", events=40_000, seed=15, chunk_size=5000, pythia_settings=PYTHIA_SETTINGS),
+             cache / "turn_on_reference.root")]
+    for name, (seed, events, settings) in TURN_ON_SLICES.items():
+        jobs.append((GenerationConfig("qcd_dijet", events=events, seed=seed, chunk_size=5000,
+                                      pythia_settings=PYTHIA_SETTINGS + settings), cache / f"turn_on_{name}.root"))
+    paths = generate_many(jobs, workers=workers, progress=False, log=lambda s: print(s, file=sys.stderr, flush=True))
+    edges = np.asarray(TURN_ON_EDGES)
+
+    def per_pb(path: Path) -> tuple[np.ndarray, float]:
+        prov = read_provenance(path)
+        counts = np.histogram(dijet_events(path).mass, edges)[0].astype(float)
+        return counts, prov["xsec_pb"] / prov["events_generated"]
+
+    ref, ref_w = per_pb(paths[0])
+    missing, var = np.zeros(len(ref)), np.zeros(len(ref))
+    print("| m_JJ bin (GeV) | reference events | " + " | ".join(f"pT-hat {n} GeV" for n in TURN_ON_SLICES)
+          + " | missing in total |\n| --- | ---: |" + " ---: |" * (len(TURN_ON_SLICES) + 1))
+    cells: list[list[str]] = [[] for _ in ref]
+    for path in paths[1:]:
+        counts, w = per_pb(path)
+        frac = counts * w / (ref * ref_w)
+        err = frac * np.sqrt(1 / np.maximum(counts, 1) + 1 / ref)
+        limit = 2.3 * w / (ref * ref_w)  # 90% CL upper limit where no event is seen
+        missing, var = missing + frac, var + err**2
+        for i in range(len(ref)):
+            cells[i].append(f"{100 * frac[i]:.2f} +- {100 * err[i]:.2f}%" if counts[i] else f"< {100 * limit[i]:.2f}%")
+    for i in range(len(ref)):
+        print(f"| [{edges[i]:g}, {edges[i + 1]:g}) | {ref[i]:.0f} | " + " | ".join(cells[i])
+              + (f" | {100 * missing[i]:.2f} +- {100 * np.sqrt(var[i]):.2f}% |" if missing[i] else " | none seen |"))
+    grid = np.arange(edges[0] + 0.5, edges[-1], 1.0)
+    x = grid / 13000.0
+    smooth = (1 - x) ** 6.7 / x**5.3  # the 3-parameter dijet function fitted to the Pythia spectrum
+    deficit = np.where(grid < edges[0], missing[0], missing[np.clip(np.searchsorted(edges, grid, side="right") - 1, 0,
+                                                                    len(missing) - 1)])
+    print("\nExcess over the sideband fit from the measured deficit alone (no fluctuations; the fit of the smooth "
+          "spectrum itself as reference), for the events each window holds in the bench's QCD sample:\n")
+    qcd = dijet_events(pythia_samples(workers=workers)[0])
+    for label, (sr, sb) in WINDOWS.items():
+        window = (grid >= sb[0][0]) & (grid < sb[1][1])
+        n_window = int(((qcd.mass >= sb[0][0]) & (qcd.mass < sb[1][1])).sum())
+        weights = smooth[window] / smooth[window].sum() * n_window
+        for fit in ("dijet3", "dijet"):
+            with_cut = bump_hunt(grid[window], weights * (1 - deficit[window]), signal_region=sr, sidebands=sb, fit=fit)
+            without = bump_hunt(grid[window], weights, signal_region=sr, sidebands=sb, fit=fit)
+            data = bump_hunt(qcd.mass, signal_region=sr, sidebands=sb, fit=fit)
+            excess = (with_cut.observed - with_cut.background) - (without.observed - without.background)
+            pull = excess / np.sqrt(data.background + data.background_uncertainty**2)
+            print(f"- {label}, {fit}: {excess:+.0f} events, a pull of {pull:+.2f} (the bench's QCD sample: "
+                  f"{data.observed - data.background:+.0f} events, pull {data.pull:+.2f})")
 
 
 def supervised_scores(sample: DijetEvents, extra_signal: DijetEvents, *, folds: int, seed: int) -> np.ndarray:
@@ -131,9 +212,9 @@ def supervised_scores(sample: DijetEvents, extra_signal: DijetEvents, *, folds: 
     return scores
 
 
-def pythia(s_over_b: list[float], seed: int, generate_only: bool, qcd_parts: int, fit: str) -> None:
+def pythia(s_over_b: list[float], seed: int, generate_only: bool, qcd_parts: int, fit: str, workers: int) -> None:
     start = time.perf_counter()
-    qcd_files, signal_file = pythia_samples(qcd_parts, seed=seed)
+    qcd_files, signal_file = pythia_samples(qcd_parts, seed=seed, workers=workers)
     print(f"(samples ready after {time.perf_counter() - start:.0f} s)", file=sys.stderr)
     if generate_only:
         return
@@ -180,11 +261,17 @@ def main() -> None:
     parser.add_argument("--s-over-b", type=float, nargs="+", default=[0.01, 0.05],
                         help="--pythia: injected S/B in the signal region (default 0.01 0.05)")
     parser.add_argument("--generate-only", action="store_true", help="--pythia: only generate the samples")
-    parser.add_argument("--qcd-parts", type=int, default=4, help="--pythia: QCD files of 100 000 events (default 4)")
+    parser.add_argument("--turn-on", action="store_true",
+                        help="--pythia: what the generator cut misses per m_JJ bin, and the excess it fakes per window")
+    parser.add_argument("--qcd-parts", type=int, default=8, help="--pythia: QCD files of 100 000 events (default 8)")
+    parser.add_argument("--workers", type=int, default=1, help="--pythia: generation processes (default 1)")
     parser.add_argument("--fit", default="dijet3", help="--pythia: sideband fit (default dijet3)")
     args = parser.parse_args()
+    if args.pythia and args.turn_on:
+        turn_on(args.workers)
+        return
     if args.pythia:
-        pythia(args.s_over_b, args.seed, args.generate_only, args.qcd_parts, args.fit)
+        pythia(args.s_over_b, args.seed, args.generate_only, args.qcd_parts, args.fit, args.workers)
         return
     total = 0.0
     for exponent in (0.5, 0.0):

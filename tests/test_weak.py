@@ -403,46 +403,54 @@ def test_background_only_cwola_hunts_are_calibrated():
 
 @pytest.mark.validation
 def test_cwola_hunt_on_pythia_dijets(tmp_path):
-    """W' -> W Z -> jets (2 TeV) in Pythia 8 QCD dijets (100 000 events above pT-hat 550 GeV, the first
-    QCD part of ``bench/cwola.py --pythia``, read from its cache or generated here, about 3 minutes on two
-    cores), injected at S/B = 5% in [1800, 2200) GeV: the CWoLa cut at 1% sideband efficiency enriches the
-    signal (true S/B from 0.05 to about 1) and raises the local significance above the uncut one
-    (measured 2.68 -> 3.77); the same hunt without signal stays below 2 sigma (measured 1.51, 1.42, 1.21
-    at 100%, 10% and 1%), and at 0.1% too few sideband events are left for the fit: refused."""
+    """W' -> W Z -> jets (2.4 TeV) in Pythia 8 QCD dijets (200 000 events above pT-hat 550 GeV, the first
+    two QCD parts of ``bench/cwola.py --pythia``, read from its cache or generated here, about 10 minutes on
+    two cores), injected at S/B = 5% in [2200, 2600) GeV, sidebands [2000, 2200) and [2600, 3400) GeV (above
+    the generator cut's turn-on, ``bench/cwola.py --pythia --turn-on``): the CWoLa cut at 1% sideband
+    efficiency enriches the signal (true S/B from 0.05 to above 0.5: measured 90 signal on 33 background)
+    and raises the local significance above the uncut one (measured 0.00 -> 5.85; these 200 000 events lie
+    1.7 sigma below the fit without a cut); the same hunt without signal stays below 2.5 sigma at every
+    efficiency the fit accepts (measured 0.00, 1.92, 0.69 at 100%, 10% and 1%: three cuts looked at;
+    at 0.1% no sideband event is left and the fit is refused)."""
     from hepsift.events import GenerationConfig, generate_many
     from hepsift.io import read_provenance
     from hepsift.models import BDTClassifier
     from hepsift.weak import dijet_events, inject_signal
 
     mpi = ("PartonLevel:MPI = off",)
-    configs = {"qcd_dijet_s1.root": GenerationConfig("qcd_dijet", events=100_000, seed=1, chunk_size=10_000,
-                                                     pythia_settings=mpi),
-               "wprime_wz_had_m2000_s1.root": GenerationConfig("wprime_wz_had", events=20_000, seed=1, mass=2000.0,
-                                                               chunk_size=10_000, pythia_settings=mpi)}
+    configs = {f"qcd_dijet_s{seed}.root": GenerationConfig("qcd_dijet", events=100_000, seed=seed, chunk_size=10_000,
+                                                           pythia_settings=mpi) for seed in (101, 102)}
+    configs["wprime_wz_had_m2400_s1.root"] = GenerationConfig("wprime_wz_had", events=20_000, seed=1, mass=2400.0,
+                                                              chunk_size=10_000, pythia_settings=mpi)
     cache = REPO / "bench" / "cache" / "cwola_pythia"
-    paths = {}
+    paths, missing = {}, []
     for name, cfg in configs.items():
         cached = cache / name
         same = cached.is_file() and read_provenance(cached).get("config_digest") == cfg.digest()
-        paths[name] = cached if same else generate_many([(cfg, tmp_path / name)], progress=False)[0]
-    qcd, sig = dijet_events(paths["qcd_dijet_s1.root"]), dijet_events(paths["wprime_wz_had_m2000_s1.root"])
-    sr, sb = (1800.0, 2200.0), ((1600.0, 1800.0), (2200.0, 2800.0))
-    background = qcd.subset((qcd.mass >= 1600.0) & (qcd.mass < 2800.0))
+        paths[name] = cached if same else tmp_path / name
+        if not same:
+            missing.append((cfg, tmp_path / name))
+    if missing:
+        generate_many(missing, progress=False)
+    qcd = dijet_events([paths["qcd_dijet_s101.root"], paths["qcd_dijet_s102.root"]])
+    sig = dijet_events(paths["wprime_wz_had_m2400_s1.root"])
+    sr, sb = (2200.0, 2600.0), ((2000.0, 2200.0), (2600.0, 3400.0))
+    background = qcd.subset((qcd.mass >= 2000.0) & (qcd.mass < 3400.0))
     sample, _ = inject_signal(background, sig, 0.05, sr, seed=1)
     in_sr = (sample.mass >= sr[0]) & (sample.mass < sr[1])
     effs = (1.0, 0.1, 0.01, 0.001)
     kw = dict(signal_region=sr, sidebands=sb, efficiencies=effs, fit="dijet3", folds=5, seed=1)
     hunt = cwola_hunt(sample.mass, sample.X, estimator=BDTClassifier(seed=1, threads=1), **kw)
     z = [row.result.significance if row.result else None for row in hunt.rows]
-    assert z[2] > z[0] + 0.5
+    assert z[2] > z[0] + 1.0
     keep = hunt.rows[2].passed(hunt.scores, hunt.folds)
     s_kept, b_kept = (keep & in_sr & sample.signal).sum(), (keep & in_sr & ~sample.signal).sum()
     assert s_kept / b_kept > 0.5  # from 0.05: the classifier found the signal
-    assert hunt.rows[3].result is None and "too few events" in hunt.rows[3].refused
     control = cwola_hunt(background.mass, background.X, estimator=BDTClassifier(seed=1, threads=1), **kw)
-    for row in control.rows[:3]:
-        assert row.result is not None and row.result.significance < 2.0, row
-
+    fitted = [row for row in control.rows if row.result is not None]
+    assert len(fitted) >= 3
+    for row in fitted:
+        assert row.result.significance < 2.5, row
 
 
 def test_bump_hunt_pulls_have_unit_width_on_a_smooth_dijet_spectrum():

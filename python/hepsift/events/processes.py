@@ -23,9 +23,13 @@ name                  id     content
 ``qcd_dijet``         7      2 -> 2 QCD multijet above pT-hat 550 GeV in one slice: every
                              event has the same weight, a data-like background for dijet
                              resonance searches; for two large-R jets with |delta eta| < 1.3
-                             the pT-hat cut misses 5 +- 2% of the events at m_JJ = 1.6-1.7 TeV,
-                             4 +- 2% at 1.7-2 TeV and < 1% above 2 TeV (measured with 10 000
-                             events of the 450-550 GeV slice, multiple interactions off)
+                             the pT-hat cut misses 8.3 +- 1.0% of the events at m_JJ = 1.6-1.7
+                             TeV, 6.0 +- 1.2% at 1.7-1.8, 2.0 +- 0.6% at 1.8-1.9, 1.2 +- 0.5%
+                             at 1.9-2.0 TeV and none seen above (the 450-550 GeV slice: < 0.7%
+                             at 2.0-2.1 TeV, 90% CL; the 350-450 and 450-550 GeV slices,
+                             60 000 events each, weighted by their cross-sections, multiple
+                             interactions off: ``python bench/cwola.py --pythia --turn-on``):
+                             a search window should start at 2 TeV or above
 ``zprime_tt``         101    Z' -> t tbar (sequential-SM couplings, Z' only); masses
                              500-1500 GeV (the HEPMASS benchmarks)
 ``tprime_pair``       102    pair-produced heavy top partners T Tbar -> W b W b: Pythia's
