@@ -433,13 +433,7 @@ struct SetStreamState : TaskRanges {
    /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
    void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
    {
-      SetStreamSlot &sl = slot(s);
-      const std::string &sample = info.AsString();
-      if (!sl.reader || sl.reader->sample() != sample)
-         sl.reader = std::make_unique<JaggedReader>(sample, core.columns);
-      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sample, sl.offset);
-      positions->slot(s).next = 0;
-      sl.blockN = 0;
+      startTask<JaggedReader>(slot(s), positions->slot(s), info, core.columns);
    }
 
    /// The name of event i of the block in messages: its entry in the tree, and the tree.

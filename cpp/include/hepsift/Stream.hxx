@@ -491,6 +491,21 @@ struct TaskRanges {
       return {first, end};
    }
 
+   /// Slot `sl` starts a task, a range of consecutive entries of one tree (RSampleInfo): its
+   /// `Reader` of `columns` is reopened when the tree changes, its entries [first, end) are
+   /// placed (range) and its block and its position `where` in the task are reset.
+   template <class Reader, class Slot>
+   void startTask(Slot &sl, TaskPositions::Slot &where, const ROOT::RDF::RSampleInfo &info,
+                  const std::vector<std::string> &columns)
+   {
+      const std::string &sample = info.AsString();
+      if (!sl.reader || sl.reader->sample() != sample)
+         sl.reader = std::make_unique<Reader>(sample, columns);
+      std::tie(sl.first, sl.end) = range(info, static_cast<ULong64_t>(sl.reader->entries()), sample, sl.offset);
+      where.next = 0;
+      sl.blockN = 0;
+   }
+
    /// The tree entry of the entry being processed: ByEntry from its rdfentry_ `entry` (and the
    /// tree's `offset`), ByCounting from its `position` in the task that starts at tree entry
    /// `first`; `end` and `sample` (in messages) are the task's.
@@ -610,20 +625,7 @@ struct StreamState : TaskRanges {
    /// Slot `s` starts a task: a range of consecutive entries of one tree (RSampleInfo).
    void start(unsigned s, const ROOT::RDF::RSampleInfo &info)
    {
-      StreamSlot &sl = slot(s);
-      const std::string &sample = info.AsString();
-      if (!sl.reader || sl.reader->sample() != sample)
-         sl.reader = std::make_unique<TreeBlockReader>(sample, columns);
-      locate(sl, info);
-      positions->slot(s).next = 0;
-      sl.blockN = 0;
-   }
-
-   /// The entries of the task in the tree's own numbering (TaskRanges::range).
-   void locate(StreamSlot &sl, const ROOT::RDF::RSampleInfo &info)
-   {
-      std::tie(sl.first, sl.end) =
-         range(info, static_cast<ULong64_t>(sl.reader->entries()), sl.reader->sample(), sl.offset);
+      startTask<TreeBlockReader>(slot(s), positions->slot(s), info, columns);
    }
 
    /// Slot `s` moves to the next entry of its task (ByCounting).
