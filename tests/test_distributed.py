@@ -17,8 +17,9 @@ pytest.importorskip("distributed")
 def client():
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           worker_dashboard_address=None)
+    # No dashboard, and the scheduler's HTTP server on a free port (its default 8787 may be taken).
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                           scheduler_kwargs={"dashboard": False}, worker_dashboard_address=None)
     with Client(cluster) as c:
         yield c
     cluster.close()

@@ -130,7 +130,8 @@ def test_dask_worker(tmp_path: Path, expected: np.ndarray) -> None:
                                     pythia_settings=["PartonLevel:MPI = off"], progress=False))
 
         if __name__ == "__main__":  # Dask's own worker processes need the guard
-            with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                              scheduler_kwargs={"dashboard": False}) as cluster:
                 with Client(cluster) as client:
                     daemon, t = client.submit(job, pure=False).result(timeout=150)
                     client.submit(generation, pure=False).result(timeout=150)
