@@ -470,12 +470,14 @@ struct SetStreamState : TaskRanges {
          sl.objects.resize(sl.start[i] + keep * F);
          float *o = sl.objects.data() + sl.start[i];
          for (std::size_t j = 0; j < F; ++j)
-            for (std::size_t p = 0; p < keep; ++p) {
-               const float v = sl.reader->value(j, p);
-               if (core.options.checkFinite && !std::isfinite(v) && !sl.bad.count(i))
-                  sl.bad[i] = {true, core.names()[j] + "[" + std::to_string(p) + "]", v};
-               o[p * F + j] = v;
-            }
+            for (std::size_t p = 0; p < keep; ++p)
+               o[p * F + j] = sl.reader->value(j, p);
+         // One bulk test per event (firstNonFinite); a value test per copy costs more in cling.
+         if (core.options.checkFinite) {
+            const std::size_t at = firstNonFinite(o, keep * F);
+            if (at < keep * F)
+               sl.bad[i] = {true, core.names()[at % F] + "[" + std::to_string(at / F) + "]", o[at]};
+         }
       }
       // Events grouped by their number of kept objects: one model call per group (and chunk).
       sl.order.resize(n);
