@@ -178,8 +178,7 @@ def turn_on(workers: int, cache: Path = CACHE) -> None:
     grid = np.arange(edges[0] + 0.5, edges[-1], 1.0)
     x = grid / 13000.0
     smooth = (1 - x) ** 6.7 / x**5.3  # the 3-parameter dijet function fitted to the Pythia spectrum
-    deficit = np.where(grid < edges[0], missing[0], missing[np.clip(np.searchsorted(edges, grid, side="right") - 1, 0,
-                                                                    len(missing) - 1)])
+    deficit = missing[np.clip(np.searchsorted(edges, grid, side="right") - 1, 0, len(missing) - 1)]
     print("\nExcess over the sideband fit from the measured deficit alone (no fluctuations; the fit of the smooth "
           "spectrum itself as reference), for the events each window holds in the bench's QCD sample:\n")
     qcd = dijet_events(pythia_samples(workers=workers)[0])
@@ -219,17 +218,16 @@ def pythia(s_over_b: list[float], seed: int, generate_only: bool, qcd_parts: int
     if generate_only:
         return
     lo1, hi2 = PYTHIA_SB[0][0], PYTHIA_SB[1][1]
-    qcd, sig = dijet_events(qcd_files), dijet_events(signal_file)
+    parts = [dijet_events(path) for path in qcd_files]
+    qcd, sig = DijetEvents.concatenate(parts), dijet_events(signal_file)
     n_generated = sum(read_provenance(p)["events_generated"] for p in qcd_files)
     print(f"QCD: {n_generated} events generated, {len(qcd)} with two large-R jets and |delta eta| < 1.3, "
           f"{int(((qcd.mass >= lo1) & (qcd.mass < hi2)).sum())} in [{lo1:g}, {hi2:g}) GeV; W': "
           f"{read_provenance(signal_file)['events_generated']} generated, {len(sig)} selected, "
           f"{np.mean((sig.mass >= PYTHIA_SR[0]) & (sig.mass < PYTHIA_SR[1])):.1%} of them in the signal region; "
           f"features {qcd.feature_names}\n")
-    pulls = []
-    for path in qcd_files:  # the fit without a cut on each independent QCD part
-        part = dijet_events(path)
-        pulls.append(bump_hunt(part.mass, signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, fit=fit).pull)
+    # the fit without a cut on each independent QCD part
+    pulls = [bump_hunt(part.mass, signal_region=PYTHIA_SR, sidebands=PYTHIA_SB, fit=fit).pull for part in parts]
     print("background only, no cut, each QCD part: (observed - fit) / sqrt(b + sigma_b^2) = "
           + ", ".join(f"{p:+.2f}" for p in pulls) + "\n")
     background = qcd.subset((qcd.mass >= lo1) & (qcd.mass < hi2))
